@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.broker import Mosquitto
+from microhome_tools.broker import Mosquitto
 
 VECTORS_PATH = Path(__file__).parent / "vectors" / "protocol.json"
 

@@ -1,0 +1,62 @@
+"""A real mosquitto on loopback for the demo and the tests: start, stop, restart on one port."""
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Self
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Mosquitto:
+    """One mosquitto process listening on 127.0.0.1:port."""
+
+    def __init__(self, workdir: Path, port: int | None = None, *, persist: bool = False) -> None:
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.conf = workdir / "mosquitto.conf"
+        persistence = f"persistence true\npersistence_location {workdir}/\n" if persist else ""
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
+            f"log_dest file {workdir / 'mosquitto.log'}\nlog_type all\n"
+        )
+
+    @staticmethod
+    def binary() -> str | None:
+        return shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+
+    def start(self) -> Self:
+        binary = self.binary()
+        if binary is None:
+            raise RuntimeError("mosquitto is not installed")
+        self.process = subprocess.Popen([binary, "-c", str(self.conf)], start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {self.process.returncode}") from None
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
