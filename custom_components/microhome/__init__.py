@@ -1,0 +1,74 @@
+"""MicroHome: home-made MicroPython sensor nodes over MQTT."""
+
+from __future__ import annotations
+
+import logging
+
+from homeassistant.components import mqtt
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.typing import ConfigType
+
+from . import protocol
+from .const import CONF_NODE_ID, DOMAIN
+from .keys import async_get_fleet_key
+from .logs import async_setup_logs
+from .node import (
+    MicroHomeConfigEntry,
+    MicroHomeNode,
+    config_rejected_issue_id,
+    key_mismatch_issue_id,
+)
+from .services import async_setup_services
+
+_LOGGER = logging.getLogger(__name__)
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.LIGHT, Platform.SENSOR]
+
+__all__ = ["DOMAIN", "MicroHomeConfigEntry", "MicroHomeNode"]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the services, then set up the node logs."""
+    async_setup_services(hass)
+    await async_setup_logs(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> bool:
+    """Set up one node: subscribe to its topics, create its device and entities."""
+    if not await mqtt.async_wait_for_mqtt_client(hass):
+        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_ready")
+    node = MicroHomeNode(hass, entry, await async_get_fleet_key(hass))
+    entry.runtime_data = node
+    node.async_update_device()
+    await node.async_start()
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    return True
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
+    await entry.runtime_data.async_config_updated()
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> bool:
+    """Unload a node; its subscriptions are released through async_on_unload."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
+    """A deleted node: empty its retained configuration and drop its repair issues."""
+    node_id = entry.data[CONF_NODE_ID]
+    for issue_id in (key_mismatch_issue_id(node_id), config_rejected_issue_id(node_id)):
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    try:
+        await mqtt.async_publish(
+            hass, protocol.topic(node_id, "config/set"), "", qos=1, retain=True
+        )
+    except HomeAssistantError as err:
+        _LOGGER.warning("Could not clear the configuration of node %s: %s", node_id, err)

@@ -1,0 +1,62 @@
+"""Buttons: reboot and identify the node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
+from homeassistant.components.button.const import ButtonDeviceClass
+from homeassistant.const import EntityCategory, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .entity import MicroHomeEntity, async_setup_dynamic_entities
+from .node import MicroHomeConfigEntry, MicroHomeNode
+
+PARALLEL_UPDATES = 1
+IDENTIFY_SECONDS = 10
+
+BUTTONS: tuple[ButtonEntityDescription, ...] = (
+    ButtonEntityDescription(
+        key="reboot",
+        translation_key="reboot",
+        device_class=ButtonDeviceClass.RESTART,
+        entity_category=EntityCategory.CONFIG,
+    ),
+    ButtonEntityDescription(
+        key="identify",
+        translation_key="identify",
+        device_class=ButtonDeviceClass.IDENTIFY,
+        entity_category=EntityCategory.CONFIG,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MicroHomeConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the reboot and identify buttons."""
+
+    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
+        for description in BUTTONS:
+            yield NodeButton(node, description)
+
+    async_setup_dynamic_entities(hass, entry, async_add_entities, Platform.BUTTON, entities)
+
+
+class NodeButton(MicroHomeEntity, ButtonEntity):
+    """Reboot or identify (blink the status LED of) the node."""
+
+    def __init__(self, node: MicroHomeNode, description: ButtonEntityDescription) -> None:
+        """Set up one button."""
+        self.entity_description = description
+        super().__init__(node, description.key)
+
+    async def async_press(self) -> None:
+        """Send the command; raises if the node refuses it or does not answer."""
+        if self.entity_description.key == "identify":
+            await self.node.async_command("identify", seconds=IDENTIFY_SECONDS)
+        else:
+            await self.node.async_command("reboot")

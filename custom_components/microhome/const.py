@@ -1,0 +1,30 @@
+"""Constants for MicroHome."""
+
+from typing import Final
+
+DOMAIN: Final = "microhome"
+MANUFACTURER: Final = "MicroHome"
+
+CONF_NODE_ID: Final = "node_id"
+CONF_PLATFORM: Final = "platform"
+CONF_ANNOUNCE: Final = "announce"
+
+# Options: the node's configuration as Home Assistant keeps it.
+CONF_VERSION: Final = "version"
+CONF_NAME: Final = "name"
+CONF_TELEMETRY_INTERVAL: Final = "telemetry_interval"
+CONF_LOG_LEVEL: Final = "log_level"
+CONF_SENSORS: Final = "sensors"
+
+DEFAULT_TELEMETRY_INTERVAL: Final = 60
+DEFAULT_LOG_LEVEL: Final = "I"
+
+REPLY_TIMEOUT: Final = 5.0
+
+
+def signal_update(node_id: str, what: str) -> str:
+    """The dispatcher signal sent when `what` of a node changes.
+
+    `what` is `availability`, `telemetry`, `config`, `announce`, `ota` or `state/<sensor_id>`.
+    """
+    return f"{DOMAIN}_{node_id}_{what}"
