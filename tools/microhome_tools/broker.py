@@ -1,5 +1,6 @@
 """A real mosquitto on loopback for the demo and the tests: start, stop, restart on one port."""
 
+import os
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,8 @@ class Mosquitto:
         persistence = f"persistence true\npersistence_location {workdir}/\n" if persist else ""
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
+            # as root, mosquitto would switch to its own user, who cannot write here
+            f"{'user root' + chr(10) if os.geteuid() == 0 else ''}"
             f"log_dest file {workdir / 'mosquitto.log'}\nlog_type all\n"
         )
 
