@@ -1,0 +1,301 @@
+"""Websocket API for the MicroHome panel (admin only): logs, nodes, settings, fleet key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import probatio as vol
+from homeassistant.components import mqtt
+from homeassistant.components.websocket_api import async_register_command
+from homeassistant.components.websocket_api.connection import ActiveConnection
+from homeassistant.components.websocket_api.const import ERR_INVALID_FORMAT
+from homeassistant.components.websocket_api.decorators import (
+    async_response,
+    require_admin,
+    websocket_command,
+)
+from homeassistant.components.websocket_api.messages import event_message
+from homeassistant.core import HomeAssistant, callback
+from probatio.humanize import humanize_error
+
+from .const import DOMAIN
+from .keys import async_get_fleet_key
+from .logs import (
+    DATA_LOGS,
+    LEVELS,
+    R_ID,
+    LogFilter,
+    LogManager,
+    LogStream,
+    Record,
+    record_as_dict,
+)
+from .settings import (
+    StoredSettings,
+    async_default_address,
+    async_get_manager,
+    stored_as_dict,
+)
+
+LIST_LIMIT_MAX = 5000
+DEFAULT_LIST_LIMIT = 200
+DEFAULT_REPLAY = 200
+LOOPBACK_BROKERS = ("localhost", "127.0.0.1", "::1", "core-mosquitto")
+
+FILTER_SCHEMA: dict[str | vol.Marker, Any] = {
+    vol.Optional("nodes"): vol.All([str], vol.Length(max=1000)),
+    vol.Optional("min_level", default="D"): vol.In(LEVELS),
+    vol.Optional("text", default=""): vol.All(str, vol.Length(max=500)),
+    vol.Optional("since"): vol.Any(None, vol.Coerce(float)),
+    vol.Optional("until"): vol.Any(None, vol.Coerce(float)),
+}
+
+
+@callback
+def async_register_websocket_commands(hass: HomeAssistant) -> None:
+    """Register every microhome/* websocket command."""
+    for handler in (
+        ws_logs_list,
+        ws_logs_subscribe,
+        ws_logs_clear,
+        ws_nodes_list,
+        ws_settings_get,
+        ws_settings_set,
+        ws_fleet_key_get,
+    ):
+        async_register_command(hass, handler)
+
+
+def _filter(msg: dict[str, Any]) -> LogFilter:
+    nodes = msg.get("nodes")
+    return LogFilter(
+        nodes=None if nodes is None else frozenset(nodes),
+        min_level=msg["min_level"],
+        text=msg["text"],
+        since=msg.get("since"),
+        until=msg.get("until"),
+    )
+
+
+def _manager(hass: HomeAssistant) -> LogManager:
+    return hass.data[DATA_LOGS]
+
+
+@websocket_command(
+    {
+        vol.Required("type"): "microhome/logs/list",
+        **FILTER_SCHEMA,
+        vol.Optional("before"): vol.All(int, vol.Range(min=1)),
+        vol.Optional("limit", default=DEFAULT_LIST_LIMIT): vol.All(
+            int, vol.Range(min=1, max=LIST_LIMIT_MAX)
+        ),
+    }
+)
+@require_admin
+@callback
+def ws_logs_list(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
+    """Matching log lines, newest first; `before` (an id) pages to older lines."""
+    records, more = _manager(hass).query(_filter(msg), msg["limit"], msg.get("before"))
+    connection.send_result(
+        msg["id"],
+        {
+            "entries": [record_as_dict(record) for record in records],
+            "more": more,
+            "next_before": records[-1][R_ID] if more else None,
+        },
+    )
+
+
+@websocket_command(
+    {
+        vol.Required("type"): "microhome/logs/subscribe",
+        **FILTER_SCHEMA,
+        vol.Optional("replay", default=DEFAULT_REPLAY): vol.All(
+            int, vol.Range(min=0, max=LIST_LIMIT_MAX)
+        ),
+    }
+)
+@require_admin
+@callback
+def ws_logs_subscribe(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """Replay the latest matching lines, then stream new ones (oldest first in each event)."""
+    manager = _manager(hass)
+    log_filter = _filter(msg)
+    msg_id = msg["id"]
+
+    @callback
+    def send_records(records: list[Record]) -> None:
+        connection.send_message(
+            event_message(msg_id, {"entries": [record_as_dict(record) for record in records]})
+        )
+
+    @callback
+    def send_clear(node_id: str | None) -> None:
+        connection.send_message(event_message(msg_id, {"cleared": node_id}))
+
+    connection.subscriptions[msg_id] = manager.async_stream(
+        LogStream(log_filter, send_records, send_clear)
+    )
+    connection.send_result(msg_id)
+    if msg["replay"]:
+        records, _more = manager.query(log_filter, msg["replay"])
+        records.reverse()
+        connection.send_message(
+            event_message(
+                msg_id,
+                {"entries": [record_as_dict(record) for record in records], "replay": True},
+            )
+        )
+
+
+@websocket_command({vol.Required("type"): "microhome/logs/clear", vol.Optional("node"): str})
+@require_admin
+@callback
+def ws_logs_clear(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
+    """Forget one node's log lines, or every node's."""
+    _manager(hass).async_clear(msg.get("node"))
+    connection.send_result(msg["id"])
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+@websocket_command({vol.Required("type"): "microhome/nodes/list"})
+@require_admin
+@callback
+def ws_nodes_list(hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]) -> None:
+    """Configured nodes and nodes known only from their logs."""
+    logs = _manager(hass).nodes
+    nodes: dict[str, dict[str, Any]] = {}
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        node = getattr(entry, "runtime_data", None)
+        node_id = getattr(node, "node_id", None) or entry.unique_id
+        if not node_id:
+            continue
+        nodes[node_id] = {
+            "id": node_id,
+            "name": getattr(node, "name", None) or entry.title,
+            "online": bool(getattr(node, "online", False)),
+            "firmware": getattr(node, "firmware", None),
+            "last_seen": _timestamp(getattr(node, "last_seen", None)),
+            "configured": True,
+            "entry_id": entry.entry_id,
+        }
+    for node_id, log in logs.items():
+        info = nodes.setdefault(
+            node_id,
+            {
+                "id": node_id,
+                "name": node_id,
+                "online": None,
+                "firmware": None,
+                "last_seen": None,
+                "configured": False,
+                "entry_id": None,
+            },
+        )
+        if log.last_seen is not None and (
+            info["last_seen"] is None or log.last_seen > info["last_seen"]
+        ):
+            info["last_seen"] = log.last_seen
+    for node_id, info in nodes.items():
+        known = logs.get(node_id)
+        info["lost"] = known.lost if known else 0
+        info["entries"] = len(known.entries) if known else 0
+        info["boot"] = known.boot if known else None
+    connection.send_result(
+        msg["id"], {"nodes": sorted(nodes.values(), key=lambda info: info["id"])}
+    )
+
+
+async def _settings_result(hass: HomeAssistant, stored: StoredSettings) -> dict[str, Any]:
+    return {
+        "settings": stored_as_dict(stored),
+        "defaults": stored_as_dict(StoredSettings()),
+        "ha_address_default": await async_default_address(hass),
+    }
+
+
+@websocket_command({vol.Required("type"): "microhome/settings/get"})
+@require_admin
+@async_response
+async def ws_settings_get(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """The global settings as set (empty `ha_address`: automatic) and their defaults."""
+    manager = await async_get_manager(hass)
+    connection.send_result(msg["id"], await _settings_result(hass, manager.stored))
+
+
+@websocket_command(
+    {
+        vol.Required("type"): "microhome/settings/set",
+        vol.Optional("ftp_port"): object,
+        vol.Optional("ftp_passive_ports"): object,
+        vol.Optional("ha_address"): object,
+        vol.Optional("log_history"): object,
+    }
+)
+@require_admin
+@async_response
+async def ws_settings_set(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """Change some settings; a bad value is refused with its reason and nothing changes."""
+    manager = await async_get_manager(hass)
+    changes = {key: value for key, value in msg.items() if key not in ("id", "type")}
+    try:
+        stored = await manager.async_update(changes)
+    except vol.Invalid as err:
+        connection.send_error(msg["id"], ERR_INVALID_FORMAT, humanize_error(changes, err))
+        return
+    connection.send_result(msg["id"], await _settings_result(hass, stored))
+
+
+def _broker_address(hass: HomeAssistant, ha_address: str) -> str:
+    """The MQTT broker as a node must reach it (HOST[:PORT])."""
+    entries = hass.config_entries.async_entries(mqtt.DOMAIN)
+    if not entries:
+        return ha_address
+    data = entries[0].data
+    host = str(data.get("broker") or ha_address)
+    if host in LOOPBACK_BROKERS:
+        host = ha_address
+    port = int(data.get("port", 1883))
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port == 1883 else f"{host}:{port}"
+
+
+def _broker_user(hass: HomeAssistant) -> str | None:
+    entries = hass.config_entries.async_entries(mqtt.DOMAIN)
+    user = entries[0].data.get("username") if entries else None
+    return str(user) if user else None
+
+
+@websocket_command({vol.Required("type"): "microhome/fleet_key/get"})
+@require_admin
+@async_response
+async def ws_fleet_key_get(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """The fleet key and a `microhome flash` command that uses it."""
+    key = (await async_get_fleet_key(hass)).hex()
+    settings = await (await async_get_manager(hass)).async_get()
+    broker = _broker_address(hass, settings.ha_address)
+    command = (
+        "microhome flash --port /dev/ttyACM0 --wifi-ssid YOUR_WIFI --wifi-password YOUR_PASSWORD"
+        f" --broker {broker}"
+    )
+    if user := _broker_user(hass):
+        command += f" --mqtt-user {user} --mqtt-password YOUR_MQTT_PASSWORD"
+    command += f" --fleet-key {key}"
+    connection.send_result(msg["id"], {"fleet_key": key, "broker": broker, "command": command})
