@@ -40,6 +40,7 @@ from .const import (
     DEFAULT_TELEMETRY_INTERVAL,
     DOMAIN,
 )
+from .keys import async_flash_command, async_get_fleet_key
 from .protocol import Announce, ProtocolError
 
 CONF_TYPE = "type"
@@ -191,10 +192,12 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
                 ),
             }
         )
+        _, command = await async_flash_command(self.hass, await async_get_fleet_key(self.hass))
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
+            description_placeholders={"flash_command": command},
         )
 
     async def async_step_reconfigure(

@@ -4,17 +4,22 @@ import asyncio
 import logging
 import secrets
 
+from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
+from .settings import async_get_manager
 
 _LOGGER = logging.getLogger(__name__)
 
 STORAGE_KEY = f"{DOMAIN}.fleet_key"
 STORAGE_VERSION = 1
 FLEET_KEY_BYTES = 32
+
+# A broker that Home Assistant reaches on loopback is reached by nodes at its own address.
+LOOPBACK_BROKERS = ("localhost", "127.0.0.1", "::1", "core-mosquitto")
 
 _LOCK: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_fleet_key_lock")
 _KEY: HassKey[bytes] = HassKey(f"{DOMAIN}_fleet_key")
@@ -44,3 +49,37 @@ async def async_get_fleet_key(hass: HomeAssistant) -> bytes:
             await store.async_save({"fleet_key": key.hex()})
         hass.data[_KEY] = key
         return key
+
+
+def broker_address(hass: HomeAssistant, ha_address: str) -> str:
+    """The MQTT broker as a node must reach it (HOST[:PORT])."""
+    entries = hass.config_entries.async_entries(mqtt.DOMAIN)
+    if not entries:
+        return ha_address
+    data = entries[0].data
+    host = str(data.get("broker") or ha_address)
+    if host in LOOPBACK_BROKERS:
+        host = ha_address
+    port = int(data.get("port", 1883))
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port == 1883 else f"{host}:{port}"
+
+
+def broker_user(hass: HomeAssistant) -> str | None:
+    entries = hass.config_entries.async_entries(mqtt.DOMAIN)
+    user = entries[0].data.get("username") if entries else None
+    return str(user) if user else None
+
+
+async def async_flash_command(hass: HomeAssistant, fleet_key: bytes) -> tuple[str, str]:
+    """The broker address for nodes, and the `microhome flash` command for a new board."""
+    settings = await (await async_get_manager(hass)).async_get()
+    broker = broker_address(hass, settings.ha_address)
+    command = (
+        "microhome flash --port /dev/ttyACM0 --wifi-ssid YOUR_WIFI --wifi-password YOUR_PASSWORD"
+        f" --broker {broker}"
+    )
+    if user := broker_user(hass):
+        command += f" --mqtt-user {user} --mqtt-password YOUR_MQTT_PASSWORD"
+    return broker, f"{command} --fleet-key {fleet_key.hex()}"

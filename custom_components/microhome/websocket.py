@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 import probatio as vol
-from homeassistant.components import mqtt
 from homeassistant.components.websocket_api import async_register_command
 from homeassistant.components.websocket_api.connection import ActiveConnection
 from homeassistant.components.websocket_api.const import ERR_INVALID_FORMAT
@@ -20,7 +19,7 @@ from homeassistant.core import HomeAssistant, callback
 from probatio.humanize import humanize_error
 
 from .const import DOMAIN
-from .keys import async_get_fleet_key
+from .keys import async_flash_command, async_get_fleet_key
 from .logs import (
     DATA_LOGS,
     LEVELS,
@@ -41,7 +40,6 @@ from .settings import (
 LIST_LIMIT_MAX = 5000
 DEFAULT_LIST_LIMIT = 200
 DEFAULT_REPLAY = 200
-LOOPBACK_BROKERS = ("localhost", "127.0.0.1", "::1", "core-mosquitto")
 
 FILTER_SCHEMA: dict[str | vol.Marker, Any] = {
     vol.Optional("nodes"): vol.All([str], vol.Length(max=1000)),
@@ -260,27 +258,6 @@ async def ws_settings_set(
     connection.send_result(msg["id"], await _settings_result(hass, stored))
 
 
-def _broker_address(hass: HomeAssistant, ha_address: str) -> str:
-    """The MQTT broker as a node must reach it (HOST[:PORT])."""
-    entries = hass.config_entries.async_entries(mqtt.DOMAIN)
-    if not entries:
-        return ha_address
-    data = entries[0].data
-    host = str(data.get("broker") or ha_address)
-    if host in LOOPBACK_BROKERS:
-        host = ha_address
-    port = int(data.get("port", 1883))
-    if ":" in host:
-        host = f"[{host}]"
-    return host if port == 1883 else f"{host}:{port}"
-
-
-def _broker_user(hass: HomeAssistant) -> str | None:
-    entries = hass.config_entries.async_entries(mqtt.DOMAIN)
-    user = entries[0].data.get("username") if entries else None
-    return str(user) if user else None
-
-
 @websocket_command({vol.Required("type"): "microhome/fleet_key/get"})
 @require_admin
 @async_response
@@ -288,14 +265,8 @@ async def ws_fleet_key_get(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """The fleet key and a `microhome flash` command that uses it."""
-    key = (await async_get_fleet_key(hass)).hex()
-    settings = await (await async_get_manager(hass)).async_get()
-    broker = _broker_address(hass, settings.ha_address)
-    command = (
-        "microhome flash --port /dev/ttyACM0 --wifi-ssid YOUR_WIFI --wifi-password YOUR_PASSWORD"
-        f" --broker {broker}"
+    key = await async_get_fleet_key(hass)
+    broker, command = await async_flash_command(hass, key)
+    connection.send_result(
+        msg["id"], {"fleet_key": key.hex(), "broker": broker, "command": command}
     )
-    if user := _broker_user(hass):
-        command += f" --mqtt-user {user} --mqtt-password YOUR_MQTT_PASSWORD"
-    command += f" --fleet-key {key}"
-    connection.send_result(msg["id"], {"fleet_key": key, "broker": broker, "command": command})

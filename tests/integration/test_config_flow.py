@@ -126,6 +126,10 @@ async def test_user_step(
 ) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "user")
+    # Before the first node exists, the form tells how to flash one with the fleet key.
+    command = result["description_placeholders"]["flash_command"]
+    assert command.startswith("microhome flash --port")
+    assert command.endswith(f"--fleet-key {fleet_key.hex()}")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"node_id": "Bad Id", "platform": "esp32"}
     )
