@@ -22,12 +22,19 @@ from .node import (
     config_rejected_issue_id,
     key_mismatch_issue_id,
 )
+from .ota_job import ota_issue_id
 from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.LIGHT, Platform.SENSOR]
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.LIGHT,
+    Platform.SENSOR,
+    Platform.UPDATE,
+]
 
 __all__ = ["DOMAIN", "MicroHomeConfigEntry", "MicroHomeNode"]
 
@@ -64,7 +71,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
     """A deleted node: empty its retained configuration and drop its repair issues."""
     node_id = entry.data[CONF_NODE_ID]
-    for issue_id in (key_mismatch_issue_id(node_id), config_rejected_issue_id(node_id)):
+    for issue_id in (
+        key_mismatch_issue_id(node_id),
+        config_rejected_issue_id(node_id),
+        ota_issue_id(node_id),
+    ):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
     try:
         await mqtt.async_publish(

@@ -2,22 +2,49 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import probatio
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import service
+from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 
 from . import protocol
 from .const import DOMAIN
-from .node import MicroHomeConfigEntry
+from .node import MicroHomeConfigEntry, MicroHomeNode
+from .ota_job import FAILED, OtaResult, async_get_ota_manager
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
+ATTR_VERSION = "version"
+ATTR_FORCE = "force"
+ATTR_CONCURRENCY = "concurrency"
 SERVICE_PUSH_CONFIG = "push_config"
 SERVICE_DISCOVER = "discover"
+SERVICE_OTA_UPDATE = "ota_update"
+DEFAULT_CONCURRENCY = 4
 
 PUSH_CONFIG_SCHEMA = probatio.Schema({probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
+OTA_UPDATE_SCHEMA = cv.make_entity_service_schema(
+    {
+        probatio.Optional(ATTR_VERSION): cv.string,
+        probatio.Optional(ATTR_FORCE, default=False): cv.boolean,
+        probatio.Optional(ATTR_CONCURRENCY, default=DEFAULT_CONCURRENCY): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=1, max=10)
+        ),
+    }
+)
 
 
 def _loaded_entry(hass: HomeAssistant, entry_id: str) -> MicroHomeConfigEntry:
@@ -46,12 +73,109 @@ async def _async_discover(call: ServiceCall) -> None:
     await mqtt.async_publish(call.hass, protocol.DISCOVER_TOPIC, "discover")
 
 
+def _not_a_node(target: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="not_a_node",
+        translation_placeholders={"target": target},
+    )
+
+
+def _targeted_nodes(call: ServiceCall) -> list[MicroHomeNode]:
+    """The nodes of the call's devices and entities (and those in its areas, floors, labels).
+
+    A device or entity named directly that is not a MicroHome node's is an error.
+    """
+    hass = call.hass
+    selection = TargetSelection(call.data)
+    selected = async_extract_referenced_entity_ids(hass, selection, primary_entities_only=False)
+    devices = dr.async_get(hass)
+    entities = er.async_get(hass)
+    entry_ids: dict[str, None] = {}
+
+    def add(entry_id: str | None, target: str, named: bool) -> None:
+        entry = hass.config_entries.async_get_entry(entry_id) if entry_id else None
+        if entry is None or entry.domain != DOMAIN:
+            if named:
+                raise _not_a_node(target)
+            return
+        entry_ids[entry.entry_id] = None
+
+    for entity_id in sorted(selected.referenced | selected.indirectly_referenced):
+        entity = entities.async_get(entity_id)
+        entry_id = entity.config_entry_id if entity and entity.platform == DOMAIN else None
+        add(entry_id, entity_id, entity_id in selected.referenced)
+    named_devices = selection.device_ids
+    for device_id in sorted(selected.referenced_devices):
+        device = devices.async_get(device_id)
+        entry_id = next(
+            (
+                entry_id
+                for entry_id in (device.config_entries if device else ())
+                if (entry := hass.config_entries.async_get_entry(entry_id))
+                and entry.domain == DOMAIN
+            ),
+            None,
+        )
+        add(entry_id, device_id, device_id in named_devices)
+    if not entry_ids:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_nodes")
+    return [_loaded_entry(hass, entry_id).runtime_data for entry_id in entry_ids]
+
+
+async def _async_ota_update(call: ServiceCall) -> ServiceResponse:
+    """Update the targeted nodes, at most `concurrency` at a time."""
+    nodes = _targeted_nodes(call)
+    manager = await async_get_ota_manager(call.hass)
+    await manager.async_refresh()
+    bundle = manager.bundle(call.data.get(ATTR_VERSION))
+    force: bool = call.data[ATTR_FORCE]
+    slots = asyncio.Semaphore(call.data[ATTR_CONCURRENCY])
+
+    async def update(node: MicroHomeNode) -> OtaResult:
+        async with slots:
+            try:
+                return await manager.async_update(node, bundle, force)
+            except HomeAssistantError as err:
+                return OtaResult(
+                    node.node_id,
+                    node.name,
+                    FAILED,
+                    bundle.version,
+                    node.firmware,
+                    0,
+                    str(err).rstrip("."),
+                )
+
+    results = await asyncio.gather(*(update(node) for node in nodes))
+    if not call.return_response and (failed := [r for r in results if r.failed]):
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="ota_update_failed",
+            translation_placeholders={
+                "count": str(len(failed)),
+                "total": str(len(results)),
+                "errors": "; ".join(f"{r.name}: {r.result}, {r.error}" for r in failed),
+            },
+        )
+    return {"nodes": {result.node_id: result.as_dict() for result in results}}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register microhome.push_config and microhome.discover."""
+    """Register microhome.push_config, microhome.discover and microhome.ota_update."""
     hass.services.async_register(
         DOMAIN, SERVICE_PUSH_CONFIG, _async_push_config, schema=PUSH_CONFIG_SCHEMA
     )
     hass.services.async_register(
         DOMAIN, SERVICE_DISCOVER, _async_discover, schema=probatio.Schema({})
+    )
+    # Firmware is as much an admin's business as update.install.
+    service.async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_OTA_UPDATE,
+        _async_ota_update,
+        schema=OTA_UPDATE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )

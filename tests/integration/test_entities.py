@@ -53,6 +53,7 @@ async def test_entities_and_device(hass: HomeAssistant, loaded_entry: MockConfig
             "mem_free",
             "ip",
             "reset_cause",
+            "firmware",
         )
     )
     disabled = {e.unique_id for e in entries if e.disabled_by}
