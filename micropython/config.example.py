@@ -1,0 +1,20 @@
+# Copy to config.py on the board (`microhome flash` writes it for you).
+
+# Wi-Fi network to join.
+WIFI_SSID = "my-network"
+WIFI_PASSWORD = "secret"
+
+# MQTT broker: the one Home Assistant's MQTT integration uses.
+MQTT_HOST = "192.168.1.2"
+MQTT_PORT = 1883
+MQTT_USER = None  # or "user"
+MQTT_PASSWORD = None  # or "password"
+MQTT_KEEPALIVE = 30  # seconds; optional
+
+# Node id, [a-z0-9_-]{1,32}. None: "mh-" + the last 3 bytes of machine.unique_id().
+NODE_ID = None
+# Name shown in Home Assistant until a configuration with a name arrives. None: the node id.
+NODE_NAME = None
+
+# This node's key: 64 hex characters, HMAC-SHA256(fleet key, node id). Never the fleet key.
+NODE_KEY = "0000000000000000000000000000000000000000000000000000000000000000"

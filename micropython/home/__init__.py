@@ -1,0 +1,1 @@
+# MicroHome node firmware. main.py calls home.node.run(config).

@@ -1,0 +1,92 @@
+# Log lines to the console and, in batches, to MQTT `log`; a bounded ring keeps them while offline.
+import gc
+import json
+
+import asyncio
+from micropython import const
+from time import ticks_diff, ticks_ms
+
+LEVELS = "DIWEC"
+_BATCH = const(10)
+_BATCH_BYTES = const(400)
+_MSG_MAX = const(200)
+
+_last = ticks_ms()
+_total = 0
+
+
+def uptime_ms():
+    """Milliseconds since boot, without the wrap of ticks_ms()."""
+    global _last, _total
+    now = ticks_ms()
+    _total += ticks_diff(now, _last)
+    _last = now
+    return _total
+
+
+class Log:
+    def __init__(self, size=100):
+        self.size = size
+        self.entries = []  # (seq, t, lvl, src, msg), oldest first
+        self.seq = 0
+        self.level = 1  # index in LEVELS: "I"
+        self.dropped = 0
+        self.boot = 0
+        self.event = asyncio.Event()
+
+    def __call__(self, lvl, src, msg):
+        t = uptime_ms()
+        print("%d.%03d %s %s:" % (t // 1000, t % 1000, lvl, src), msg)
+        if LEVELS.find(lvl) < self.level:
+            return
+        if len(self.entries) >= self.size:
+            self.entries.pop(0)
+            self.dropped += 1
+        if len(msg) > _MSG_MAX:
+            msg = msg[:_MSG_MAX]
+        self.entries.append((self.seq, t, lvl, src, msg))
+        self.seq += 1
+        self.event.set()
+
+    def src(self, name):
+        """A logger for one source: f(lvl, msg)."""
+        return lambda lvl, msg: self(lvl, name, msg)
+
+    async def send_loop(self, client, topic, ready):
+        """Send the ring oldest first, QoS 1; an entry leaves the ring only once the broker has it.
+        `ready` is set while connected and done with the burst that follows a connect."""
+        while True:
+            await self.event.wait()
+            self.event.clear()
+            while self.entries:
+                await ready.wait()
+                try:
+                    parts, last = self._batch()
+                except MemoryError as e:
+                    print("log: no memory for a batch:", e)
+                    parts = None
+                if not parts:
+                    gc.collect()
+                    await asyncio.sleep_ms(200)
+                    continue
+                await client.publish(topic, parts, False, 1)
+                parts = None
+                while self.entries and self.entries[0][0] <= last:
+                    self.entries.pop(0)
+
+    def _batch(self):
+        """The `log` payload for the oldest entries, in small pieces, and the last seq in it."""
+        parts = ['{"boot": %d, "entries": [' % self.boot]
+        size = 0
+        for e in self.entries:
+            if size > _BATCH_BYTES or len(parts) > _BATCH:
+                break
+            msg = json.dumps(e[4])
+            size += len(msg)
+            parts.append(
+                '%s{"seq": %d, "t": %d, "lvl": "%s", "src": %s, "msg": %s}'
+                % ("," if len(parts) > 1 else "", e[0], e[1], e[2], json.dumps(e[3]), msg)
+            )
+            last = e[0]
+        parts.append("]}")
+        return parts, last

@@ -1,0 +1,40 @@
+# MQTTManager: the node's MQTT session, topics and subscriptions.
+from home.lib.mqtt_client import MQTTClient
+
+
+class MQTTManager:
+    def __init__(self, home, config):
+        self.home = home
+        self.prefix = prefix = "microhome/%s/" % home.node_id
+        self.client = MQTTClient(
+            home.node_id,
+            config.MQTT_HOST,
+            getattr(config, "MQTT_PORT", 1883),
+            getattr(config, "MQTT_USER", None),
+            getattr(config, "MQTT_PASSWORD", None),
+            keepalive=getattr(config, "MQTT_KEEPALIVE", 30),
+            will=(prefix + "status", b"offline", True, 1),
+            on_message=home.receive,
+            on_connect=home.on_connect,
+            on_down=home.connected.clear,
+            log=home.log.src("mqtt"),
+            net=home.wifi.up,
+        )
+        self.client.subs = [
+            (prefix + "config/set", 1),
+            (prefix + "cmd", 1),
+            ("microhome/discover", 0),
+            ("homeassistant/status", 0),
+        ]
+
+    def topic(self, suffix):
+        return self.prefix + suffix
+
+    def up(self):
+        return self.client.up.is_set()
+
+    async def publish(self, suffix, msg, retain=False, qos=0):
+        return await self.client.publish(self.prefix + suffix, msg, retain, qos)
+
+    async def run(self):
+        await self.client.run()

@@ -1,0 +1,75 @@
+# Dimmable LED on PWM: brightness 0-255, gamma-corrected, fades run on the loop.
+import asyncio
+from machine import PWM, Pin
+from micropython import const
+from time import ticks_diff, ticks_ms
+
+_STEP_MS = const(20)
+
+
+def duty(level):
+    """PWM duty for brightness 0-255 with gamma 2, in small integers only."""
+    square = level * level
+    return min(square + (square >> 7) + (square >> 14), 65535)
+
+
+class LED:
+    kind = "led"
+
+    def __init__(self, home, spec):
+        self.home = home
+        self.spec = spec
+        self.id = spec["id"]
+        self.pwm = PWM(Pin(spec["pin"]), freq=spec["freq"], duty_u16=0)
+        self.level = 0  # brightness shown now
+        self.last = 255  # last non-zero brightness, restored by a bare `on`
+        self.on = False
+        self.state = {"on": False, "brightness": 0}
+        self.fade = None
+
+    def start(self):
+        pass
+
+    def stop(self):
+        self._stop_fade()
+        self.pwm.deinit()
+
+    def _stop_fade(self):
+        if self.fade:
+            self.fade.cancel()
+            self.fade = None
+
+    def _show(self, level):
+        self.level = level
+        self.pwm.duty_u16(duty(level))
+
+    async def set(self, on=None, brightness=None, transition=0):
+        if brightness is not None:
+            if brightness:
+                self.last = brightness
+                if on is None:
+                    on = True
+            else:
+                on = False
+        if on is not None:
+            self.on = on
+        target = self.last if self.on else 0
+        self.state = {"on": self.on, "brightness": target}
+        self._stop_fade()
+        if transition and target != self.level:
+            self.fade = asyncio.create_task(self._fade(target, int(transition * 1000)))
+        else:
+            self._show(target)
+        await self.home.publish_state(self.id, self.state)
+
+    async def _fade(self, target, ms):
+        start = self.level
+        began = ticks_ms()
+        while True:
+            elapsed = ticks_diff(ticks_ms(), began)
+            if elapsed >= ms:
+                break
+            self._show(start + (target - start) * elapsed // ms)
+            await asyncio.sleep_ms(_STEP_MS)
+        self._show(target)
+        self.fade = None

@@ -1,0 +1,55 @@
+"""The firmware's signing and config checks, run on the real micropython over the shared vectors."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from microhome_tools import FIRMWARE_DIR
+from tests.conftest import VECTORS_PATH
+from tests.firmware.harness import HEAPSIZE
+
+SCRIPT = Path(__file__).with_name("mp_vectors.py")
+
+
+@pytest.mark.parametrize("platform", ["rp2", "esp32"])
+def test_firmware_verifies_and_validates_every_vector(
+    platform: str, vectors: dict[str, Any], tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "MICROPYPATH": f".frozen:{FIRMWARE_DIR}:{FIRMWARE_DIR / 'sim'}",
+        "MICROHOME_PLATFORM": platform,
+        "MICROHOME_STATE": str(tmp_path),
+    }
+    micropython = shutil.which("micropython")
+    assert micropython
+    result = subprocess.run(
+        [micropython, "-X", f"heapsize={HEAPSIZE}", str(SCRIPT), str(VECTORS_PATH)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["platform"] == platform
+    assert report["failures"] == []
+    platform_configs = sum(
+        case["platform"] == platform
+        for kind in ("valid", "invalid")
+        for case in vectors["configs"][kind]
+    )
+    expected = (
+        2
+        + 2 * len(vectors["signed"])
+        + len(vectors["rejected"])
+        + platform_configs
+        + sum(len(ids) for ids in (*vectors["sensor_ids"].values(), *vectors["node_ids"].values()))
+    )
+    assert report["checks"] == expected

@@ -1,0 +1,276 @@
+"""`microhome sim`: the real firmware on the micropython unix port, with simulated hardware.
+
+Each node gets a state directory: `flash/` is the board's file system (the firmware is
+installed there once, as flashing a board would, and `config.py` is written on every start),
+`hw.json` holds the simulated inputs, `hw_out.json` the outputs, `console.log` the console.
+`machine.reset()` and a crash restart the firmware on the same flash, as a board reboots.
+"""
+
+import argparse
+import contextlib
+import ctypes
+import hashlib
+import hmac
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from microhome_tools import FIRMWARE_DIR
+
+SIM_DIR = FIRMWARE_DIR / "sim"
+EXIT_RESET = 75  # micropython/sim/machine.py: exit status of machine.reset()
+PWRON_RESET = 1
+# machine.reset_cause() after machine.reset(): a watchdog reboot on rp2, a soft reset on esp32
+RESET_CAUSE_AFTER_RESET = {"rp2": 3, "esp32": 5, "unix": 5}
+RESTART_DELAY = 1.0  # seconds before a crashed or killed firmware is powered up again
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def node_key(fleet_key: bytes, node_id: str) -> bytes:
+    """The node key, as the protocol derives it from the fleet key."""
+    return hmac.new(fleet_key, node_id.encode(), hashlib.sha256).digest()
+
+
+def parse_broker(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host:
+        return text, 1883
+    return host, int(port)
+
+
+def parse_size(text: str) -> str:
+    """A heap size for micropython -X heapsize: 96K, 128k, 1M or bytes."""
+    number = text.rstrip("kKmM")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 96K")
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", required=True, help="MQTT broker HOST:PORT")
+    parser.add_argument("--node-id", help="node id (default: mh- + the simulated unique id)")
+    parser.add_argument("--platform", choices=["rp2", "esp32", "unix"], default="rp2")
+    parser.add_argument("--state-dir", type=Path, required=True, help="flash root and hardware")
+    parser.add_argument("--heapsize", type=parse_size, default="96K")
+    keys = parser.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--key", help="the node key (64 hex characters)")
+    keys.add_argument("--fleet-key", help="the fleet key; each node's key is derived from it")
+    parser.add_argument("--count", type=int, default=1, help="run N nodes <id>-1..N")
+    parser.add_argument("--name", help="the node's name until a configuration names it")
+    parser.add_argument("--mqtt-user")
+    parser.add_argument("--mqtt-password")
+    parser.add_argument("--keepalive", type=int, default=30, help="MQTT keepalive in seconds")
+    parser.add_argument(
+        "--reinstall", action="store_true", help="install the firmware again over the flash"
+    )
+
+
+def micropython_binary() -> str:
+    found = shutil.which("micropython") or str(Path(sys.executable).parent / "micropython")
+    if not Path(found).exists():
+        raise SystemExit("micropython not found; run this inside scripts/env")
+    return found
+
+
+def mpy_cross_binary() -> str | None:
+    return shutil.which("mpy-cross") or None
+
+
+def install_firmware(flash: Path, compile_modules: bool = True) -> None:
+    """Copy the firmware onto the flash: main.py, and home/ compiled with mpy-cross."""
+    flash.mkdir(parents=True, exist_ok=True)
+    target = flash / "home"
+    if target.exists():
+        shutil.rmtree(target)
+    compiler = mpy_cross_binary() if compile_modules else None
+    for source in sorted((FIRMWARE_DIR / "home").rglob("*.py")):
+        relative = source.relative_to(FIRMWARE_DIR)
+        destination = flash / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if compiler:
+            subprocess.run(
+                [
+                    compiler,
+                    "-s",
+                    relative.as_posix(),
+                    "-o",
+                    str(destination.with_suffix(".mpy")),
+                    str(source),
+                ],
+                check=True,
+                cwd=FIRMWARE_DIR,
+            )
+        else:
+            shutil.copyfile(source, destination)
+    shutil.copyfile(FIRMWARE_DIR / "main.py", flash / "main.py")
+
+
+def render_config(settings: dict[str, object]) -> str:
+    lines = ["# Written by `microhome sim`. See config.example.py for every field."]
+    lines += [f"{name} = {value!r}" for name, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _die_with_parent() -> None:
+    if _libc is not None:
+        _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphans if the sim is killed
+
+
+class SimNode:
+    """One simulated board: its flash, hardware files and firmware process."""
+
+    def __init__(self, args: argparse.Namespace, node_id: str | None, state_dir: Path) -> None:
+        self.state_dir = state_dir.resolve()
+        self.flash = self.state_dir / "flash"
+        self.platform = args.platform
+        self.heapsize = args.heapsize
+        seed = node_id or str(self.state_dir)
+        self.uid = hashlib.sha256(seed.encode()).hexdigest()[:16]
+        self.node_id = node_id or "mh-" + self.uid[-6:]
+        if args.key:
+            key = bytes.fromhex(args.key)
+        else:
+            key = node_key(bytes.fromhex(args.fleet_key), self.node_id)
+        if len(key) != 32:
+            raise SystemExit("the key must be 32 bytes (64 hex characters)")
+        host, port = parse_broker(args.broker)
+        self.config = {
+            "WIFI_SSID": "microhome-sim",
+            "WIFI_PASSWORD": "",
+            "MQTT_HOST": host,
+            "MQTT_PORT": port,
+            "MQTT_USER": args.mqtt_user,
+            "MQTT_PASSWORD": args.mqtt_password,
+            "MQTT_KEEPALIVE": args.keepalive,
+            "NODE_ID": node_id,
+            "NODE_NAME": args.name,
+            "NODE_KEY": key.hex(),
+        }
+        self.reinstall = args.reinstall
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restart_at: float | None = None
+        self.cause = PWRON_RESET
+        self.console: IO[str] | None = None
+        self.prefix = ""
+
+    def prepare(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.reinstall or not (self.flash / "main.py").exists():
+            install_firmware(self.flash)
+        (self.flash / "config.py").write_text(render_config(self.config))
+        hw = self.state_dir / "hw.json"
+        if not hw.exists():
+            hw.write_text('{"pins": {}}\n')
+        self.console = (self.state_dir / "console.log").open("a", buffering=1)
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.update(
+            MICROPYPATH=f":.frozen:{self.flash / 'lib'}:{SIM_DIR}",
+            MICROHOME_STATE=str(self.state_dir),
+            MICROHOME_PLATFORM=self.platform,
+            MICROHOME_UID=self.uid,
+            MICROHOME_RESET_CAUSE=str(self.cause),
+        )
+        self.say(f"--- power on (reset cause {self.cause}) ---")
+        self.process = subprocess.Popen(
+            [micropython_binary(), "-X", f"heapsize={self.heapsize}", "main.py"],
+            cwd=self.flash,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
+        (self.state_dir / "firmware.pid").write_text(f"{self.process.pid}\n")
+        threading.Thread(target=self._pump, args=(self.process,), daemon=True).start()
+
+    def say(self, line: str) -> None:
+        sys.stdout.write(f"{self.prefix}{line}\n")
+        sys.stdout.flush()
+        if self.console:
+            self.console.write(line + "\n")
+
+    def _pump(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            self.say(raw.decode(errors="replace").rstrip("\n"))
+
+    def poll(self) -> None:
+        """Restart the firmware after machine.reset() or a crash, as a board reboots."""
+        now = time.monotonic()
+        if self.process is not None:
+            code = self.process.poll()
+            if code is None:
+                return
+            self.process = None
+            if code == EXIT_RESET:
+                self.cause = RESET_CAUSE_AFTER_RESET[self.platform]
+                self.restart_at = now
+                self.say("--- reset ---")
+            else:
+                self.cause = PWRON_RESET
+                self.restart_at = now + RESTART_DELAY
+                self.say(f"--- firmware stopped (exit status {code}), powering up again ---")
+        if self.restart_at is not None and now >= self.restart_at:
+            self.restart_at = None
+            self.start()
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(3)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.console:
+            self.console.close()
+            self.console = None
+
+
+def build_nodes(args: argparse.Namespace) -> list[SimNode]:
+    if args.count < 1:
+        raise SystemExit("--count must be at least 1")
+    if args.count == 1:
+        return [SimNode(args, args.node_id, args.state_dir)]
+    base = args.node_id or "mh-sim"
+    nodes = []
+    for index in range(1, args.count + 1):
+        node_id = f"{base}-{index}"
+        node = SimNode(args, node_id, args.state_dir / node_id)
+        node.prefix = f"{node_id} | "
+        nodes.append(node)
+    return nodes
+
+
+def run(args: argparse.Namespace) -> int:
+    nodes = build_nodes(args)
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for node in nodes:
+            node.prepare()
+            node.start()
+        while not stopping.wait(0.1):
+            for node in nodes:
+                node.poll()
+    finally:
+        for node in nodes:
+            node.stop()
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError):
+                signal.signal(sig, handler)
+    return 0
