@@ -42,7 +42,12 @@ class Mosquitto:
         binary = self.binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed")
-        self.process = subprocess.Popen([binary, "-c", str(self.conf)], start_new_session=True)
+        self.process = subprocess.Popen(
+            [binary, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

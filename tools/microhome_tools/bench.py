@@ -1,0 +1,229 @@
+"""`microhome bench`: speed and memory, measured on the real parts.
+
+- firmware: a real node (`microhome sim`, real micropython, given heap) on a real mosquitto:
+  boot to online, pin edge to motion state, light command to state echo, memory after setup;
+- bundle: size of the firmware bundle;
+- logs: how much log ingestion delays Home Assistant's event loop (bench_logs).
+"""
+
+import argparse
+import hashlib
+import hmac
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from microhome_tools import FIRMWARE_DIR
+from microhome_tools.broker import Mosquitto
+
+NODE_ID = "bench"
+KEY = bytes(range(32))
+SENSORS = [
+    {"id": "climate", "type": "dht22", "pin": 15, "interval": 2},
+    {"id": "pir", "type": "motion", "pin": 16, "off_delay": 0},
+    {"id": "lamp", "type": "led", "pin": 14, "freq": 1000},
+    {"id": "status", "type": "status_led", "pin": "LED"},
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--only", choices=["firmware", "bundle", "logs"], action="append", help="default: all"
+    )
+    parser.add_argument("--heapsize", default="96K", help="the node's heap (firmware bench)")
+    parser.add_argument("--samples", type=int, default=20, help="edges and commands to time")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+
+
+class Inbox:
+    """Every message on microhome/#, with the time it arrived."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        import paho.mqtt.client as mqtt  # noqa: PLC0415
+
+        self.lock = threading.Condition()
+        self.messages: list[tuple[float, str, bytes]] = []
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe("microhome/#", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        with self.lock:
+            self.messages.append((time.monotonic(), message.topic, bytes(message.payload)))
+            self.lock.notify_all()
+
+    def wait(self, topic: str, since: float, match: Any = None, timeout: float = 30) -> float:
+        """When the first message on `topic` after `since` (matching) arrived."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                for at, seen, payload in self.messages:
+                    if at >= since and seen == topic and (match is None or match(payload)):
+                        return at
+                if not self.lock.wait(max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError(f"nothing on {topic} within {timeout} s")
+
+    def publish_signed(self, topic: str, body: dict[str, Any], retain: bool = False) -> None:
+        text = json.dumps({"n": time.time_ns() // 1000, **body}, separators=(",", ":"))
+        signature = hmac.new(node_key(), f"{topic}\n{text}".encode(), hashlib.sha256).hexdigest()
+        self.client.publish(topic, f"{signature} {text}", qos=1, retain=retain).wait_for_publish()
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def node_key() -> bytes:
+    return hmac.new(KEY, NODE_ID.encode(), hashlib.sha256).digest()
+
+
+def write_inputs(state: Path, motion: int) -> None:
+    tmp = state / "hw.tmp"
+    tmp.write_text(
+        json.dumps({"pins": {"15": {"temperature": 21.0, "humidity": 45.0}, "16": motion}})
+    )
+    tmp.replace(state / "hw.json")
+
+
+def bench_firmware(heapsize: str, samples: int) -> dict[str, Any]:
+    base = f"microhome/{NODE_ID}"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "broker").mkdir()
+        broker = Mosquitto(work / "broker").start()
+        inbox = Inbox(broker)
+        state = work / "node"
+        state.mkdir()
+        write_inputs(state, 0)
+        started = time.monotonic()
+        sim = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "microhome_tools.cli",
+                "sim",
+                "--broker",
+                f"{broker.host}:{broker.port}",
+                "--node-id",
+                NODE_ID,
+                "--state-dir",
+                str(state),
+                "--key",
+                node_key().hex(),
+                "--heapsize",
+                heapsize,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            online = inbox.wait(f"{base}/status", started, lambda p: p == b"online", 60)
+            configured = time.monotonic()
+            inbox.publish_signed(
+                f"{base}/config/set",
+                {"version": 1, "name": "Bench", "telemetry_interval": 5, "log_level": "I",
+                 "sensors": SENSORS},
+                retain=True,
+            )  # fmt: skip
+            inbox.wait(f"{base}/config/state", configured, lambda p: b'"ok": true' in p or
+                       b'"ok":true' in p, 30)  # fmt: skip
+            applied = time.monotonic() - configured
+            inbox.wait(f"{base}/state/pir", configured, timeout=30)
+            time.sleep(1)
+            motion = []
+            for index in range(samples):
+                level = (index + 1) % 2
+                edge = time.monotonic()
+                write_inputs(state, level)
+                expected = b"true" if level else b"false"
+                arrived = inbox.wait(f"{base}/state/pir", edge, lambda p, e=expected: e in p)
+                motion.append((arrived - edge) * 1000)
+                time.sleep(0.2)
+            echo = []
+            for index in range(samples):
+                sent = time.monotonic()
+                brightness = 10 + index * 10
+                inbox.publish_signed(
+                    f"{base}/cmd",
+                    {"cmd": "set", "id": "lamp", "on": True, "brightness": brightness},
+                )
+                arrived = inbox.wait(
+                    f"{base}/state/lamp",
+                    sent,
+                    lambda p, b=brightness: json.loads(p).get("brightness") == b,
+                )
+                echo.append((arrived - sent) * 1000)
+            telemetry_since = time.monotonic()
+            inbox.wait(f"{base}/telemetry", telemetry_since, timeout=15)
+            last = [m for m in inbox.messages if m[1] == f"{base}/telemetry"][-1]
+            telemetry = json.loads(last[2])
+        finally:
+            sim.terminate()
+            sim.wait(15)
+            inbox.close()
+            broker.stop()
+    return {
+        "heapsize": heapsize,
+        "boot_to_online_s": round(online - started, 2),
+        "config_applied_s": round(applied, 3),
+        "motion_edge_to_state_ms": summary(motion),
+        "light_command_to_echo_ms": summary(echo),
+        "mem_free_bytes": telemetry.get("mem_free"),
+        "mem_alloc_bytes": telemetry.get("mem_alloc"),
+        "note": "the simulated pin is polled every 20 ms; on a board the IRQ fires at once",
+    }
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median": round(statistics.median(ordered), 1),
+        "p90": round(ordered[int(len(ordered) * 0.9) - 1], 1),
+        "max": round(ordered[-1], 1),
+        "samples": len(ordered),
+    }
+
+
+def bench_bundle() -> dict[str, Any]:
+    from microhome_tools.release import build_bundle  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = build_bundle(FIRMWARE_DIR, Path(tmp), None)
+        files = [path for path in bundle.rglob("*") if path.is_file()]
+        modules = [path for path in files if path.suffix == ".mpy"]
+        return {
+            "version": bundle.name,
+            "modules": len(modules),
+            "modules_bytes": sum(path.stat().st_size for path in modules),
+            "total_bytes": sum(path.stat().st_size for path in files),
+        }
+
+
+def bench_logs() -> dict[str, Any]:
+    from microhome_tools.bench_logs import measure_log_ingestion  # noqa: PLC0415
+
+    return measure_log_ingestion().as_dict()
+
+
+def run(args: argparse.Namespace) -> int:
+    chosen = args.only or ["bundle", "firmware", "logs"]
+    results: dict[str, Any] = {}
+    if "bundle" in chosen:
+        results["bundle"] = bench_bundle()
+        print(json.dumps({"bundle": results["bundle"]}, indent=2), flush=True)
+    if "firmware" in chosen:
+        results["firmware"] = bench_firmware(args.heapsize, args.samples)
+        print(json.dumps({"firmware": results["firmware"]}, indent=2), flush=True)
+    if "logs" in chosen:
+        results["logs"] = bench_logs()
+        print(json.dumps({"logs": results["logs"]}, indent=2), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
