@@ -1,0 +1,319 @@
+"""`microhome demo`: Home Assistant, an MQTT broker and three simulated nodes, all real.
+
+State lives in `.demo/` (the broker's retained messages, Home Assistant's configuration, each
+node's flash), so a second run carries on where the first stopped. Ctrl-C stops everything.
+"""
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from microhome_tools import REPO
+from microhome_tools.broker import Mosquitto, free_port
+from microhome_tools.hass_runner import HassError, HassRunner
+
+USERNAME = "demo"
+
+
+@dataclass
+class DemoSensor:
+    """A sensor as the options flow asks for it, and its simulated hardware."""
+
+    type: str
+    name: str
+    pin: int | str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DemoNode:
+    node_id: str
+    name: str
+    platform: str
+    sensors: list[DemoSensor]
+
+
+NODES = [
+    DemoNode(
+        "living-room",
+        "Living room",
+        "rp2",
+        [
+            DemoSensor("dht22", "Climate", 15, {"interval": 10}),
+            DemoSensor("motion", "Motion", 16, {"off_delay": 10}),
+            DemoSensor("led", "Lamp", 14, {"freq": 1000}),
+            DemoSensor("status_led", "Status", "LED"),
+        ],
+    ),
+    DemoNode(
+        "hallway",
+        "Hallway",
+        "esp32",
+        [
+            DemoSensor("motion", "Motion", 34, {"off_delay": 10}),
+            DemoSensor("led", "Night light", 13, {"freq": 1000}),
+        ],
+    ),
+    DemoNode(
+        "cellar",
+        "Heat exchanger cellar",
+        "esp32",
+        [
+            DemoSensor("dht22", "Supply air", 4, {"interval": 10}),
+            DemoSensor("dht22", "Exhaust air", 5, {"interval": 10}),
+        ],
+    ),
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, default=REPO / ".demo", help="state directory")
+    parser.add_argument("--port", type=int, default=8123, help="Home Assistant's HTTP port")
+    parser.add_argument("--mqtt-port", type=int, default=1883)
+    parser.add_argument(
+        "--exit-when-ready",
+        action="store_true",
+        help="stop everything once the nodes are configured (for scripts)",
+    )
+
+
+def pick_port(wanted: int) -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind it
+        try:
+            sock.bind(("127.0.0.1", wanted))
+        except OSError:
+            return free_port()
+    return wanted
+
+
+class Hardware:
+    """Plausible inputs for every simulated node: drifting climate, motion now and then."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.motion_until: dict[tuple[str, int | str], float] = {}
+        self.rng = random.Random()
+
+    def write(self, node: DemoNode, now: float) -> None:
+        pins: dict[str, Any] = {}
+        for index, sensor in enumerate(node.sensors):
+            if sensor.type == "dht22":
+                base = 21.0 if node.platform == "rp2" else 12.0 + 6.0 * index
+                wave = math.sin(now / 600.0 + index)
+                pins[str(sensor.pin)] = {
+                    "temperature": round(base + 1.5 * wave + self.rng.uniform(-0.1, 0.1), 1),
+                    "humidity": round(45.0 - 8.0 * wave + self.rng.uniform(-0.5, 0.5), 1),
+                }
+            elif sensor.type == "motion":
+                key = (node.node_id, sensor.pin)
+                if now > self.motion_until.get(key, 0) + 20 and self.rng.random() < 0.05:
+                    self.motion_until[key] = now + self.rng.uniform(2, 6)
+                pins[str(sensor.pin)] = int(now < self.motion_until.get(key, 0))
+        path = self.state_dir / node.node_id / "hw.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"pins": pins}))
+        tmp.replace(path)
+
+
+async def ws_command(runner: HassRunner, message: dict[str, Any]) -> Any:
+    """One websocket command as the logged-in user."""
+    import aiohttp  # noqa: PLC0415
+
+    assert runner.tokens
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{runner.base_url}/api/websocket") as ws,
+    ):
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": runner.tokens.access_token})
+        auth = await ws.receive_json()
+        if auth.get("type") != "auth_ok":
+            raise HassError(f"websocket auth failed: {auth}")
+        await ws.send_json({"id": 1, **message})
+        reply = await ws.receive_json()
+        if not reply.get("success"):
+            raise HassError(f"{message['type']}: {reply.get('error')}")
+        return reply.get("result")
+
+
+def node_entries(runner: HassRunner) -> dict[str, str]:
+    """Node id -> config entry id, from the device registry."""
+    devices = asyncio.run(ws_command(runner, {"type": "config/device_registry/list"}))
+    return {
+        identifier[1]: device["primary_config_entry"]
+        for device in devices
+        for identifier in device["identifiers"]
+        if identifier[0] == "microhome"
+    }
+
+
+def accept_discovered(
+    runner: HassRunner, node_ids: set[str], timeout: float = 60
+) -> dict[str, str]:
+    """Confirm the discovery flows of these nodes; returns node id -> config entry id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = node_entries(runner)
+        if node_ids <= entries.keys():
+            return entries
+        flows = asyncio.run(ws_command(runner, {"type": "config_entries/flow/progress"}))
+        for flow in flows:
+            if flow["handler"] == "microhome" and flow["context"].get("unique_id") in node_ids:
+                runner.request("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {})
+        time.sleep(1)
+    raise HassError(f"nodes not discovered within {timeout:.0f} s: {node_ids}")
+
+
+def configure(runner: HassRunner, entry_id: str, node: DemoNode) -> None:
+    """Add the node's sensors through the options flow, as a user would in the UI."""
+    for sensor in node.sensors:
+        flow = runner.request(
+            "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+        )
+        path = f"/api/config/config_entries/options/flow/{flow['flow_id']}"
+        step = runner.request("POST", path, {"next_step_id": "add_sensor"})
+        step = runner.request("POST", path, {"type": sensor.type})
+        step = runner.request(
+            "POST", path, {"name": sensor.name, "pin": str(sensor.pin), **sensor.settings}
+        )
+        if step.get("type") != "create_entry":
+            raise HassError(f"adding {sensor.name} to {node.name}: {step}")
+
+
+def run(args: argparse.Namespace) -> int:
+    state: Path = args.dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    key_file = state / "fleet_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    fleet_key = key_file.read_text().strip()
+    credentials_file = state / "credentials.json"
+    credentials = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
+    configured_file = state / "configured.json"
+    configured: list[str] = (
+        json.loads(configured_file.read_text()) if configured_file.exists() else []
+    )
+
+    children: list[subprocess.Popen[bytes]] = []
+    broker: Mosquitto | None = None
+    runner: HassRunner | None = None
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        broker_dir = state / "mosquitto"
+        broker_dir.mkdir(exist_ok=True)
+        if Mosquitto.binary() is None:
+            print("No MQTT broker: install mosquitto (scripts/env provides it).")
+            return 1
+        broker = Mosquitto(broker_dir, pick_port(args.mqtt_port), persist=True).start()
+        print(f"MQTT broker: mosquitto on {broker.host}:{broker.port}")
+
+        runner = HassRunner(
+            state / "config", pick_port(args.port), fleet_key=bytes.fromhex(fleet_key)
+        )
+        print(f"Starting Home Assistant in {runner.config_dir} ...")
+        runner.start()
+        if credentials.get("username"):
+            runner.login(credentials["username"], credentials["password"])
+        else:
+            password = secrets.token_urlsafe(9)
+            runner.onboard(USERNAME, password, name="Demo")
+            credentials = {"username": USERNAME, "password": password}
+        credentials["url"] = runner.base_url
+        credentials_file.write_text(json.dumps(credentials, indent=2) + "\n")
+        if not runner.config_entries("mqtt"):
+            runner.add_mqtt_broker(broker.host, broker.port)
+        runner.wait_for_entry("mqtt")
+
+        hardware = Hardware(state / "nodes")
+        started = time.monotonic()
+        for node in NODES:
+            hardware.write(node, time.time())
+            command = [
+                sys.executable, "-m", "microhome_tools.cli", "sim",
+                "--broker", f"{broker.host}:{broker.port}", "--node-id", node.node_id,
+                "--platform", node.platform, "--name", node.name,
+                "--state-dir", str(state / "nodes" / node.node_id), "--fleet-key", fleet_key,
+            ]  # fmt: skip
+            children.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+            )
+        print(f"Started {len(NODES)} simulated nodes on the real firmware (micropython).")
+
+        entries = accept_discovered(runner, {node.node_id for node in NODES})
+        for node in NODES:
+            if node.node_id not in configured:
+                configure(runner, entries[node.node_id], node)
+                configured.append(node.node_id)
+                configured_file.write_text(json.dumps(configured))
+        print(f"Nodes discovered and configured in {time.monotonic() - started:.0f} s.")
+        print_welcome(runner.base_url, credentials, state)
+        if args.exit_when_ready:
+            return 0
+        while all(child.poll() is None for child in children):
+            now = time.time()
+            for node in NODES:
+                hardware.write(node, now)
+            time.sleep(2)
+        print("A simulated node stopped; see .demo/nodes/*/console.log")
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping ...")
+        return 0
+    except HassError as err:
+        print(f"Home Assistant: {err}")
+        if runner:
+            print(runner.output_tail())
+        return 1
+    finally:
+        for child in children:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+        if runner:
+            runner.stop()
+        if broker:
+            broker.stop()
+
+
+def print_welcome(url: str, credentials: dict[str, Any], state: Path) -> None:
+    print(
+        f"""
+MicroHome demo is running: {url}
+  user: {credentials["username"]}   password: {credentials["password"]}
+  (also in {state / "credentials.json"})
+
+Try:
+  - Overview: the living room, hallway and cellar nodes with temperature, humidity and motion.
+  - Dim the living room lamp: its PWM duty follows in {state}/nodes/living-room/hw_out.json.
+  - Open the MicroHome panel in the sidebar: every node's log, live.
+  - Settings > Devices > a node > Configure: add, change or remove sensors at run time.
+  - Update a node's firmware: build a newer bundle with
+      scripts/env microhome release --version 0.2.0 --out {state}/config/microhome/firmware
+    then Settings > Updates (or the microhome.ota_update action) installs it over FTP.
+
+Ctrl-C stops everything; run `make demo` again to carry on where you left off."""
+    )
