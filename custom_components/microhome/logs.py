@@ -5,7 +5,6 @@ from __future__ import annotations
 import heapq
 import logging
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +22,6 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.storage import Store
-from homeassistant.util.async_ import run_callback_threadsafe
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
@@ -183,7 +181,6 @@ class LogManager:
                 self.hass,
                 STORAGE_VERSION,
                 f"{STORAGE_KEY}.{node_id}",
-                serialize_in_event_loop=False,
             )
         return store
 
@@ -232,15 +229,9 @@ class LogManager:
             node.entries.append(record)
         self.nodes[node_id] = node
 
-    def _in_loop[T](self, func: Callable[[], T]) -> T:
-        if threading.get_ident() == self.hass.loop_thread_id:
-            return func()
-        return run_callback_threadsafe(self.hass.loop, func).result()
-
     def _node_data(self, node: NodeLog) -> dict[str, Any]:
-        # Store calls this from its writer thread; the snapshot (shallow copies only) is taken
-        # in the event loop, where the deque changes.
-        data = self._in_loop(lambda: self._node_snapshot(node))
+        # Called by Store in the event loop, also at the final write when Home Assistant stops.
+        data = self._node_snapshot(node)
         data["entries"] = [record[:R_NODE] + record[R_NODE + 1 :] for record in data["entries"]]
         return data
 

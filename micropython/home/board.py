@@ -53,3 +53,16 @@ def reset_cause():
         if getattr(machine, name, None) == cause:
             return text
     return str(cause)
+
+
+def flash_free():
+    """Free bytes on the flash file system; the simulator's hw.json may say less (flash_free)."""
+    hw = getattr(machine, "hw", None)
+    if hw:
+        limit = hw().get("flash_free")
+        if type(limit) is int:
+            return limit
+    from os import statvfs
+
+    st = statvfs(".")
+    return st[0] * st[3]

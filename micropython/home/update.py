@@ -1,14 +1,26 @@
-# UpdateManager: firmware version bookkeeping at boot and the `ota` command.
-# The FTP download itself comes in a later version; `ota` reports that on ota/status.
-import asyncio
+# UpdateManager: the `ota` command (carried out by ota.py) and what became of the last update.
+# A new version boots on trial (slots.py, main.py): it is good once it reached the broker and
+# reported; main.py goes back to the old one after 3 boots that did not get there.
+import gc
 import json
+import sys
 
-from home import store
+import asyncio
+
+from home import slots, store
 from home.version import VERSION
 
 _BUSY = ("downloading", "verifying", "applying", "rebooting")
 # field -> type, in the order they are checked
-_FIELDS = (("version", str), ("host", str), ("port", int), ("path", str), ("manifest_sha256", str))
+_FIELDS = (
+    ("version", str),
+    ("host", str),
+    ("port", int),
+    ("user", str),
+    ("password", str),
+    ("path", str),
+    ("manifest_sha256", str),
+)
 
 
 class UpdateManager:
@@ -18,30 +30,60 @@ class UpdateManager:
         self.version = VERSION
         self.progress = 0
         self.error = None
+        self.trial = False
+        self._settle = False  # ota_target and the record to tidy once the outcome is reported
         log = home.log.src("update")
         previous = store.read("fw")
         if previous != VERSION:
             store.write("fw", VERSION)
             log("I", "firmware %s (was %s)" % (VERSION, previous or "none"))
+        rec = slots.record()
         target = store.read("ota_target")
-        if target:  # an update was being applied before this boot
-            store.remove("ota_target")
-            if target == VERSION:
-                self.state, self.progress = "done", 100
+        if len(rec) == 3:
+            self.trial = True  # good once connected: publish()
+            self.state, self.progress = "rebooting", 100
+            log("I", "firmware %s on trial, boot %s of 3" % (VERSION, rec[2]))
+        elif target or len(rec) == 2:
+            self._settle = True
+            self.version = target or "?"
+            if len(rec) == 2:
+                self.state = "rolled_back"
+                self.error = "%s did not reach the broker in 3 boots; back on %s%s" % (
+                    self.version,
+                    VERSION,
+                    _last_crash(),
+                )
             else:
-                self.state, self.error = "rolled_back", "running %s, not %s" % (VERSION, target)
-            log("I" if target == VERSION else "E", "update to %s: %s" % (target, self.state))
+                self.state = "failed"
+                self.error = "update to %s interrupted; still on %s" % (target, VERSION)
+            log("E", "update to %s: %s" % (self.version, self.error))
+        slots.rmtree(slots.STAGING)  # what an interrupted download left
 
     def busy(self):
-        return self.state in _BUSY
+        return self.state in _BUSY or self.trial
 
     def body(self):
         return json.dumps(
-            {"state": self.state, "version": self.version, "progress": self.progress, "error": self.error}
+            {
+                "state": self.state,
+                "version": self.version,
+                "progress": self.progress,
+                "error": self.error,
+            }
         )
 
     async def publish(self):
+        if self.trial:  # connected and announced: the new version is good
+            slots.write(slots.record()[0])
+            store.remove("ota_target")
+            self.trial = False
+            self.state, self.version, self.progress = "done", VERSION, 100
+            self.home.log("I", "update", "firmware %s confirmed" % VERSION)
         await self.home.mqtt.publish("ota/status", self.body(), True, 1)
+        if self._settle:
+            self._settle = False
+            store.remove("ota_target")
+            slots.write(slots.record()[0])
 
     def command(self, cmd):
         """Check an `ota` command; an error for `reply`, or None once it is under way."""
@@ -54,8 +96,44 @@ class UpdateManager:
             return "bad value: manifest_sha256"
         if self.busy():
             return "busy"
-        self.home.log("W", "update", "OTA is not implemented in this firmware yet")
-        self.state, self.version, self.progress = "failed", cmd["version"], 0
-        self.error = "OTA is not implemented in firmware %s yet" % VERSION
-        asyncio.create_task(self.publish())
+        self.state, self.version, self.progress, self.error = "downloading", cmd["version"], 0, None
+        asyncio.create_task(self._run(cmd))
         return None
+
+    async def _run(self, cmd):
+        # ota.py and the FTP client are loaded only for an update, the client's buffer first,
+        # while the heap has room; their memory is given back after an update that failed.
+        ftp = ota = None
+        try:
+            gc.collect()
+            from home.lib.ftp import Ftp
+
+            ftp = Ftp(cmd["host"], cmd["port"], cmd["user"], cmd["password"])
+            gc.collect()
+            from home import ota
+
+            await ota.Update(self).run(cmd, ftp)  # reports its own failures
+        except MemoryError as e:
+            self.state, self.error = "failed", "not enough memory for an update: %s" % e
+            self.home.log("E", "update", self.error)
+            await self.publish()
+        finally:
+            ftp = ota = None
+            sys.modules.pop("home.ota", None)
+            sys.modules.pop("home.lib.ftp", None)
+            gc.collect()
+
+
+def _last_crash():
+    """': ' and the last line of data/crash.txt (the exception), or ''."""
+    last = ""
+    try:
+        with open(store.path("crash.txt")) as f:
+            while True:
+                line = f.readline(160).strip()
+                if not line:
+                    break
+                last = line
+    except OSError:
+        pass
+    return ": " + last if last else ""

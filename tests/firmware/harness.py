@@ -19,6 +19,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 HEAPSIZE = os.environ.get("MICROHOME_TEST_HEAPSIZE", "96K")
+# An OTA update loads ota.py and the FTP client (about 16 KB at its peak): nodes that update
+# run with this heap. At 96K the simulator leaves too little (9 KB of it hold the simulated
+# `machine`, which a board has in ROM); the update then fails cleanly with "not enough memory".
+OTA_HEAPSIZE = "112K"
 _libc = ctypes.CDLL(None)
 
 

@@ -1,11 +1,12 @@
 """Signed commands: lights, identify, announce, reboot, ota, and every refusal."""
 
 import json
+import socket
 import time
 from typing import Any
 
-from tests.firmware.conftest import online
-from tests.firmware.harness import Observer, SimNode, next_n
+from tests.firmware.conftest import CONFIG, HARDWARE, NodeFactory, online
+from tests.firmware.harness import OTA_HEAPSIZE, Observer, SimNode, next_n
 
 
 def test_led_set_with_transition_ramps_duty_and_echoes_state(
@@ -133,17 +134,24 @@ def test_refused_commands_are_answered_with_the_reason(
     assert observer.wait_json(node.topic("reply"), since=mark)["error"] == "bad value: n"
 
 
-def test_ota_is_routed_to_the_update_manager(configured: SimNode, observer: Observer) -> None:
-    node = configured
+def test_ota_is_routed_to_the_update_manager(start_node: NodeFactory, observer: Observer) -> None:
+    # An update needs about 16 KB of heap on top of a running node (tests/ota/test_node_ota.py)
+    node = start_node(extra=("--heapsize", OTA_HEAPSIZE))
+    node.set_hw(HARDWARE)
+    online(observer, node)
+    node.push_config(observer, CONFIG)
+    observer.wait_json(node.topic("config/state"), lambda s: s["ok"])
     mark = observer.mark()
     n = node.command(
-        observer, "ota", version="1.3.0", host="127.0.0.1", port=2121, user="u", password="p",
-        path="/1.3.0", manifest_sha256="0" * 64,
+        observer, "ota", version="1.3.0", host="127.0.0.1", port=closed_port(), user="u",
+        password="p", path="/1.3.0", manifest_sha256="0" * 64,
     )  # fmt: skip
     assert node.reply(observer, n, mark)["ok"] is True
     status = observer.wait_json(node.topic("ota/status"), lambda s: s["state"] == "failed", 5, mark)
     assert status["version"] == "1.3.0"
-    assert "not implemented" in status["error"]
+    assert "ECONNREFUSED" in status["error"]  # nothing listens there: the update stops cleanly
+    again = node.command(observer, "announce")
+    assert node.reply(observer, again, mark)["ok"] is True  # and the node carries on
 
 
 def test_reboot_answers_then_restarts(configured: SimNode, observer: Observer) -> None:
@@ -160,6 +168,12 @@ def test_reboot_answers_then_restarts(configured: SimNode, observer: Observer) -
     assert telemetry["boot"] == 2
     assert telemetry["reset_cause"] == "wdt"  # how a Pico W reports machine.reset()
     assert telemetry["cfg"] == 1
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def reply_index(observer: Observer, node: SimNode, n: int) -> int:

@@ -39,7 +39,8 @@ def test_count_runs_nodes_with_keys_derived_from_the_fleet_key(
             config = (flash / "config.py").read_text()
             assert node_key.hex() in config
             assert fleet_key not in config
-            assert (flash / "home" / "node.mpy").exists()  # installed compiled, as on a board
+            assert (flash / "a" / "home" / "node.mpy").exists()  # compiled, in slot a
+            assert (flash / "slot.txt").read_text() == "a"
             pids.append(int((tmp_path / node_id / "firmware.pid").read_text()))
         assert all(_alive(pid) for pid in pids)
     finally:

@@ -74,7 +74,8 @@ def test_flash_copies_verified_firmware_and_a_config_with_the_node_key(
     assert config["WIFI_PASSWORD"] == "pw 'quoted'"
     assert (flash_root / "main.py").read_bytes() == (flash.FIRMWARE_DIR / "main.py").read_bytes()
 
-    manifest_path = next(flash_root.rglob("manifest.json"))
+    assert (flash_root / "slot.txt").read_text() == "a"  # the boot record: run application a/
+    manifest_path = flash_root / "a" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     assert manifest["files"]
     for entry in manifest["files"]:

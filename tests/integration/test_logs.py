@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
@@ -319,3 +320,18 @@ async def test_ingestion_follows_mqtt_being_set_up_later(
 
     await send_log(hass, NODE, 1, [entry(0, "after reload")])
     assert messages(hass, NODE) == ["after reload"]
+
+
+async def test_history_is_written_when_home_assistant_stops(
+    hass: HomeAssistant, microhome: LogManager, hass_storage: dict[str, Any]
+) -> None:
+    """Lines that arrive just before a stop are not lost with the save throttle."""
+    await send_log(hass, NODE, 3, [entry(0, "just before the stop")])
+    assert f"{STORAGE_KEY}.{NODE}" not in hass_storage
+    hass.set_state(CoreState.final_write)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_FINAL_WRITE)
+    await hass.async_block_till_done()
+    saved = hass_storage[f"{STORAGE_KEY}.{NODE}"]["data"]["entries"]
+    assert [line[-2] for line in saved if line[-2] == "just before the stop"] == [
+        "just before the stop"
+    ]

@@ -126,15 +126,17 @@ def make_dirs(transport: Any, path: str) -> None:
 
 
 def board_files(bundle: Path | None, workdir: Path) -> dict[str, bytes]:
-    """Board path -> bytes for a fresh board: the firmware bundle and main.py."""
+    """Board path -> bytes for a fresh board: the bundle in application directory a/, the
+    boot record slot.txt naming it, and main.py (see docs/firmware.md)."""
     from microhome_tools.release import build_bundle  # noqa: PLC0415
 
     bundle = bundle or build_bundle(FIRMWARE_DIR, workdir, None)
     files = {
-        path.relative_to(bundle).as_posix(): path.read_bytes()
+        "a/" + path.relative_to(bundle).as_posix(): path.read_bytes()
         for path in bundle.rglob("*")
         if path.is_file() and path.name != "notes.md"
     }
+    files["slot.txt"] = b"a"
     files["main.py"] = (FIRMWARE_DIR / "main.py").read_bytes()
     return files
 

@@ -1,7 +1,8 @@
 """`microhome sim`: the real firmware on the micropython unix port, with simulated hardware.
 
 Each node gets a state directory: `flash/` is the board's file system (the firmware is
-installed there once, as flashing a board would, and `config.py` is written on every start),
+installed there once, as flashing a board would: main.py, a/home/ and the boot record slot.txt;
+`config.py` is written on every start),
 `hw.json` holds the simulated inputs, `hw_out.json` the outputs, `console.log` the console.
 `machine.reset()` and a crash restart the firmware on the same flash, as a board reboots.
 """
@@ -84,15 +85,17 @@ def mpy_cross_binary() -> str | None:
 
 
 def install_firmware(flash: Path, compile_modules: bool = True) -> None:
-    """Copy the firmware onto the flash: main.py, and home/ compiled with mpy-cross."""
+    """Flash the firmware as `microhome flash` does: main.py, home/ compiled with mpy-cross in
+    application directory a/, and the boot record slot.txt naming a/. Older firmware,
+    including an OTA's second directory and staging area, is removed."""
     flash.mkdir(parents=True, exist_ok=True)
-    target = flash / "home"
-    if target.exists():
-        shutil.rmtree(target)
+    for old in ("home", "a", "b", "ota"):
+        if (flash / old).exists():
+            shutil.rmtree(flash / old)
     compiler = mpy_cross_binary() if compile_modules else None
     for source in sorted((FIRMWARE_DIR / "home").rglob("*.py")):
         relative = source.relative_to(FIRMWARE_DIR)
-        destination = flash / relative
+        destination = flash / "a" / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         if compiler:
             subprocess.run(
@@ -109,6 +112,7 @@ def install_firmware(flash: Path, compile_modules: bool = True) -> None:
             )
         else:
             shutil.copyfile(source, destination)
+    (flash / "slot.txt").write_text("a")
     shutil.copyfile(FIRMWARE_DIR / "main.py", flash / "main.py")
 
 
