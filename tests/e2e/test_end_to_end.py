@@ -18,7 +18,14 @@ import pytest
 import pytest_socket
 
 from microhome_tools.broker import Mosquitto
-from microhome_tools.demo import DemoNode, DemoSensor, accept_discovered, configure, ws_command
+from microhome_tools.demo import (
+    OTA_HEAPSIZE,
+    DemoNode,
+    DemoSensor,
+    accept_discovered,
+    configure,
+    ws_command,
+)
 from microhome_tools.hass_runner import HassError, HassRunner
 from microhome_tools.release import build_bundle
 
@@ -118,6 +125,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             str(node_dir),
             "--fleet-key",
             fleet_key.hex(),
+            "--heapsize",
+            OTA_HEAPSIZE,
         ],
         stdout=console,
         stderr=subprocess.STDOUT,

@@ -68,7 +68,8 @@ def test_status_led_is_a_light_and_identify_blinks_it(
     mark = observer.mark()
     n = node.command(observer, "set", id="status", on=True)
     assert node.reply(observer, n, mark)["ok"]
-    assert observer.wait_json(node.topic("state/status"), since=mark) == {"on": True}
+    # The state the configuration published may still be on its way: wait for the echo.
+    observer.wait_json(node.topic("state/status"), lambda body: body == {"on": True}, since=mark)
     deadline = time.monotonic() + 2
     while node.hw_out()["pins"].get("LED") != 1:
         assert time.monotonic() < deadline, node.hw_out()

@@ -200,3 +200,15 @@ def test_shipped_bundle_is_the_current_firmware(tmp_path: Path) -> None:
     assert sorted(path.name for path in SHIPPED.iterdir()) == [version]
     fresh = build_bundle(FIRMWARE, tmp_path, None)
     assert tree(SHIPPED / version) == tree(fresh)
+
+
+def test_a_version_given_is_the_version_the_node_announces(tmp_path: Path) -> None:
+    bundle = build_bundle(FIRMWARE, tmp_path, "7.8.9")
+    out = subprocess.run(
+        ["micropython", "-c", "from home.version import VERSION; print(VERSION)"],
+        env={**os.environ, "MICROPYPATH": f"{bundle}:.frozen"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "7.8.9"

@@ -24,6 +24,8 @@ from microhome_tools.broker import Mosquitto, free_port
 from microhome_tools.hass_runner import HassError, HassRunner
 
 USERNAME = "demo"
+# An OTA update needs about 16 KB more than a running node; 96K is not enough yet (README).
+OTA_HEAPSIZE = "112K"
 
 
 @dataclass
@@ -253,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
                 "--broker", f"{broker.host}:{broker.port}", "--node-id", node.node_id,
                 "--platform", node.platform, "--name", node.name,
                 "--state-dir", str(state / "nodes" / node.node_id), "--fleet-key", fleet_key,
+                "--heapsize", OTA_HEAPSIZE,
             ]  # fmt: skip
             children.append(
                 subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)

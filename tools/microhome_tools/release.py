@@ -107,6 +107,12 @@ def build_bundle(src: Path, out: Path, version: str | None, notes: Path | None =
         staging = Path(tmp) / version
         for module in modules:
             compile_module(src, module, staging / module.with_suffix(".mpy"))
+        if version != firmware_version(src):
+            # The node announces what home/version.py says: make it say this bundle's version.
+            relabelled = Path(tmp) / "src"
+            (relabelled / VERSION_FILE).parent.mkdir(parents=True)
+            (relabelled / VERSION_FILE).write_text(f'VERSION = "{version}"\n')
+            compile_module(relabelled, VERSION_FILE, staging / VERSION_FILE.with_suffix(".mpy"))
         manifest = manifest_bytes(version, staging)
         (staging / "manifest.json").write_bytes(manifest)
         if notes_text is not None:
