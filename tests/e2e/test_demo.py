@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from microhome_tools.broker import free_port
+from microhome_tools.common import free_port
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -16,8 +16,8 @@ import pytest
 
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.broker import Mosquitto
+from microhome_tools.common import node_key
 from microhome_tools.release import build_bundle
-from microhome_tools.sim import node_key
 from tests.firmware.harness import OTA_HEAPSIZE, Observer, SimNode, next_n, wait_until
 from tests.ota.ftpd import PASSWORD, USER, FtpTestServer
 

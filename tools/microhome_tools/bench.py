@@ -21,6 +21,7 @@ from typing import Any
 
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.broker import Mosquitto
+from microhome_tools.common import node_key
 
 NODE_ID = "bench"
 KEY = bytes(range(32))
@@ -73,7 +74,9 @@ class Inbox:
 
     def publish_signed(self, topic: str, body: dict[str, Any], retain: bool = False) -> None:
         text = json.dumps({"n": time.time_ns() // 1000, **body}, separators=(",", ":"))
-        signature = hmac.new(node_key(), f"{topic}\n{text}".encode(), hashlib.sha256).hexdigest()
+        signature = hmac.new(
+            bench_node_key(), f"{topic}\n{text}".encode(), hashlib.sha256
+        ).hexdigest()
         self.client.publish(topic, f"{signature} {text}", qos=1, retain=retain).wait_for_publish()
 
     def close(self) -> None:
@@ -81,8 +84,8 @@ class Inbox:
         self.client.disconnect()
 
 
-def node_key() -> bytes:
-    return hmac.new(KEY, NODE_ID.encode(), hashlib.sha256).digest()
+def bench_node_key() -> bytes:
+    return node_key(KEY, NODE_ID)
 
 
 def write_inputs(state: Path, motion: int) -> None:
@@ -117,7 +120,7 @@ def bench_firmware(heapsize: str, samples: int) -> dict[str, Any]:
                 "--state-dir",
                 str(state),
                 "--key",
-                node_key().hex(),
+                bench_node_key().hex(),
                 "--heapsize",
                 heapsize,
             ],

@@ -8,11 +8,7 @@ import time
 from pathlib import Path
 from typing import Self
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from microhome_tools.common import free_port
 
 
 class Mosquitto:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from microhome_tools import REPO
-from microhome_tools.broker import Mosquitto, free_port
+from microhome_tools.broker import Mosquitto
+from microhome_tools.common import free_port
 from microhome_tools.hass_runner import HassError, HassRunner
 
 USERNAME = "demo"

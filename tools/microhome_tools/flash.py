@@ -3,7 +3,6 @@
 
 import argparse
 import hashlib
-import hmac
 import subprocess
 import sys
 import tempfile
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from microhome_tools import FIRMWARE_DIR
+from microhome_tools.common import node_key, parse_broker, render_config
 
 # Where each chip's MicroPython image starts in flash.
 ESP_FLASH_OFFSETS = {
@@ -23,26 +23,9 @@ ESP_FLASH_OFFSETS = {
 }
 
 
-def node_key(fleet_key: bytes, node_id: str) -> bytes:
-    """The node key, as the protocol derives it from the fleet key."""
-    return hmac.new(fleet_key, node_id.encode(), hashlib.sha256).digest()
-
-
 def default_node_id(unique_id_hex: str) -> str:
     """`mh-` and the last 3 bytes of machine.unique_id(), as the firmware names itself."""
     return "mh-" + unique_id_hex.lower()[-6:]
-
-
-def render_config(settings: dict[str, object]) -> str:
-    """config.py for a board, one assignment a line."""
-    lines = ["# Written by `microhome flash`. See config.example.py for every field."]
-    lines += [f"{name} = {value!r}" for name, value in settings.items()]
-    return "\n".join(lines) + "\n"
-
-
-def parse_broker(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", "1883")
-    return host, int(port)
 
 
 def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +79,8 @@ def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], N
             "NODE_ID": node_id,
             "NODE_NAME": args.name,
             "NODE_KEY": key.hex(),
-        }
+        },
+        "microhome flash",
     )
     with tempfile.TemporaryDirectory() as tmp:
         files = board_files(args.bundle, Path(tmp))

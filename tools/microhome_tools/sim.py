@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import ctypes
 import hashlib
-import hmac
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from microhome_tools import FIRMWARE_DIR
+from microhome_tools.common import node_key, parse_broker, render_config
 
 SIM_DIR = FIRMWARE_DIR / "sim"
 EXIT_RESET = 75  # micropython/sim/machine.py: exit status of machine.reset()
@@ -32,18 +32,6 @@ RESET_CAUSE_AFTER_RESET = {"rp2": 3, "esp32": 5, "unix": 5}
 RESTART_DELAY = 1.0  # seconds before a crashed or killed firmware is powered up again
 
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-
-def node_key(fleet_key: bytes, node_id: str) -> bytes:
-    """The node key, as the protocol derives it from the fleet key."""
-    return hmac.new(fleet_key, node_id.encode(), hashlib.sha256).digest()
-
-
-def parse_broker(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host:
-        return text, 1883
-    return host, int(port)
 
 
 def parse_size(text: str) -> str:
@@ -116,12 +104,6 @@ def install_firmware(flash: Path, compile_modules: bool = True) -> None:
     shutil.copyfile(FIRMWARE_DIR / "main.py", flash / "main.py")
 
 
-def render_config(settings: dict[str, object]) -> str:
-    lines = ["# Written by `microhome sim`. See config.example.py for every field."]
-    lines += [f"{name} = {value!r}" for name, value in settings.items()]
-    return "\n".join(lines) + "\n"
-
-
 def _die_with_parent() -> None:
     if _libc is not None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphans if the sim is killed
@@ -168,7 +150,7 @@ class SimNode:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.reinstall or not (self.flash / "main.py").exists():
             install_firmware(self.flash)
-        (self.flash / "config.py").write_text(render_config(self.config))
+        (self.flash / "config.py").write_text(render_config(self.config, "microhome sim"))
         hw = self.state_dir / "hw.json"
         if not hw.exists():
             hw.write_text('{"pins": {}}\n')
