@@ -104,6 +104,7 @@ class UpdateManager:
         # ota.py and the FTP client are loaded only for an update, the client's buffer first,
         # while the heap has room; their memory is given back after an update that failed.
         ftp = ota = None
+        short = None
         try:
             gc.collect()
             from home.lib.ftp import Ftp
@@ -114,14 +115,16 @@ class UpdateManager:
 
             await ota.Update(self).run(cmd, ftp)  # reports its own failures
         except MemoryError as e:
-            self.state, self.error = "failed", "not enough memory for an update: %s" % e
-            self.home.log("E", "update", self.error)
-            await self.publish()
+            short = "not enough memory for an update: %s" % e
         finally:
             ftp = ota = None
             sys.modules.pop("home.ota", None)
             sys.modules.pop("home.lib.ftp", None)
             gc.collect()
+        if short:  # reported once the update's memory is given back
+            self.state, self.error = "failed", short
+            self.home.log("E", "update", short)
+            await self.publish()
 
 
 def _last_crash():

@@ -18,7 +18,14 @@ from microhome_tools import FIRMWARE_DIR
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
 from microhome_tools.release import build_bundle
-from tests.firmware.harness import OTA_HEAPSIZE, Observer, SimNode, next_n, wait_until
+from tests.firmware.harness import (
+    HEAPSIZE,
+    OTA_HEAPSIZE,
+    Observer,
+    SimNode,
+    next_n,
+    wait_until,
+)
 from tests.ota.ftpd import PASSWORD, USER, FtpTestServer
 
 A = (FIRMWARE_DIR / "home" / "version.py").read_text().split('"')[1]
@@ -391,3 +398,34 @@ def test_an_ota_command_with_a_wrong_signature_is_refused(
     time.sleep(1)
     assert statuses(observer, node, mark) == []
     assert_runs_complete(node, "a", A)
+
+
+def test_an_update_that_does_not_fit_the_heap_fails_cleanly(
+    *,
+    mosquitto: Mosquitto,
+    vectors: dict[str, Any],
+    tmp_path: Path,
+    observer: Observer,
+    ftpd: FtpTestServer,
+    ftp_root: Path,
+) -> None:
+    # At 96K a running node has too little heap for ota.py and the FTP client (README).
+    node = SimNode(
+        (mosquitto.host, mosquitto.port),
+        tmp_path / "small",
+        vectors["keys"]["node_id"],
+        vectors["keys"]["node_key"],
+        extra=("--heapsize", HEAPSIZE),
+    ).start()
+    try:
+        announced(observer, node, A)
+        mark = observer.mark()
+        send_ota(observer, node, ftpd, ftp_root / B)
+        failed = final_status(observer, node, mark)
+        assert failed["state"] == "failed"
+        assert failed["error"].startswith("not enough memory for an update")
+        time.sleep(2)
+        assert b"offline" not in [m.payload for m in observer.on(node.topic("status"), mark)]
+        assert_runs_complete(node, "a", A)
+    finally:
+        node.stop()
