@@ -57,6 +57,28 @@ def config_rejected_issue_id(node_id: str) -> str:
     return f"config_rejected_{node_id}"
 
 
+@callback
+def async_set_issue(
+    hass: HomeAssistant,
+    issue_id: str,
+    translation_key: str | None,
+    placeholders: dict[str, str] | None = None,
+) -> None:
+    """Raise a node's repair issue, or clear it when translation_key is None."""
+    if translation_key is None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=translation_key,
+        translation_placeholders=placeholders,
+    )
+
+
 class MicroHomeNode:
     """The runtime data of one config entry: one node."""
 
@@ -319,16 +341,13 @@ class MicroHomeNode:
         announce = self.announce
         issue_id = key_mismatch_issue_id(self.node_id)
         if announce is None or announce.key_id == self.key_id:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            async_set_issue(self.hass, issue_id, None)
             return
-        ir.async_create_issue(
+        async_set_issue(
             self.hass,
-            DOMAIN,
             issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="key_mismatch",
-            translation_placeholders={
+            "key_mismatch",
+            {
                 "name": self.name,
                 "node_id": self.node_id,
                 "node_key_id": announce.key_id,
@@ -342,16 +361,13 @@ class MicroHomeNode:
         if state is None or state.version != self.config_version:
             return
         if state.ok:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            async_set_issue(self.hass, issue_id, None)
             return
-        ir.async_create_issue(
+        async_set_issue(
             self.hass,
-            DOMAIN,
             issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="config_rejected",
-            translation_placeholders={
+            "config_rejected",
+            {
                 "name": self.name,
                 "version": str(state.version),
                 "errors": "; ".join(state.errors) or "-",

@@ -20,13 +20,12 @@ from awesomeversion.exceptions import AwesomeVersionCompareException
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, signal_update
-from .node import MicroHomeNode
+from .node import MicroHomeNode, async_set_issue
 from .ota import FirmwareBundle, FirmwareCatalogue, FtpServerManager
 from .protocol import OtaStatus
 from .settings import async_get_settings
@@ -300,16 +299,13 @@ class OtaManager:
     def _update_issue(self, result: OtaResult) -> None:
         issue_id = ota_issue_id(result.node_id)
         if not result.failed:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            async_set_issue(self.hass, issue_id, None)
             return
-        ir.async_create_issue(
+        async_set_issue(
             self.hass,
-            DOMAIN,
             issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=f"ota_{result.result}",
-            translation_placeholders={
+            f"ota_{result.result}",
+            {
                 "name": result.name,
                 "node_id": result.node_id,
                 "version": result.version,
