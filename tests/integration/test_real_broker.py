@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -17,11 +17,11 @@ import pytest
 from homeassistant.const import ATTR_ENTITY_ID, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microhome import protocol
 from custom_components.microhome.const import DOMAIN
 from tests.broker import Mosquitto
+from tests.real_mqtt import async_setup_real_mqtt, wait_for
 
 from .conftest import NODE_ID, PREFIX, entity_id
 
@@ -72,28 +72,12 @@ def node(mosquitto: Mosquitto, fleet_key: bytes) -> Iterator[FakeNode]:
     fake.stop()
 
 
-async def wait_for(hass: HomeAssistant, condition: Callable[[], Any]) -> Any:
-    for _ in range(200):
-        await hass.async_block_till_done()
-        if result := condition():
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met")
-
-
 async def test_discover_configure_and_command(
     hass: HomeAssistant, mosquitto: Mosquitto, node: FakeNode, announce: dict[str, Any]
 ) -> None:
     node.publish("status", "online", retain=True)
     node.publish("announce", announce, retain=True)
-    mqtt_entry = MockConfigEntry(
-        domain="mqtt",
-        data={"broker": mosquitto.host, "port": mosquitto.port},
-        version=2,
-        minor_version=1,
-    )
-    mqtt_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
+    mqtt_entry = await async_setup_real_mqtt(hass, mosquitto)
 
     # The retained announce starts a discovery flow.
     flow = await wait_for(

@@ -3,10 +3,9 @@ a real mosquitto and a real simulated node (the firmware on micropython) that up
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.keys import STORAGE_KEY, STORAGE_VERSION
@@ -24,6 +22,7 @@ from microhome_tools import FIRMWARE_DIR
 from microhome_tools.release import build_bundle
 from tests.broker import Mosquitto
 from tests.firmware.harness import OTA_HEAPSIZE, SimNode
+from tests.real_mqtt import async_setup_real_mqtt, wait_for
 
 pytestmark = pytest.mark.usefixtures("socket_enabled", "mock_hass_config")
 
@@ -96,27 +95,10 @@ def node(mosquitto: Mosquitto, vectors: dict[str, Any], tmp_path: Path) -> Itera
     print(sim.console()[-6000:])  # shown when the test failed
 
 
-async def wait_for(hass: HomeAssistant, condition: Callable[[], Any], within: float = 30) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while asyncio.get_running_loop().time() < deadline:
-        await hass.async_block_till_done()
-        if result := condition():
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met")
-
-
 async def test_update_entity_and_service_update_a_real_node(
     hass: HomeAssistant, mosquitto: Mosquitto, settings: None, node: SimNode
 ) -> None:
-    mqtt_entry = MockConfigEntry(
-        domain="mqtt",
-        data={"broker": mosquitto.host, "port": mosquitto.port},
-        version=2,
-        minor_version=1,
-    )
-    mqtt_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
+    mqtt_entry = await async_setup_real_mqtt(hass, mosquitto)
 
     # The node's retained announce starts discovery; the user adds it.
     flow = await wait_for(
