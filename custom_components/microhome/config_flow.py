@@ -39,6 +39,7 @@ from .const import (
     DEFAULT_LOG_LEVEL,
     DEFAULT_TELEMETRY_INTERVAL,
     DOMAIN,
+    LOG_LEVEL_CHOICES,
 )
 from .keys import async_flash_command, async_get_fleet_key
 from .protocol import Announce, ProtocolError
@@ -400,7 +401,9 @@ class MicroHomeOptionsFlow(OptionsFlow):
                 probatio.Required(CONF_TELEMETRY_INTERVAL): _whole(
                     "telemetry_interval_range", *protocol.TELEMETRY_INTERVAL
                 ),
-                probatio.Required(CONF_LOG_LEVEL): probatio.In(protocol.LOG_LEVELS),
+                probatio.Required(CONF_LOG_LEVEL): probatio.All(
+                    probatio.In(LOG_LEVEL_CHOICES), LOG_LEVEL_CHOICES.get
+                ),
             }
         )
         errors: dict[str, str] = {}
@@ -413,13 +416,15 @@ class MicroHomeOptionsFlow(OptionsFlow):
                 probatio.Required(CONF_TELEMETRY_INTERVAL): NumberSelector(
                     NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1)
                 ),
-                probatio.Required(CONF_LOG_LEVEL): _select(list(protocol.LOG_LEVELS), "log_level"),
+                probatio.Required(CONF_LOG_LEVEL): _select(list(LOG_LEVEL_CHOICES), "log_level"),
             }
         )
         options = self._options
         suggested = {
             CONF_TELEMETRY_INTERVAL: options[CONF_TELEMETRY_INTERVAL],
-            CONF_LOG_LEVEL: options[CONF_LOG_LEVEL],
+            CONF_LOG_LEVEL: next(
+                key for key, level in LOG_LEVEL_CHOICES.items() if level == options[CONF_LOG_LEVEL]
+            ),
         } | (user_input or {})
         return self.async_show_form(
             step_id="node_settings",

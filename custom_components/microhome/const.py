@@ -18,6 +18,15 @@ CONF_SENSORS: Final = "sensors"
 
 DEFAULT_TELEMETRY_INTERVAL: Final = 60
 DEFAULT_LOG_LEVEL: Final = "I"
+# The log-level choices of the options flow (selector keys, lower-case for Home Assistant) and
+# the node's level each one stands for; options keep the node's level.
+LOG_LEVEL_CHOICES: Final = {
+    "debug": "D",
+    "info": "I",
+    "warning": "W",
+    "error": "E",
+    "critical": "C",
+}
 
 REPLY_TIMEOUT: Final = 5.0
 

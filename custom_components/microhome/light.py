@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from homeassistant.components.light import LightEntity
-from homeassistant.components.light.const import (
+from homeassistant.components.light import (
     ATTR_BRIGHTNESS,
     ATTR_TRANSITION,
     ColorMode,
+    LightEntity,
     LightEntityFeature,
 )
 from homeassistant.const import STATE_OFF, STATE_ON, Platform

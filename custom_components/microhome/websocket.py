@@ -6,15 +6,15 @@ from datetime import datetime
 from typing import Any
 
 import probatio as vol
-from homeassistant.components.websocket_api import async_register_command
-from homeassistant.components.websocket_api.connection import ActiveConnection
-from homeassistant.components.websocket_api.const import ERR_INVALID_FORMAT
-from homeassistant.components.websocket_api.decorators import (
+from homeassistant.components.websocket_api import (
+    ERR_INVALID_FORMAT,
+    ActiveConnection,
+    async_register_command,
     async_response,
+    event_message,
     require_admin,
     websocket_command,
 )
-from homeassistant.components.websocket_api.messages import event_message
 from homeassistant.core import HomeAssistant, callback
 from probatio.humanize import humanize_error
 

@@ -167,34 +167,46 @@ async def test_node_settings(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
 ) -> None:
     result = await open_step(hass, loaded_entry, "node_settings")
+    suggested = {
+        str(key): key.description["suggested_value"] for key in result["data_schema"].schema
+    }
+    assert suggested == {"telemetry_interval": 60, "log_level": "info"}
     for data, errors in (
         (
-            {"telemetry_interval": 4, "log_level": "I"},
+            {"telemetry_interval": 4, "log_level": "info"},
             {"telemetry_interval": "telemetry_interval_range"},
         ),
         (
-            {"telemetry_interval": 86401, "log_level": "I"},
+            {"telemetry_interval": 86401, "log_level": "info"},
             {"telemetry_interval": "telemetry_interval_range"},
         ),
         (
-            {"telemetry_interval": 30.5, "log_level": "I"},
+            {"telemetry_interval": 30.5, "log_level": "info"},
             {"telemetry_interval": "telemetry_interval_range"},
         ),
     ):
         result = await hass.config_entries.options.async_configure(result["flow_id"], data)
         assert result["errors"] == errors
-    with pytest.raises(InvalidData):  # the log level selector takes only its options
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {"telemetry_interval": 30, "log_level": "X"}
-        )
+    # The log level selector takes only its options, not the node's own letters.
+    for level in ("X", "D", "Debug", ""):
+        with pytest.raises(InvalidData):
+            await hass.config_entries.options.async_configure(
+                result["flow_id"], {"telemetry_interval": 30, "log_level": level}
+            )
     assert published(mqtt_mock, "config/set") == []
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"telemetry_interval": 30.0, "log_level": "D"}
+        result["flow_id"], {"telemetry_interval": 30.0, "log_level": "debug"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     body = last_config(hass, mqtt_mock)
     assert (body["telemetry_interval"], body["log_level"]) == (30, "D")
+    assert loaded_entry.options["log_level"] == "D"
+    result = await open_step(hass, loaded_entry, "node_settings")
+    suggested = {
+        str(key): key.description["suggested_value"] for key in result["data_schema"].schema
+    }
+    assert suggested == {"telemetry_interval": 30, "log_level": "debug"}
 
 
 @pytest.mark.parametrize(
