@@ -13,8 +13,10 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers.selector import (
+    AreaSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -29,6 +31,7 @@ from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from . import protocol
 from .const import (
     CONF_ANNOUNCE,
+    CONF_AREA,
     CONF_LOG_LEVEL,
     CONF_NAME,
     CONF_NODE_ID,
@@ -74,6 +77,13 @@ def _select(options: list[str] | list[SelectOptionDict], key: str | None = None)
     if key is not None:
         config["translation_key"] = key
     return SelectSelector(config)
+
+
+def _chosen_area(hass: HomeAssistant, user_input: dict[str, Any]) -> dict[str, str]:
+    """The entry data naming the area the user chose, if any (it may be gone by now)."""
+    area_id = user_input.get(CONF_AREA)
+    area = ar.async_get(hass).async_get_area(area_id) if area_id else None
+    return {CONF_AREA: area.name} if area else {}
 
 
 def _whole(error: str, low: int, high: int) -> Callable[[Any], int]:
@@ -149,12 +159,13 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
                     CONF_NODE_ID: announce.id,
                     CONF_PLATFORM: announce.platform,
                     CONF_ANNOUNCE: announce.as_dict(),
-                },
+                }
+                | _chosen_area(self.hass, user_input),
                 options=default_options(name),
             )
-        self._set_confirm_only()
         return self.async_show_form(
             step_id="discovery_confirm",
+            data_schema=probatio.Schema({probatio.Optional(CONF_AREA): AreaSelector()}),
             description_placeholders={
                 "name": announce.name or announce.id,
                 "node_id": announce.id,
@@ -182,7 +193,8 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
                         CONF_NODE_ID: node_id,
                         CONF_PLATFORM: user_input[CONF_PLATFORM],
                         CONF_ANNOUNCE: None,
-                    },
+                    }
+                    | _chosen_area(self.hass, user_input),
                     options=default_options(node_id),
                 )
         schema = probatio.Schema(
@@ -191,6 +203,7 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
                 probatio.Required(CONF_PLATFORM, default="rp2"): _select(
                     list(protocol.PLATFORMS), "platform"
                 ),
+                probatio.Optional(CONF_AREA): AreaSelector(),
             }
         )
         _, command = await async_flash_command(self.hass, await async_get_fleet_key(self.hass))

@@ -8,6 +8,8 @@ MANUFACTURER: Final = "MicroHome"
 CONF_NODE_ID: Final = "node_id"
 CONF_PLATFORM: Final = "platform"
 CONF_ANNOUNCE: Final = "announce"
+# The area the user chose when adding the node (its name): the device is created in it.
+CONF_AREA: Final = "area"
 
 # Options: the node's configuration as Home Assistant keeps it.
 CONF_VERSION: Final = "version"

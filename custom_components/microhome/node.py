@@ -22,6 +22,7 @@ from homeassistant.util.hass_dict import HassKey
 from . import const, protocol
 from .const import (
     CONF_ANNOUNCE,
+    CONF_AREA,
     CONF_NODE_ID,
     CONF_PLATFORM,
     CONF_SENSORS,
@@ -320,7 +321,7 @@ class MicroHomeNode:
             identifiers={(DOMAIN, self.node_id)},
             manufacturer=MANUFACTURER,
             name=self.name,
-            suggested_area=announce.name if announce and announce.name else None,
+            suggested_area=self.entry.data.get(CONF_AREA),
             serial_number=self.node_id,
         )
         updates: dict[str, Any] = {}
