@@ -66,20 +66,24 @@ def broker_address(hass: HomeAssistant, ha_address: str) -> str:
     return host if port == 1883 else f"{host}:{port}"
 
 
-def broker_user(hass: HomeAssistant) -> str | None:
+def broker_needs_login(hass: HomeAssistant) -> bool:
+    """Whether Home Assistant logs in to the broker: then the nodes need a login too."""
     entries = hass.config_entries.async_entries(mqtt.DOMAIN)
-    user = entries[0].data.get("username") if entries else None
-    return str(user) if user else None
+    return bool(entries and entries[0].data.get("username"))
 
 
 async def async_flash_command(hass: HomeAssistant, fleet_key: bytes) -> tuple[str, str]:
-    """The broker address for nodes, and the `microhome flash` command for a new board."""
+    """The broker address for nodes, and the `microhome flash` command for a new board.
+
+    A node logs in with a broker login of its own, never Home Assistant's: the command has
+    placeholders for it.
+    """
     settings = await (await async_get_manager(hass)).async_get()
     broker = broker_address(hass, settings.ha_address)
     command = (
         "microhome flash --port /dev/ttyACM0 --wifi-ssid YOUR_WIFI --wifi-password YOUR_PASSWORD"
         f" --broker {broker}"
     )
-    if user := broker_user(hass):
-        command += f" --mqtt-user {user} --mqtt-password YOUR_MQTT_PASSWORD"
+    if broker_needs_login(hass):
+        command += " --mqtt-user NODE_MQTT_USER --mqtt-password NODE_MQTT_PASSWORD"
     return broker, f"{command} --fleet-key {fleet_key.hex()}"

@@ -315,13 +315,25 @@ async def test_flash_command_replaces_a_loopback_broker(
     mqtt_entry = hass.config_entries.async_entries("mqtt")[0]
     hass.config_entries.async_update_entry(
         mqtt_entry,
-        data={**mqtt_entry.data, "broker": "127.0.0.1", "port": 1884, "username": "nodes"},
+        data={
+            **mqtt_entry.data,
+            "broker": "127.0.0.1",
+            "port": 1884,
+            "username": "homeassistant",
+            "password": "ha-secret",
+        },
     )
     client = await hass_ws_client(hass)
     await call(client, type="microhome/settings/set", ha_address="192.168.1.5")
     result = await call(client, type="microhome/fleet_key/get")
     assert result["broker"] == "192.168.1.5:1884"
-    assert " --broker 192.168.1.5:1884 --mqtt-user nodes --mqtt-password " in result["command"]
+    # Nodes log in with a login of their own, never with Home Assistant's.
+    assert (
+        " --broker 192.168.1.5:1884 --mqtt-user NODE_MQTT_USER --mqtt-password NODE_MQTT_PASSWORD "
+        in result["command"]
+    )
+    assert "homeassistant" not in result["command"]
+    assert "ha-secret" not in result["command"]
 
 
 COMMANDS: list[dict[str, Any]] = [

@@ -217,6 +217,10 @@ const TEMPLATE = `
           <code class="block" id="flash-command"></code>
           <button class="action" id="copy">Copy command</button>
           <span id="copy-result"></span>
+          <p id="login-hint">If your broker asks for a login, give each node its own, not Home
+            Assistant's: with the Mosquitto broker add-on, add an entry (username and password)
+            to its <em>Logins</em> option, restart it, and put that login in place of
+            NODE_MQTT_USER and NODE_MQTT_PASSWORD.</p>
         </div>
       </div>
     </div>
