@@ -44,6 +44,9 @@ USER, PASSWORD = "e2e", "e2e-password-1"
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
+UNSET = ("unknown", "unavailable")
+
+
 def wait_for[T](check: Callable[[], T | None], timeout: float, what: str) -> T:
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -213,11 +216,23 @@ def test_log_panel_api_returns_the_nodes_lines(stack: Stack) -> None:
 
 
 def test_home_assistant_restart_keeps_everything(stack: Stack) -> None:
+    signal = wait_for(
+        lambda: (s := stack.state("_signal_strength")) and s["state"] not in UNSET and s,
+        75,
+        "the node's telemetry (every 60 s)",
+    )
     lines_before = stack.ws({"type": "microhome/logs/list", "nodes": [NODE.node_id]})["entries"]
     stack.hass.restart()
     stack.hass.login(USER, PASSWORD)
     stack.hass.wait_until_running()
     assert stack.node.poll() is None, "the node kept running"
+    # The node sends no telemetry for up to a minute: the last value was kept.
+    restored = wait_for(
+        lambda: (s := stack.state("_signal_strength")) and s["state"] != "unavailable" and s,
+        30,
+        "the signal strength back after the restart",
+    )
+    assert restored["state"] == signal["state"]
     wait_for(
         lambda: (s := stack.state("climate_temperature")) and s["state"] == "23.4",
         30,

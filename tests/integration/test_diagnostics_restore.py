@@ -1,0 +1,99 @@
+"""Diagnostics keep their last values across a restart until the node's next telemetry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_mock_restore_state_shutdown_restart,
+)
+
+from .conftest import Fire, entity_id
+
+DIAGNOSTICS = ("rssi", "uptime", "mem_free", "reset_cause", "ip")
+
+
+def diagnostics(hass: HomeAssistant) -> dict[str, str]:
+    return {key: hass.states.get(entity_id(hass, "sensor", key)).state for key in DIAGNOSTICS}
+
+
+async def reported(hass: HomeAssistant, entry: MockConfigEntry, fire: Fire, telemetry: Any) -> None:
+    """Every diagnostic enabled, and one telemetry from the node."""
+    registry = er.async_get(hass)
+    for key in ("uptime", "mem_free", "reset_cause"):
+        registry.async_update_entity(entity_id(hass, "sensor", key), disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    fire("status", "online")
+    fire("telemetry", telemetry | {"rssi": -58})
+    await hass.async_block_till_done()
+
+
+EXPECTED = {
+    "rssi": "-58",
+    "uptime": "3600",
+    "mem_free": "81234",
+    "reset_cause": "power_on",
+    # The node's address as its announce and telemetry give it.
+    "ip": "192.168.1.50",
+}
+
+
+async def test_diagnostics_survive_a_restart_of_home_assistant(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire, vectors: dict[str, Any]
+) -> None:
+    await reported(hass, loaded_entry, fire, vectors["node_payloads"]["telemetry"])
+    assert diagnostics(hass) == EXPECTED
+    # Home Assistant stops (states saved to storage), starts again (loaded from it) and sets
+    # the entry up: the node has not sent telemetry since.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await async_mock_restore_state_shutdown_restart(hass)
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    # Offline until the broker hands over the node's retained status.
+    assert set(diagnostics(hass).values()) == {STATE_UNAVAILABLE}
+    fire("status", "online", retain=True)
+    await hass.async_block_till_done()
+    assert diagnostics(hass) == EXPECTED
+    # The next telemetry replaces them.
+    fire("telemetry", vectors["node_payloads"]["telemetry"] | {"rssi": -70})
+    await hass.async_block_till_done()
+    assert diagnostics(hass)["rssi"] == "-70"
+
+
+async def test_diagnostics_survive_a_reload_of_the_entry(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire, vectors: dict[str, Any]
+) -> None:
+    await reported(hass, loaded_entry, fire, vectors["node_payloads"]["telemetry"])
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    fire("status", "online", retain=True)
+    await hass.async_block_till_done()
+    assert diagnostics(hass) == EXPECTED
+
+
+async def test_hostile_telemetry_keeps_the_restored_values(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire, vectors: dict[str, Any]
+) -> None:
+    await reported(hass, loaded_entry, fire, vectors["node_payloads"]["telemetry"])
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    fire("status", "online", retain=True)
+    for payload in ("not json", "{}", '{"rssi": NaN}', "[" * 5000, ""):
+        fire("telemetry", payload)
+    await hass.async_block_till_done()
+    assert diagnostics(hass) == EXPECTED
+
+
+async def test_a_new_node_shows_its_address_at_once(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """Before any telemetry the IP address comes from the node's retained announce."""
+    assert hass.states.get(entity_id(hass, "sensor", "ip")).state == "192.168.1.50"
+    # Signal strength, uptime and memory come with the node's telemetry only.
+    assert hass.states.get(entity_id(hass, "sensor", "rssi")).state == STATE_UNKNOWN
