@@ -12,25 +12,14 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.microhome.const import DOMAIN
 
 from .conftest import NODE_ID, SENSORS, Fire, make_options
+from .test_config_flow import discovery
 
 LAMP = [sensor for sensor in SENSORS if sensor["id"] == "lamp"]
-
-
-def discovery(announce: dict[str, Any]) -> MqttServiceInfo:
-    return MqttServiceInfo(
-        topic=f"microhome/{announce['id']}/announce",
-        payload=json.dumps(announce),
-        qos=1,
-        retain=True,
-        subscribed_topic="microhome/+/announce",
-        timestamp=0,
-    )
 
 
 async def discover(
@@ -38,7 +27,9 @@ async def discover(
 ) -> ConfigEntry[Any]:
     """Add the announced node through the discovery flow, answering its form."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_MQTT}, data=discovery(announce)
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery(json.dumps(announce), topic=f"microhome/{announce['id']}/announce"),
     )
     assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "discovery_confirm")
     # The form's only field is an optional area picker.
