@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import probatio
@@ -19,6 +20,11 @@ from custom_components.microhome.const import DOMAIN
 from .conftest import NODE_ID, SENSORS, Fire, make_options
 from .test_config_flow import discovery
 
+STRINGS = json.loads(
+    (
+        Path(__file__).resolve().parents[2] / "custom_components" / DOMAIN / "strings.json"
+    ).read_text()
+)
 LAMP = [sensor for sensor in SENSORS if sensor["id"] == "lamp"]
 
 
@@ -36,6 +42,7 @@ async def discover(
     fields = {str(key): key for key in result["data_schema"].schema}
     assert list(fields) == ["area"]
     assert isinstance(fields["area"], probatio.Optional)
+    assert_labelled(result["step_id"], fields)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -52,6 +59,13 @@ async def add_lamp(hass: HomeAssistant, entry: ConfigEntry[Any]) -> er.RegistryE
     registered = er.async_get(hass).async_get(found)
     assert registered is not None
     return registered
+
+
+def assert_labelled(step_id: str, fields: dict[str, Any]) -> None:
+    """Every field of the form has a label and a description in strings.json."""
+    step = STRINGS["config"]["step"][step_id]
+    assert set(fields) <= set(step["data"])
+    assert set(fields) <= set(step["data_description"])
 
 
 def device_of(hass: HomeAssistant, node_id: str) -> dr.DeviceEntry:
@@ -134,6 +148,7 @@ async def test_manual_add_offers_an_area(
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     fields = {str(key): key for key in result["data_schema"].schema}
     assert isinstance(fields["area"], probatio.Optional)
+    assert_labelled("user", fields)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"node_id": "garage", "platform": "esp32", "area": garage.id}
     )
