@@ -13,7 +13,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 from . import protocol
-from .const import CONF_NODE_ID, DOMAIN
+from .const import CONF_ANNOUNCE, CONF_NODE_ID, DOMAIN
 from .keys import async_get_fleet_key
 from .logs import async_setup_logs
 from .node import (
@@ -54,6 +54,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) ->
     entry.runtime_data = node
     node.async_update_device()
     await node.async_start()
+    if entry.data.get(CONF_ANNOUNCE) is None:
+        # Added by hand, its announce is not on the broker: ask the nodes to announce now
+        # rather than when it next reconnects, so its device and address fill in at once.
+        try:
+            await mqtt.async_publish(hass, protocol.DISCOVER_TOPIC, "discover")
+        except HomeAssistantError as err:
+            _LOGGER.debug("Could not ask node %s to announce itself: %s", node.node_id, err)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_mock_restore_state_shutdown_restart,
 )
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from .conftest import Fire, entity_id
+from custom_components.microhome.const import DOMAIN
+
+from .conftest import NODE_ID, Fire, entity_id
 
 DIAGNOSTICS = ("rssi", "uptime", "mem_free", "reset_cause", "ip")
 
@@ -88,3 +94,58 @@ async def test_a_new_node_shows_its_address_at_once(
     assert hass.states.get(entity_id(hass, "sensor", "ip")).state == "192.168.1.50"
     # Signal strength, uptime and memory come with the node's telemetry only.
     assert hass.states.get(entity_id(hass, "sensor", "rssi")).state == STATE_UNKNOWN
+
+
+async def test_a_node_added_by_hand_is_asked_to_announce(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    fleet_key: bytes,
+    announce: dict[str, Any],
+    fire: Fire,
+) -> None:
+    """Its announce is not on the broker: the nodes are asked to announce at once."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"node_id": NODE_ID, "platform": "rp2"}
+    )
+    await hass.async_block_till_done()
+    discover = [c.args for c in mqtt_mock.async_publish.call_args_list]
+    assert [args[0] for args in discover].count("microhome/discover") == 1
+    fire("status", "online", retain=True)
+    fire("announce", announce)
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_id(hass, "sensor", "ip")).state == "192.168.1.50"
+    # Its announce is known from now on: a reload asks nobody.
+    [entry] = hass.config_entries.async_entries(DOMAIN)
+    assert entry.data["announce"] == announce
+    mqtt_mock.async_publish.reset_mock()
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [c.args[0] for c in mqtt_mock.async_publish.call_args_list].count(
+        "microhome/discover"
+    ) == 0
+
+
+async def test_a_discovered_node_is_not_asked_to_announce(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    topics = [c.args[0] for c in mqtt_mock.async_publish.call_args_list]
+    assert "microhome/discover" not in topics
+
+
+async def test_a_failed_announce_request_does_not_stop_the_setup(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, fleet_key: bytes
+) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    with patch(
+        "homeassistant.components.mqtt.async_publish",
+        side_effect=HomeAssistantError("MQTT is not connected"),
+    ):
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"node_id": NODE_ID, "platform": "rp2"}
+        )
+        await hass.async_block_till_done()
+    [entry] = hass.config_entries.async_entries(DOMAIN)
+    assert entry.state is ConfigEntryState.LOADED
