@@ -13,7 +13,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
-from microhome_tools.broker import HA_USER, Mosquitto
+from microhome_tools.broker import HA_USER, NODE_ACL, Mosquitto
 from microhome_tools.common import node_key
 from tests.firmware.conftest import CONFIG, HARDWARE, online
 from tests.firmware.harness import Observer, SimNode, wait_until
@@ -185,3 +185,8 @@ def test_no_login_no_access(broker: Mosquitto) -> None:
         assert codes[0].is_failure
     finally:
         client.loop_stop()
+
+
+def test_documented_acl_is_the_tested_one() -> None:
+    security = (Path(__file__).parents[2] / "docs" / "security.md").read_text()
+    assert NODE_ACL.format(ha_user=HA_USER) in security
