@@ -1,9 +1,8 @@
-"""Hypothesis strategies for hostile protocol input, and the suite's seeded settings."""
+"""Hypothesis strategies for hostile input (the seeded settings are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -126,5 +125,3 @@ def examples[T](strategy: st.SearchStrategy[T], count: int) -> list[T]:
     collect()
     return found
 
-
-type Parser = Callable[[bytes], Any]
