@@ -124,4 +124,3 @@ def examples[T](strategy: st.SearchStrategy[T], count: int) -> list[T]:
 
     collect()
     return found
-
