@@ -25,7 +25,15 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
-from .protocol import LogBatch, ProtocolError, parse_log
+from .protocol import (
+    LOG_MESSAGE_MAX,
+    LOG_SOURCE_MAX,
+    LogBatch,
+    ProtocolError,
+    describe,
+    escape_text,
+    parse_log,
+)
 from .settings import async_get_manager
 
 _LOGGER = logging.getLogger(__name__)
@@ -279,7 +287,7 @@ class LogManager:
         parts = msg.topic.split("/")
         node_id = parts[1] if len(parts) == 3 else ""
         if not NODE_ID.match(node_id):
-            self._drop(node_id or msg.topic, "invalid node id in topic " + msg.topic)
+            self._drop("", "invalid node id in topic " + describe(msg.topic, 120))
             return
         try:
             batch = self._parse(msg.payload)
@@ -289,13 +297,15 @@ class LogManager:
         self.ingest(node_id, batch, time.time())
 
     def _drop(self, node_id: str, reason: str) -> None:
+        """Log a dropped payload: a warning the first time per node, then debug lines."""
+        source = node_id or "an invalid topic"
         if node_id in self._warned:
-            _LOGGER.debug("Dropped malformed log payload from %s: %s", node_id, reason)
+            _LOGGER.debug("Dropped malformed log payload from %s: %s", source, reason)
             return
         self._warned.add(node_id)
         _LOGGER.warning(
             "Dropped malformed log payload from %s: %s (further ones are logged at debug level)",
-            node_id,
+            source,
             reason,
         )
 
@@ -337,6 +347,10 @@ class LogManager:
                 )
             node.next_seq = seq + 1
             level = entry.lvl
+            # Node text reaches HA's log, events and the store only as printable text: a
+            # newline cannot forge a log line, a lone surrogate cannot break the store.
+            source = escape_text(entry.src, LOG_SOURCE_MAX)
+            message = escape_text(entry.msg, LOG_MESSAGE_MAX)
             record: Record = (
                 self._next_id,
                 min(boot_time + entry.t / 1000, now),
@@ -345,21 +359,21 @@ class LogManager:
                 seq,
                 entry.t,
                 level,
-                entry.src,
-                entry.msg,
+                source,
+                message,
                 KIND_LOG,
             )
             self._next_id += 1
             new.append(record)
-            logger.log(PYTHON_LEVELS[level], "%s: %s", entry.src, entry.msg)
+            logger.log(PYTHON_LEVELS[level], "%s: %s", source, message)
             if LEVEL_RANK[level] >= EVENT_RANK:
                 bus_fire(
                     EVENT_LOG,
                     {
                         "node_id": node_id,
                         "level": level,
-                        "source": entry.src,
-                        "message": entry.msg,
+                        "source": source,
+                        "message": message,
                     },
                 )
         self._publish(node, new)

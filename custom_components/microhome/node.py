@@ -214,7 +214,13 @@ class MicroHomeNode:
         """Log a dropped payload: a warning the first time per topic kind, then debug."""
         level = logging.DEBUG if kind in self._warned else logging.WARNING
         self._warned.add(kind)
-        _LOGGER.log(level, "Dropped a payload from node %s on %s: %s", self.node_id, topic, reason)
+        _LOGGER.log(
+            level,
+            "Dropped a payload from node %s on %s: %s",
+            self.node_id,
+            protocol.describe(topic, 120),
+            reason,
+        )
 
     def _send(self, what: str) -> None:
         async_dispatcher_send(self.hass, signal_update(self.node_id, what))
@@ -266,7 +272,7 @@ class MicroHomeNode:
             return  # the node emptied the retained state of a removed sensor
         sensor = self.sensor(sensor_id)
         if sensor is None:
-            raise ProtocolError(f"unknown sensor id {sensor_id!r}")
+            raise ProtocolError(f"unknown sensor id {protocol.describe(sensor_id)}")
         self.states[sensor_id] = protocol.parse_state(sensor["type"], msg.payload)
         self._send(f"state/{sensor_id}")
 

@@ -29,6 +29,7 @@ from pyftpdlib.ioloop import IOLoop  # type: ignore[import-untyped]
 from pyftpdlib.servers import FTPServer  # type: ignore[import-untyped]
 
 from .const import DOMAIN
+from .protocol import VERSION_RE
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ USER_FIRMWARE_DIR = ("microhome", "firmware")  # under Home Assistant's config d
 MANIFEST = "manifest.json"
 NOTES = "notes.md"
 # The same rule as `microhome release`: the version is also a directory and an FTP path.
-VERSION_RE = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.]+)?")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_NOTES_BYTES = 64 * 1024

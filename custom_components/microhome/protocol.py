@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -21,6 +22,10 @@ MAX_PAYLOAD_BYTES: Final = 16384
 NODE_ID_RE: Final = re.compile(r"[a-z0-9_-]{1,32}")
 SENSOR_ID_RE: Final = re.compile(r"[a-z0-9_]{1,16}")
 SIGNATURE_RE: Final = re.compile(r"[0-9a-f]{64}")
+VERSION_RE: Final = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.]+)?")
+MAC_RE: Final = re.compile(r"(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}")
+KEY_ID_RE: Final = re.compile(r"[0-9a-f]{8}")
+IP_CHARS_RE: Final = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 
 PLATFORMS: Final = ("rp2", "esp32", "unix")
 SENSOR_TYPES: Final = ("dht22", "motion", "led", "status_led")
@@ -58,6 +63,22 @@ PARAM_LIMITS: Final[dict[str, dict[str, tuple[int, int]]]] = {
     "led": {"freq": LED_FREQ},
     "status_led": {},
 }
+
+# Bounds on what a node sends (docs/protocol.md, "Bounds on node payloads").
+COUNTER_MAX: Final = 2**53 - 1  # counters and times: exact in JSON and JavaScript
+VERSION_MAX: Final = 2**63  # configuration versions and `n`, as validate_config allows
+BYTES_MAX: Final = 2**32 - 1  # a memory size on a 32-bit board
+RSSI_RANGE: Final = (-150, 50)
+VERSION_LEN: Final = 32
+UNKNOWN_VERSION: Final = "?"  # ota/status of an update whose target the node lost
+ANNOUNCE_NAME_MAX: Final = 64
+BOARD_MAX: Final = 64
+RESET_CAUSE_MAX: Final = 32
+CAPS_MAX: Final = 32
+LOG_SOURCE_MAX: Final = 64
+LOG_MESSAGE_MAX: Final = 1024
+ERROR_MAX: Final = 512
+ERRORS_MAX: Final = 128
 
 type Pin = int | str
 
@@ -136,7 +157,7 @@ def verify(key: bytes, mqtt_topic: str, payload: str | bytes) -> dict[str, Any]:
         raise ProtocolError("signature: does not match")
     try:
         data = json.loads(body)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise ProtocolError("n: body is not JSON") from err
     if not isinstance(data, dict) or not _is_int(data.get("n")):
         raise ProtocolError("n: body is not a JSON object with an integer n")
@@ -153,7 +174,7 @@ def command_body(n: int, cmd: str, **fields: Any) -> dict[str, Any]:
 
 def _text(payload: str | bytes | bytearray) -> str:
     if isinstance(payload, str):
-        size = len(payload.encode())
+        size = len(payload.encode("utf-8", "surrogatepass"))
         text = payload
     else:
         size = len(payload)
@@ -178,8 +199,8 @@ def load_object(payload: str | bytes | bytearray) -> dict[str, Any]:
         raise ProtocolError("payload is empty")
     try:
         data = json.loads(text)
-    except ValueError as err:
-        raise ProtocolError(f"payload is not JSON: {err}") from err
+    except (ValueError, RecursionError) as err:
+        raise ProtocolError(f"payload is not JSON: {describe(str(err), 120)}") from err
     if not isinstance(data, dict):
         raise ProtocolError(f"payload is not a JSON object but {type(data).__name__}")
     return data
@@ -213,13 +234,82 @@ def _get(data: dict[str, Any], name: str, kind: str, path: str = "") -> Any:
         return None
     if not _CHECKS[base](value):
         nullable = " or null" if kind.endswith("?") else ""
-        raise ProtocolError(f"{where}: expected {base}{nullable}, got {value!r}")
+        raise ProtocolError(f"{where}: expected {base}{nullable}, got {describe(value)}")
     return value
 
 
 def _range(value: float, low: float, high: float, where: str) -> None:
     if not low <= value <= high:
-        raise ProtocolError(f"{where}: {value} is not in {low}-{high}")
+        raise ProtocolError(f"{where}: {describe(value)} is not in {low}-{high}")
+
+
+def describe(value: object, limit: int = 60) -> str:
+    """A value for an error message: its repr, shortened; containers only by their type."""
+    if isinstance(value, list | dict):
+        return f"a JSON {'array' if isinstance(value, list) else 'object'}"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def escape_text(text: str, max_len: int) -> str:
+    """text cut to max_len characters (an ellipsis marks the cut), unprintable ones escaped.
+
+    Unprintable are control characters (newlines too), surrogates, format and unassigned
+    characters; each becomes its Python escape (`\\n`, `\\x1b`, `\\ud800`).
+    """
+    if len(text) > max_len:
+        text = text[: max_len - 1] + "\u2026"
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _int(data: dict[str, Any], name: str, low: int, high: int, path: str = "") -> int:
+    value: int = _get(data, name, "int", path)
+    _range(value, low, high, f"{path}{name}")
+    return value
+
+
+def _token(
+    data: dict[str, Any], name: str, pattern: re.Pattern[str], max_len: int, path: str = ""
+) -> str:
+    """data[name]: a string matching pattern whole, at most max_len characters."""
+    value: str = _get(data, name, "str", path)
+    if len(value) > max_len or pattern.fullmatch(value) is None:
+        raise ProtocolError(f"{path}{name}: {describe(value)} is not {pattern.pattern}")
+    return value
+
+
+def _name(data: dict[str, Any], name: str, max_len: int, path: str = "") -> str:
+    """data[name]: printable text (no control characters or surrogates), at most max_len."""
+    value: str = _get(data, name, "str", path)
+    if len(value) > max_len:
+        raise ProtocolError(f"{path}{name}: longer than {max_len} characters")
+    if not value.isprintable():
+        raise ProtocolError(f"{path}{name}: {describe(value)} has unprintable characters")
+    return value
+
+
+def _message(
+    data: dict[str, Any], name: str, path: str = "", *, nullable: bool = False
+) -> str | None:
+    """data[name]: free text, cut to ERROR_MAX characters, unprintable ones escaped."""
+    value: str | None = _get(data, name, "str?" if nullable else "str", path)
+    return None if value is None else escape_text(value, ERROR_MAX)
+
+
+def _ip(data: dict[str, Any], name: str) -> str:
+    """data[name]: an IPv4 or IPv6 address, or empty (not connected)."""
+    value: str = _get(data, name, "str")
+    if value == "":
+        return value
+    try:
+        if IP_CHARS_RE.fullmatch(value) is None:
+            raise ValueError(value)
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ProtocolError(f"{name}: {describe(value)} is not an IP address") from None
+    return value
 
 
 # --- node payloads ----------------------------------------------------------------------------
@@ -263,30 +353,32 @@ def parse_announce(payload: str | bytes | bytearray, node_id: str | None = None)
     data = load_object(payload)
     ident = _get(data, "id", "str")
     if not is_node_id(ident):
-        raise ProtocolError(f"id: {ident!r} is not a node id ([a-z0-9_-]{{1,32}})")
+        raise ProtocolError(f"id: {describe(ident)} is not a node id ([a-z0-9_-]{{1,32}})")
     if node_id is not None and ident != node_id:
         raise ProtocolError(f"id: {ident!r} does not match the topic's node id {node_id!r}")
     platform = _get(data, "platform", "str")
     if platform not in PLATFORMS:
-        raise ProtocolError(f"platform: {platform!r} is not one of {', '.join(PLATFORMS)}")
+        raise ProtocolError(f"platform: {describe(platform)} is not one of {', '.join(PLATFORMS)}")
     caps = _get(data, "caps", "list")
-    if not all(isinstance(cap, str) for cap in caps):
-        raise ProtocolError("caps: expected a list of strings")
-    cfg = _get(data, "cfg", "int")
-    if cfg < 0:
-        raise ProtocolError(f"cfg: {cfg} is negative")
+    if len(caps) > CAPS_MAX or not all(is_sensor_id(cap) for cap in caps):
+        raise ProtocolError(
+            f"caps: expected a list of strings ({SENSOR_ID_RE.pattern}, at most {CAPS_MAX})"
+        )
+    mac = _get(data, "mac", "str")
+    if mac:
+        mac = _token(data, "mac", MAC_RE, 17)
     return Announce(
         id=ident,
-        name=_get(data, "name", "str"),
+        name=_name(data, "name", ANNOUNCE_NAME_MAX),
         platform=platform,
-        board=_get(data, "board", "str"),
-        fw=_get(data, "fw", "str"),
-        mpy=_get(data, "mpy", "str"),
-        mac=_get(data, "mac", "str"),
-        ip=_get(data, "ip", "str"),
+        board=_name(data, "board", BOARD_MAX),
+        fw=_token(data, "fw", VERSION_RE, VERSION_LEN),
+        mpy=_token(data, "mpy", VERSION_RE, VERSION_LEN),
+        mac=mac,
+        ip=_ip(data, "ip"),
         caps=tuple(caps),
-        cfg=cfg,
-        key_id=_get(data, "key_id", "str"),
+        cfg=_int(data, "cfg", 0, VERSION_MAX),
+        key_id=_token(data, "key_id", KEY_ID_RE, 8),
     )
 
 
@@ -315,19 +407,18 @@ class Telemetry:
 def parse_telemetry(payload: str | bytes | bytearray) -> Telemetry:
     """A telemetry payload (contract fields required; boot, cfg and ip optional)."""
     data = load_object(payload)
-    optional: dict[str, Any] = {}
-    for name, kind in (("boot", "int"), ("cfg", "int"), ("ip", "str")):
-        if name in data:
-            optional[name] = _get(data, name, kind)
-    uptime = _get(data, "uptime", "int")
     rssi = _get(data, "rssi", "number?")
+    if rssi is not None:
+        _range(rssi, *RSSI_RANGE, "rssi")
     return Telemetry(
-        uptime=uptime,
+        uptime=_int(data, "uptime", 0, COUNTER_MAX),
         rssi=None if rssi is None else round(rssi),
-        mem_free=_get(data, "mem_free", "int"),
-        mem_alloc=_get(data, "mem_alloc", "int"),
-        reset_cause=_get(data, "reset_cause", "str"),
-        **optional,
+        mem_free=_int(data, "mem_free", 0, BYTES_MAX),
+        mem_alloc=_int(data, "mem_alloc", 0, BYTES_MAX),
+        reset_cause=_name(data, "reset_cause", RESET_CAUSE_MAX),
+        boot=_int(data, "boot", 0, COUNTER_MAX) if "boot" in data else None,
+        cfg=_int(data, "cfg", 0, VERSION_MAX) if "cfg" in data else None,
+        ip=_ip(data, "ip") if "ip" in data else None,
     )
 
 
@@ -353,19 +444,19 @@ class LogBatch:
 def parse_log(payload: str | bytes | bytearray) -> LogBatch:
     """A `log` payload."""
     data = load_object(payload)
-    boot = _get(data, "boot", "int")
+    boot = _int(data, "boot", 0, COUNTER_MAX)
     entries = []
     for index, item in enumerate(_get(data, "entries", "list")):
         path = f"entries[{index}]."
         if not isinstance(item, dict):
-            raise ProtocolError(f"entries[{index}]: expected an object, got {item!r}")
+            raise ProtocolError(f"entries[{index}]: expected an object, got {describe(item)}")
         lvl = _get(item, "lvl", "str", path)
         if lvl not in LOG_LEVELS:
-            raise ProtocolError(f"{path}lvl: {lvl!r} is not one of {' '.join(LOG_LEVELS)}")
+            raise ProtocolError(f"{path}lvl: {describe(lvl)} is not one of {' '.join(LOG_LEVELS)}")
         entries.append(
             LogEntry(
-                seq=_get(item, "seq", "int", path),
-                t=_get(item, "t", "int", path),
+                seq=_int(item, "seq", 0, COUNTER_MAX, path),
+                t=_int(item, "t", 0, COUNTER_MAX, path),
                 lvl=lvl,
                 src=_get(item, "src", "str", path),
                 msg=_get(item, "msg", "str", path),
@@ -390,9 +481,9 @@ def parse_config_state(payload: str | bytes | bytearray) -> ConfigState:
     if not all(isinstance(error, str) for error in errors):
         raise ProtocolError("errors: expected a list of strings")
     return ConfigState(
-        version=_get(data, "version", "int"),
+        version=_int(data, "version", 0, VERSION_MAX),
         ok=_get(data, "ok", "bool"),
-        errors=tuple(errors),
+        errors=tuple(escape_text(error, ERROR_MAX) for error in errors[:ERRORS_MAX]),
     )
 
 
@@ -411,14 +502,15 @@ def parse_ota_status(payload: str | bytes | bytearray) -> OtaStatus:
     data = load_object(payload)
     state = _get(data, "state", "str")
     if state not in OTA_STATES:
-        raise ProtocolError(f"state: {state!r} is not one of {' '.join(OTA_STATES)}")
-    progress = _get(data, "progress", "int")
-    _range(progress, 0, 100, "progress")
+        raise ProtocolError(f"state: {describe(state)} is not one of {' '.join(OTA_STATES)}")
+    version = _get(data, "version", "str")
+    if version != UNKNOWN_VERSION:
+        version = _token(data, "version", VERSION_RE, VERSION_LEN)
     return OtaStatus(
         state=state,
-        version=_get(data, "version", "str"),
-        progress=progress,
-        error=_get(data, "error", "str?"),
+        version=version,
+        progress=_int(data, "progress", 0, 100),
+        error=_message(data, "error", nullable=True),
     )
 
 
@@ -435,9 +527,9 @@ def parse_reply(payload: str | bytes | bytearray) -> Reply:
     """A `reply` payload."""
     data = load_object(payload)
     return Reply(
-        n=_get(data, "n", "int"),
+        n=_int(data, "n", 0, VERSION_MAX),
         ok=_get(data, "ok", "bool"),
-        error=_get(data, "error", "str?") if "error" in data else None,
+        error=_message(data, "error", nullable=True) if "error" in data else None,
     )
 
 
@@ -473,7 +565,7 @@ def parse_state(sensor_type: str, payload: str | bytes | bytearray) -> SensorSta
     data = load_object(payload)
     if sensor_type == "dht22":
         if "error" in data:
-            return ClimateState(None, None, _get(data, "error", "str"))
+            return ClimateState(None, None, _message(data, "error"))
         temperature = _get(data, "temperature", "number")
         humidity = _get(data, "humidity", "number")
         _range(temperature, -40, 125, "temperature")
@@ -487,7 +579,7 @@ def parse_state(sensor_type: str, payload: str | bytes | bytearray) -> SensorSta
         return LightState(_get(data, "on", "bool"), brightness)
     if sensor_type == "status_led":
         return LightState(_get(data, "on", "bool"))
-    raise ProtocolError(f"unknown sensor type {sensor_type!r}")
+    raise ProtocolError(f"unknown sensor type {describe(sensor_type)}")
 
 
 # --- configuration ----------------------------------------------------------------------------

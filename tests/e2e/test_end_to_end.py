@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_socket
 
-from microhome_tools.broker import Mosquitto
+from microhome_tools.broker import HA_USER, Mosquitto
 from microhome_tools.demo import (
     OTA_HEAPSIZE,
     DemoNode,
@@ -40,6 +40,8 @@ NODE = DemoNode(
     ],
 )
 USER, PASSWORD = "e2e", "e2e-password-1"
+# The broker runs under the ACL of docs/security.md: one login per node, one for HA.
+BROKER_LOGINS = {HA_USER: "ha-broker-password", NODE.node_id: "node-broker-password"}
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -101,7 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("e2e")
     fleet_key = bytes(range(32))
     (root / "broker").mkdir()
-    broker = Mosquitto(root / "broker").start()
+    broker = Mosquitto(root / "broker", users=BROKER_LOGINS).start()
     hass = HassRunner(root / "config", fleet_key=fleet_key)
     hass.start()
     node_dir = root / "node"
@@ -130,13 +132,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             fleet_key.hex(),
             "--heapsize",
             OTA_HEAPSIZE,
+            "--mqtt-user",
+            NODE.node_id,
+            "--mqtt-password",
+            BROKER_LOGINS[NODE.node_id],
         ],
         stdout=console,
         stderr=subprocess.STDOUT,
     )
     try:
         hass.onboard(USER, PASSWORD)
-        hass.add_mqtt_broker(broker.host, broker.port)
+        hass.add_mqtt_broker(
+            broker.host, broker.port, username=HA_USER, password=BROKER_LOGINS[HA_USER]
+        )
         hass.wait_for_entry("mqtt")
         yield Stack(broker, hass, node_dir, node)
     finally:

@@ -66,7 +66,9 @@ class Message:
 class Observer:
     """A paho client that records everything under microhome/ and publishes for the test."""
 
-    def __init__(self, host: str, port: int, durable: bool = False) -> None:
+    def __init__(
+        self, host: str, port: int, durable: bool = False, login: tuple[str, str] | None = None
+    ) -> None:
         self.messages: list[Message] = []
         self.lock = threading.Lock()
         self.connected = threading.Event()
@@ -79,6 +81,8 @@ class Observer:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.1, 0.5)
+        if login is not None:
+            self.client.username_pw_set(*login)
         self.client.connect(host, port, keepalive=10)
         self.client.loop_start()
         if not self.connected.wait(10):

@@ -193,7 +193,7 @@ def test_announce_field_checks(vectors: dict[str, Any]) -> None:
     announce = dict(vectors["node_payloads"]["announce"])
     for field, value, message in (
         ("caps", [1], "caps: expected a list of strings"),
-        ("cfg", -1, "cfg: -1 is negative"),
+        ("cfg", -1, "cfg: -1 is not in 0-"),
         ("fw", None, "fw: expected str"),
     ):
         with pytest.raises(ProtocolError, match=message):

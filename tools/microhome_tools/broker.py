@@ -10,23 +10,61 @@ from typing import Self
 
 from microhome_tools.common import free_port
 
+# The access control docs/security.md recommends: each node logs in as a user named after its
+# node id and may use only its own topics, plus read what every node listens to; Home
+# Assistant's user (HA_USER below) may do everything.
+NODE_ACL = """\
+# Home Assistant's own login: every topic (MicroHome's and the MQTT integration's own).
+user {ha_user}
+topic readwrite #
+
+# Every other login is a node, named after its node id: its own topics only.
+pattern readwrite microhome/%u/#
+pattern read microhome/discover
+pattern read homeassistant/status
+"""
+HA_USER = "homeassistant"
+
 
 class Mosquitto:
     """One mosquitto process listening on 127.0.0.1:port."""
 
-    def __init__(self, workdir: Path, port: int | None = None, *, persist: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        persist: bool = False,
+        users: dict[str, str] | None = None,
+    ) -> None:
+        """users (name: password): logins only, under NODE_ACL; otherwise anonymous clients."""
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
         self.conf = workdir / "mosquitto.conf"
         persistence = f"persistence true\npersistence_location {workdir}/\n" if persist else ""
+        access = "allow_anonymous true\n"
+        if users is not None:
+            access = self._logins(users)
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
+            f"listener {self.port} 127.0.0.1\n{access}{persistence}"
             # as root, mosquitto would switch to its own user, who cannot write here
             f"{'user root' + chr(10) if os.geteuid() == 0 else ''}"
             f"log_dest file {workdir / 'mosquitto.log'}\nlog_type all\n"
         )
+
+    def _logins(self, users: dict[str, str]) -> str:
+        passwords = self.workdir / "passwords"
+        passwords.write_text("")
+        passwords.chmod(0o600)
+        tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        for name, password in users.items():
+            subprocess.run([tool, "-b", str(passwords), name, password], check=True)
+        acl = self.workdir / "acl"
+        acl.write_text(NODE_ACL.format(ha_user=HA_USER))
+        acl.chmod(0o600)
+        return f"allow_anonymous false\npassword_file {passwords}\nacl_file {acl}\n"
 
     @staticmethod
     def binary() -> str | None:
