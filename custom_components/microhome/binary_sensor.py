@@ -1,19 +1,18 @@
-"""Binary sensors: PIR motion."""
+"""Binary sensors: the on/off values peripherals report (catalogue), such as PIR motion."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
-from homeassistant.components.binary_sensor import BinarySensorEntity
-from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from homeassistant.const import STATE_OFF, STATE_ON, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .entity import MicroHomeEntity, MicroHomeSensorEntity, async_setup_dynamic_entities
+from . import catalogue
+from .entity import MicroHomePeripheralEntity, async_setup_peripheral_entities
 from .node import MicroHomeConfigEntry, MicroHomeNode
-from .protocol import MotionState
 
 PARALLEL_UPDATES = 0
 
@@ -23,20 +22,22 @@ async def async_setup_entry(
     entry: MicroHomeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a motion binary sensor per configured motion sensor."""
-
-    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
-        for sensor in node.sensors:
-            if sensor["type"] == "motion":
-                yield MotionSensor(node, sensor)
-
-    async_setup_dynamic_entities(hass, entry, async_add_entities, Platform.BINARY_SENSOR, entities)
+    """Add a binary sensor per catalogue binary_sensor of each configured peripheral."""
+    async_setup_peripheral_entities(
+        hass, entry, async_add_entities, Platform.BINARY_SENSOR, PeripheralBinarySensor
+    )
 
 
-class MotionSensor(MicroHomeSensorEntity, BinarySensorEntity, RestoreEntity):
-    """A PIR motion sensor; the last state is restored after a restart."""
+class PeripheralBinarySensor(MicroHomePeripheralEntity, BinarySensorEntity, RestoreEntity):
+    """An on/off value of a peripheral; the last state is restored after a restart."""
 
-    _attr_device_class = BinarySensorDeviceClass.MOTION
+    def __init__(
+        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
+    ) -> None:
+        """Set up the binary sensor of one value of one peripheral."""
+        if spec.device_class:
+            self._attr_device_class = BinarySensorDeviceClass(spec.device_class)
+        super().__init__(node, peripheral, spec)
 
     async def async_added_to_hass(self) -> None:
         """Restore the last state until the node reports."""
@@ -48,7 +49,5 @@ class MotionSensor(MicroHomeSensorEntity, BinarySensorEntity, RestoreEntity):
         await super().async_added_to_hass()
 
     @callback
-    def _update_state(self) -> None:
-        state = self.node.states.get(self.sensor_id)
-        if isinstance(state, MotionState):
-            self._attr_is_on = state.motion
+    def _update_state(self, values: dict[str, Any]) -> None:
+        self._attr_is_on = bool(values.get(self.spec.value or ""))

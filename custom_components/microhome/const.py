@@ -14,7 +14,8 @@ CONF_VERSION: Final = "version"
 CONF_NAME: Final = "name"
 CONF_TELEMETRY_INTERVAL: Final = "telemetry_interval"
 CONF_LOG_LEVEL: Final = "log_level"
-CONF_SENSORS: Final = "sensors"
+# The configured peripherals; stored as `sensors`, the protocol's name for them.
+CONF_PERIPHERALS: Final = "sensors"
 
 DEFAULT_TELEMETRY_INTERVAL: Final = 60
 DEFAULT_LOG_LEVEL: Final = "I"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -12,6 +12,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from . import catalogue
 from .const import DOMAIN, signal_update
 from .node import MicroHomeConfigEntry, MicroHomeNode
 
@@ -56,29 +57,49 @@ class MicroHomeEntity(Entity):
         self.async_write_ha_state()
 
 
-class MicroHomeSensorEntity(MicroHomeEntity):
-    """An entity of one configured sensor (a `sensors` item of the node's configuration)."""
+class MicroHomePeripheralEntity(MicroHomeEntity):
+    """An entity of one configured peripheral (a `sensors` item of the node's configuration).
 
-    def __init__(self, node: MicroHomeNode, sensor: dict[str, Any], suffix: str = "") -> None:
-        """Set up the entity for one configured sensor."""
-        self.sensor_id: str = sensor["id"]
-        super().__init__(node, self.sensor_id + suffix)
-        self._signals = (f"state/{self.sensor_id}",)
-        self._apply_name(sensor)
+    What it shows comes from the catalogue: the peripheral's type and the entity's spec.
+    """
 
-    def _apply_name(self, sensor: dict[str, Any]) -> None:
-        """Name the entity after the sensor (as typed in the options flow)."""
-        self._attr_name = sensor.get("name") or self.sensor_id
+    def __init__(
+        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
+    ) -> None:
+        """Set up the entity spec describes for one configured peripheral."""
+        self.peripheral_id: str = peripheral["id"]
+        self.kind = catalogue.TYPES[peripheral["type"]]
+        self.spec = spec
+        super().__init__(node, self.peripheral_id + (f"_{spec.key}" if spec.key else ""))
+        self._signals = (f"state/{self.peripheral_id}",)
+        if spec.key is not None:
+            self._attr_translation_key = spec.key
+        self._apply_name(peripheral)
+
+    def _apply_name(self, peripheral: dict[str, Any]) -> None:
+        """Name the entity after the peripheral (as typed in the options flow)."""
+        name = peripheral.get("name") or self.peripheral_id
+        if self.spec.key is None:
+            self._attr_name = name
+        else:
+            self._attr_translation_placeholders = {"sensor": name}
+
+    @property
+    def values(self) -> dict[str, Any] | None:
+        """The peripheral's last reported values (none after an error); None before any."""
+        state = self.node.states.get(self.peripheral_id)
+        return None if state is None else state.values
 
     @callback
     def _update_from_node(self) -> None:
-        if (sensor := self.node.sensor(self.sensor_id)) is not None:
-            self._apply_name(sensor)
-        self._update_state()
+        if (peripheral := self.node.peripheral(self.peripheral_id)) is not None:
+            self._apply_name(peripheral)
+        if (values := self.values) is not None:
+            self._update_state(values)
 
     @callback
-    def _update_state(self) -> None:
-        """Take the sensor's last state from the node."""
+    def _update_state(self, values: dict[str, Any]) -> None:
+        """Take the peripheral's last reported values."""
 
 
 type EntityFactory = Callable[[MicroHomeNode], Iterable[MicroHomeEntity]]
@@ -113,3 +134,30 @@ def async_setup_dynamic_entities(
     entry.async_on_unload(
         async_dispatcher_connect(hass, signal_update(node.node_id, "config"), sync)
     )
+
+
+@callback
+def async_setup_peripheral_entities[E: MicroHomePeripheralEntity](
+    hass: HomeAssistant,
+    entry: MicroHomeConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    platform: str,
+    entity_class: Callable[[MicroHomeNode, dict[str, Any], catalogue.Entity], E],
+    *,
+    node_entities: EntityFactory | None = None,
+) -> None:
+    """Add an entity_class per catalogue entity of platform of each configured peripheral.
+
+    node_entities makes the platform's entities of the node itself (diagnostics, buttons).
+    """
+
+    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
+        if node_entities is not None:
+            yield from node_entities(node)
+        for peripheral in node.peripherals:
+            kind = catalogue.TYPES.get(peripheral["type"])
+            for spec in kind.entities if kind is not None else ():
+                if spec.platform == platform:
+                    yield entity_class(node, peripheral, spec)
+
+    async_setup_dynamic_entities(hass, entry, async_add_entities, platform, entities)

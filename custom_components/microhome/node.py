@@ -19,12 +19,12 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from . import const, protocol
+from . import catalogue, const, protocol
 from .const import (
     CONF_ANNOUNCE,
     CONF_NODE_ID,
+    CONF_PERIPHERALS,
     CONF_PLATFORM,
-    CONF_SENSORS,
     CONF_VERSION,
     DOMAIN,
     MANUFACTURER,
@@ -34,8 +34,8 @@ from .protocol import (
     Announce,
     ConfigState,
     OtaStatus,
+    PeripheralState,
     ProtocolError,
-    SensorState,
     Telemetry,
 )
 
@@ -100,7 +100,7 @@ class MicroHomeNode:
         self.telemetry: Telemetry | None = None
         self.config_state: ConfigState | None = None
         self.ota_status: OtaStatus | None = None
-        self.states: dict[str, SensorState] = {}
+        self.states: dict[str, PeripheralState] = {}
         self.last_seen: datetime | None = None
         self.pushed_version: int = self.config_version
         self._replies: dict[int, asyncio.Future[protocol.Reply]] = {}
@@ -141,13 +141,13 @@ class MicroHomeNode:
         return int(self.entry.options.get(CONF_VERSION, 0))
 
     @property
-    def sensors(self) -> list[dict[str, Any]]:
-        """The configured sensors."""
-        return list(self.entry.options.get(CONF_SENSORS, []))
+    def peripherals(self) -> list[dict[str, Any]]:
+        """The configured peripherals."""
+        return list(self.entry.options.get(CONF_PERIPHERALS, []))
 
-    def sensor(self, sensor_id: str) -> dict[str, Any] | None:
-        """One configured sensor by id."""
-        return next((s for s in self.sensors if s["id"] == sensor_id), None)
+    def peripheral(self, peripheral_id: str) -> dict[str, Any] | None:
+        """One configured peripheral by id."""
+        return next((p for p in self.peripherals if p["id"] == peripheral_id), None)
 
     @property
     def config_pending(self) -> bool:
@@ -260,14 +260,14 @@ class MicroHomeNode:
 
     @callback
     def _on_state(self, msg: mqtt.ReceiveMessage) -> None:
-        sensor_id = msg.topic.rsplit("/", 1)[-1]
+        peripheral_id = msg.topic.rsplit("/", 1)[-1]
         if not msg.payload:
-            return  # the node emptied the retained state of a removed sensor
-        sensor = self.sensor(sensor_id)
-        if sensor is None:
-            raise ProtocolError(f"unknown sensor id {sensor_id!r}")
-        self.states[sensor_id] = protocol.parse_state(sensor["type"], msg.payload)
-        self._send(f"state/{sensor_id}")
+            return  # the node emptied the retained state of a removed peripheral
+        peripheral = self.peripheral(peripheral_id)
+        if peripheral is None:
+            raise ProtocolError(f"unknown sensor id {peripheral_id!r}")
+        self.states[peripheral_id] = protocol.parse_state(peripheral["type"], msg.payload)
+        self._send(f"state/{peripheral_id}")
 
     @callback
     def _on_telemetry(self, msg: mqtt.ReceiveMessage) -> None:
@@ -455,8 +455,28 @@ class MicroHomeNode:
             "config_pending": self.config_pending,
             "config_state": _asdict(self.config_state),
             "ota_status": _asdict(self.ota_status),
-            "states": {key: _asdict(value) for key, value in self.states.items()},
+            "states": {
+                key: {**state.values, "error": state.error} if state.error else state.values
+                for key, state in self.states.items()
+            },
+            "peripherals": [self._peripheral_diagnostics(p) for p in self.peripherals],
             "key_id": self.key_id,
+        }
+
+    @staticmethod
+    def _peripheral_diagnostics(peripheral: dict[str, Any]) -> dict[str, Any]:
+        """A configured peripheral as the catalogue describes it."""
+        kind = catalogue.TYPES.get(peripheral["type"])
+        if kind is None:
+            return {"id": peripheral["id"], "type": peripheral["type"], "known": False}
+        return {
+            "id": peripheral["id"],
+            "type": kind.key,
+            "type_name": kind.name,
+            "pin": peripheral["pin"],
+            "role": kind.role,
+            "params": {p.key: peripheral.get(p.key, p.default) for p in kind.params},
+            "entities": [e.platform + (f".{e.key}" if e.key else "") for e in kind.entities],
         }
 
 

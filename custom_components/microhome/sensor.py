@@ -1,4 +1,4 @@
-"""Sensors: DHT22 temperature and humidity, and the node's diagnostics."""
+"""Sensors: the values peripherals report (catalogue), and the node's diagnostics."""
 
 from __future__ import annotations
 
@@ -13,52 +13,21 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import (
-    PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
     Platform,
     UnitOfInformation,
-    UnitOfTemperature,
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .entity import MicroHomeEntity, MicroHomeSensorEntity, async_setup_dynamic_entities
+from . import catalogue
+from .entity import MicroHomeEntity, MicroHomePeripheralEntity, async_setup_peripheral_entities
 from .node import MicroHomeConfigEntry, MicroHomeNode
-from .protocol import ClimateState
 
 PARALLEL_UPDATES = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClimateDescription(SensorEntityDescription):
-    """One value of a DHT22 reading."""
-
-    value: Callable[[ClimateState], float | None]
-
-
-CLIMATE: tuple[ClimateDescription, ...] = (
-    ClimateDescription(
-        key="temperature",
-        translation_key="temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        suggested_display_precision=1,
-        value=lambda state: state.temperature,
-    ),
-    ClimateDescription(
-        key="humidity",
-        translation_key="humidity",
-        device_class=SensorDeviceClass.HUMIDITY,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=PERCENTAGE,
-        suggested_display_precision=1,
-        value=lambda state: state.humidity,
-    ),
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,33 +101,37 @@ async def async_setup_entry(
     entry: MicroHomeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the node's diagnostic sensors and a temperature and humidity sensor per DHT22."""
+    """Add the node's diagnostic sensors and the sensors of its peripherals (catalogue)."""
 
-    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
+    def diagnostics(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
         for description in DIAGNOSTICS:
             yield DiagnosticSensor(node, description)
-        for sensor in node.sensors:
-            if sensor["type"] == "dht22":
-                for climate in CLIMATE:
-                    yield ClimateSensor(node, sensor, climate)
 
-    async_setup_dynamic_entities(hass, entry, async_add_entities, Platform.SENSOR, entities)
+    async_setup_peripheral_entities(
+        hass,
+        entry,
+        async_add_entities,
+        Platform.SENSOR,
+        PeripheralSensor,
+        node_entities=diagnostics,
+    )
 
 
-class ClimateSensor(MicroHomeSensorEntity, RestoreSensor):
-    """Temperature or humidity of a DHT22; the last value is restored after a restart."""
-
-    entity_description: ClimateDescription
+class PeripheralSensor(MicroHomePeripheralEntity, RestoreSensor):
+    """One reported value of a peripheral; the last value is restored after a restart."""
 
     def __init__(
-        self, node: MicroHomeNode, sensor: dict[str, Any], description: ClimateDescription
+        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
     ) -> None:
-        """Set up one value of one DHT22."""
-        self.entity_description = description
-        super().__init__(node, sensor, f"_{description.key}")
-
-    def _apply_name(self, sensor: dict[str, Any]) -> None:
-        self._attr_translation_placeholders = {"sensor": sensor.get("name") or self.sensor_id}
+        """Set up the sensor of one value of one peripheral."""
+        self.entity_description = SensorEntityDescription(
+            key=spec.key or "",
+            device_class=SensorDeviceClass(spec.device_class) if spec.device_class else None,
+            state_class=SensorStateClass(spec.state_class) if spec.state_class else None,
+            native_unit_of_measurement=spec.unit,
+            suggested_display_precision=spec.precision,
+        )
+        super().__init__(node, peripheral, spec)
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value until the node reports."""
@@ -167,10 +140,8 @@ class ClimateSensor(MicroHomeSensorEntity, RestoreSensor):
         await super().async_added_to_hass()
 
     @callback
-    def _update_state(self) -> None:
-        state = self.node.states.get(self.sensor_id)
-        if isinstance(state, ClimateState):
-            self._attr_native_value = self.entity_description.value(state)
+    def _update_state(self, values: dict[str, Any]) -> None:
+        self._attr_native_value = values.get(self.spec.value or "")
 
 
 class DiagnosticSensor(MicroHomeEntity, RestoreSensor):

@@ -8,7 +8,7 @@ _TRIES = const(3)
 _GAP_MS = const(2000)
 
 
-class DHT22Sensor:
+class DHT22:
     kind = "dht22"
 
     def __init__(self, home, spec):
@@ -61,3 +61,7 @@ class DHT22Sensor:
                 failed = True
             await self.home.publish_state(self.id, self.state)
             await asyncio.sleep_ms(interval)
+
+
+def make(home, spec):
+    return DHT22(home, spec)

@@ -43,7 +43,11 @@ class LED:
         self.level = level
         self.pwm.duty_u16(duty(level))
 
-    async def set(self, on=None, brightness=None, transition=0):
+    async def set(self, cmd):
+        """`set` with optional on, brightness and transition (checked against the catalogue)."""
+        on = cmd.get("on")
+        brightness = cmd.get("brightness")
+        transition = cmd.get("transition") or 0
         if brightness is not None:
             if brightness:
                 self.last = brightness
@@ -73,3 +77,7 @@ class LED:
             await asyncio.sleep_ms(_STEP_MS)
         self._show(target)
         self.fade = None
+
+
+def make(home, spec):
+    return LED(home, spec)

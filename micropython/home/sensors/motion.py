@@ -55,3 +55,7 @@ class Motion:
                 await self._set(True)
             elif self.state["motion"] and not self.off:
                 self.off = asyncio.create_task(self._off_later())
+
+
+def make(home, spec):
+    return Motion(home, spec)
