@@ -225,6 +225,27 @@ TYPES: Final[dict[str, PeripheralType]] = {
             set_fields=(_ON,),
             single=True,
         ),
+        PeripheralType(
+            key="relay",
+            name="Relay",
+            wiring=(
+                "IN to the pin, VCC and GND to the relay module's supply; turn on Inverted"
+                " for a module that switches on a low input."
+            ),
+            role="out",
+            params=(
+                Param(
+                    "inverted",
+                    "bool",
+                    False,
+                    name="Inverted",
+                    description="On drives the pin low instead of high.",
+                ),
+            ),
+            state=(_ON,),
+            entities=(Entity("switch"),),
+            set_fields=(_ON,),
+        ),
     )
 }
 

@@ -1,6 +1,6 @@
 # Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;
 # do not edit. Kinds: i int, b bool, n number.
-NAMES = ("dht22", "motion", "led", "status_led")
+NAMES = ("dht22", "motion", "led", "status_led", "relay")
 # type -> (pin role, ((param, kind, default, low, high), ...),
 #          ((set field, kind, low, high), ...), at most one per node)
 TYPES = {
@@ -8,6 +8,7 @@ TYPES = {
     "motion": ("in", (("off_delay", "i", 30, 0, 3600),), (), 0),
     "led": ("pwm", (("freq", "i", 1000, 100, 40000),), (("on", "b", None, None), ("brightness", "i", 0, 255), ("transition", "n", 0, 60)), 0),
     "status_led": ("out", (), (("on", "b", None, None),), 1),
+    "relay": ("out", (("inverted", "b", False, 0, 1),), (("on", "b", None, None),), 0),
 }
 # platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are
 # the same as another's are the same object
