@@ -14,15 +14,10 @@ from homeassistant.helpers.typing import ConfigType
 
 from . import protocol
 from .const import CONF_NODE_ID, DOMAIN
+from .issues import node_issue_ids
 from .keys import async_get_fleet_key
 from .logs import async_setup_logs
-from .node import (
-    MicroHomeConfigEntry,
-    MicroHomeNode,
-    config_rejected_issue_id,
-    key_mismatch_issue_id,
-)
-from .ota_job import ota_issue_id
+from .node import MicroHomeConfigEntry, MicroHomeNode
 from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,11 +67,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
     """A deleted node: empty its retained configuration and drop its repair issues."""
     node_id = entry.data[CONF_NODE_ID]
-    for issue_id in (
-        key_mismatch_issue_id(node_id),
-        config_rejected_issue_id(node_id),
-        ota_issue_id(node_id),
-    ):
+    for issue_id in node_issue_ids(node_id):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
     try:
         await mqtt.async_publish(

@@ -21,11 +21,3 @@ DEFAULT_TELEMETRY_INTERVAL: Final = 60
 DEFAULT_LOG_LEVEL: Final = "I"
 
 REPLY_TIMEOUT: Final = 5.0
-
-
-def signal_update(node_id: str, what: str) -> str:
-    """The dispatcher signal sent when `what` of a node changes.
-
-    `what` is `availability`, `telemetry`, `config`, `announce`, `ota` or `state/<sensor_id>`.
-    """
-    return f"{DOMAIN}_{node_id}_{what}"

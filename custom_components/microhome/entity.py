@@ -8,12 +8,12 @@ from typing import Any
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import catalogue
-from .const import DOMAIN, signal_update
+from .client import Change
+from .const import DOMAIN
 from .node import MicroHomeConfigEntry, MicroHomeNode
 
 
@@ -22,8 +22,8 @@ class MicroHomeEntity(Entity):
 
     _attr_should_poll = False
     _attr_has_entity_name = True
-    # Dispatcher signals (see const.signal_update) that change this entity's state.
-    _signals: tuple[str, ...] = ()
+    # The node's changes, beyond availability and configuration, that change this entity.
+    _changes: tuple[Change, ...] = ()
 
     def __init__(self, node: MicroHomeNode, key: str) -> None:
         """Set up the entity for node; key makes the unique id."""
@@ -39,12 +39,8 @@ class MicroHomeEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the node's updates."""
         await super().async_added_to_hass()
-        for what in ("availability", "config", *self._signals):
-            self.async_on_remove(
-                async_dispatcher_connect(
-                    self.hass, signal_update(self.node.node_id, what), self._handle_update
-                )
-            )
+        for change in (Change.AVAILABILITY, Change.CONFIG, *self._changes):
+            self.async_on_remove(self.node.listen(change, self._handle_update))
         self._update_from_node()
 
     @callback
@@ -71,7 +67,6 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
         self.kind = catalogue.TYPES[peripheral["type"]]
         self.spec = spec
         super().__init__(node, self.peripheral_id + (f"_{spec.key}" if spec.key else ""))
-        self._signals = (f"state/{self.peripheral_id}",)
         if spec.key is not None:
             self._attr_translation_key = spec.key
         self._apply_name(peripheral)
@@ -83,6 +78,13 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
             self._attr_name = name
         else:
             self._attr_translation_placeholders = {"sensor": name}
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the peripheral's state."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.node.listen(Change.STATE, self._handle_update, self.peripheral_id)
+        )
 
     @property
     def values(self) -> dict[str, Any] | None:
@@ -131,9 +133,7 @@ def async_setup_dynamic_entities(
             async_add_entities(new)
 
     sync()
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_update(node.node_id, "config"), sync)
-    )
+    node.async_listen(Change.CONFIG, sync)
 
 
 @callback

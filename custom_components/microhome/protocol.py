@@ -141,7 +141,10 @@ def command_body(n: int, cmd: str, **fields: Any) -> dict[str, Any]:
 
 def _text(payload: str | bytes | bytearray) -> str:
     if isinstance(payload, str):
-        size = len(payload.encode())
+        try:
+            size = len(payload.encode())
+        except UnicodeEncodeError as err:  # a lone surrogate
+            raise ProtocolError("payload is not UTF-8") from err
         text = payload
     else:
         size = len(payload)

@@ -24,6 +24,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from . import catalogue
+from .client import Change
 from .entity import MicroHomeEntity, MicroHomePeripheralEntity, async_setup_peripheral_entities
 from .node import MicroHomeConfigEntry, MicroHomeNode
 
@@ -148,7 +149,7 @@ class DiagnosticSensor(MicroHomeEntity, RestoreSensor):
     """A diagnostic value of the node."""
 
     entity_description: DiagnosticDescription
-    _signals = ("telemetry", "announce")
+    _changes = (Change.TELEMETRY, Change.ANNOUNCE)
 
     def __init__(self, node: MicroHomeNode, description: DiagnosticDescription) -> None:
         """Set up one diagnostic sensor."""
