@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from custom_components.microhome import catalogue
+from custom_components.microhome import catalogue, protocol
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools import catalogue as generator
 
@@ -48,3 +48,8 @@ def test_strings_pass_hassfest_rules() -> None:
             assert re.fullmatch(r"[a-z0-9_-]+", key), f"selector {name}: option key {key!r}"
     for path, text in _texts(strings):
         assert re.search(r"<[^>]*>", text) is None, f"{path}: {text!r}"
+
+
+def test_firmware_log_levels_are_the_protocols() -> None:
+    source = (FIRMWARE_DIR / "home" / "log.py").read_text()
+    assert f'\nLEVELS = "{"".join(protocol.LOG_LEVELS)}"\n' in source

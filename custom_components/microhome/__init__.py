@@ -18,7 +18,10 @@ from .issues import node_issue_ids
 from .keys import async_get_fleet_key
 from .logs import async_setup_logs
 from .node import MicroHomeConfigEntry, MicroHomeNode
+from .panel import async_register_panel
 from .services import async_setup_services
+from .settings import async_get_manager
+from .websocket import async_register_websocket_commands
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,9 +39,12 @@ __all__ = ["DOMAIN", "MicroHomeConfigEntry", "MicroHomeNode"]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the services, then set up the node logs."""
+    """Set up what all nodes share: services, settings, logs, websocket API and panel."""
     async_setup_services(hass)
-    await async_setup_logs(hass)
+    settings = await async_get_manager(hass)
+    await async_setup_logs(hass, settings)
+    async_register_websocket_commands(hass)
+    await async_register_panel(hass)
     return True
 
 

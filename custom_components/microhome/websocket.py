@@ -6,30 +6,22 @@ from datetime import datetime
 from typing import Any
 
 import probatio as vol
-from homeassistant.components.websocket_api import async_register_command
-from homeassistant.components.websocket_api.connection import ActiveConnection
-from homeassistant.components.websocket_api.const import ERR_INVALID_FORMAT
-from homeassistant.components.websocket_api.decorators import (
+from homeassistant.components.websocket_api import (
+    ERR_INVALID_FORMAT,
+    ActiveConnection,
+    async_register_command,
     async_response,
+    event_message,
     require_admin,
     websocket_command,
 )
-from homeassistant.components.websocket_api.messages import event_message
 from homeassistant.core import HomeAssistant, callback
 from probatio.humanize import humanize_error
 
 from .const import DOMAIN
 from .keys import async_flash_command, async_get_fleet_key
-from .logs import (
-    DATA_LOGS,
-    LEVELS,
-    R_ID,
-    LogFilter,
-    LogManager,
-    LogStream,
-    Record,
-    record_as_dict,
-)
+from .logs import DATA_LOGS, LogFilter, LogLine, LogManager, LogStream, record_as_dict
+from .protocol import LOG_LEVELS
 from .settings import (
     StoredSettings,
     async_default_address,
@@ -43,7 +35,7 @@ DEFAULT_REPLAY = 200
 
 FILTER_SCHEMA: dict[str | vol.Marker, Any] = {
     vol.Optional("nodes"): vol.All([str], vol.Length(max=1000)),
-    vol.Optional("min_level", default="D"): vol.In(LEVELS),
+    vol.Optional("min_level", default="D"): vol.In(LOG_LEVELS),
     vol.Optional("text", default=""): vol.All(str, vol.Length(max=500)),
     vol.Optional("since"): vol.Any(None, vol.Coerce(float)),
     vol.Optional("until"): vol.Any(None, vol.Coerce(float)),
@@ -100,7 +92,7 @@ def ws_logs_list(hass: HomeAssistant, connection: ActiveConnection, msg: dict[st
         {
             "entries": [record_as_dict(record) for record in records],
             "more": more,
-            "next_before": records[-1][R_ID] if more else None,
+            "next_before": records[-1].id if more else None,
         },
     )
 
@@ -125,7 +117,7 @@ def ws_logs_subscribe(
     msg_id = msg["id"]
 
     @callback
-    def send_records(records: list[Record]) -> None:
+    def send_records(records: list[LogLine]) -> None:
         connection.send_message(
             event_message(msg_id, {"entries": [record_as_dict(record) for record in records]})
         )
