@@ -53,3 +53,19 @@ def test_strings_pass_hassfest_rules() -> None:
 def test_firmware_log_levels_are_the_protocols() -> None:
     source = (FIRMWARE_DIR / "home" / "log.py").read_text()
     assert f'\nLEVELS = "{"".join(protocol.LOG_LEVELS)}"\n' in source
+
+
+def test_vectors_hold_every_type(vectors: dict[str, Any]) -> None:
+    """Valid and invalid configurations of every type, which both sides load."""
+    for kind_of_case in ("valid", "invalid"):
+        cases = vectors["configs"][kind_of_case]
+        for key in catalogue.TYPES:
+            for platform in ("rp2", "esp32"):
+                assert any(
+                    case["platform"] == platform and _has_type(case["config"], key)
+                    for case in cases
+                ), f"no {kind_of_case} {key} on {platform}"
+
+
+def _has_type(config: dict[str, Any], key: str) -> bool:
+    return any(isinstance(p, dict) and p.get("type") == key for p in config["sensors"])

@@ -94,6 +94,8 @@ def test_invalid_configs(vectors: dict[str, Any]) -> None:
     for case in vectors["configs"]["invalid"]:
         errors = protocol.validate_config(case["config"], case["platform"])
         assert errors, case["why"]
+        if "errors" in case:  # the catalogue's vectors: the very errors the firmware gives
+            assert errors == case["errors"], case["why"]
         # Every error starts with the field's path.
         for error in errors:
             assert FIELD_PATH.match(error), error
