@@ -5,30 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
-from homeassistant.const import STATE_OFF, STATE_ON, Platform
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.const import Platform
 
 from . import catalogue
-from .entity import MicroHomePeripheralEntity, async_setup_peripheral_entities
-from .node import MicroHomeConfigEntry, MicroHomeNode
+from .entity import RestoreOnOff, platform_setup
+from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 0
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a binary sensor per catalogue binary_sensor of each configured peripheral."""
-    async_setup_peripheral_entities(
-        hass, entry, async_add_entities, Platform.BINARY_SENSOR, PeripheralBinarySensor
-    )
-
-
-class PeripheralBinarySensor(MicroHomePeripheralEntity, BinarySensorEntity, RestoreEntity):
+class PeripheralBinarySensor(RestoreOnOff, BinarySensorEntity):
     """An on/off value of a peripheral; the last state is restored after a restart."""
 
     def __init__(
@@ -39,15 +25,5 @@ class PeripheralBinarySensor(MicroHomePeripheralEntity, BinarySensorEntity, Rest
             self._attr_device_class = BinarySensorDeviceClass(spec.device_class)
         super().__init__(node, peripheral, spec)
 
-    async def async_added_to_hass(self) -> None:
-        """Restore the last state until the node reports."""
-        if (last := await self.async_get_last_state()) is not None and last.state in (
-            STATE_ON,
-            STATE_OFF,
-        ):
-            self._attr_is_on = last.state == STATE_ON
-        await super().async_added_to_hass()
 
-    @callback
-    def _update_state(self, values: dict[str, Any]) -> None:
-        self._attr_is_on = bool(values.get(self.spec.value or ""))
+async_setup_entry = platform_setup(Platform.BINARY_SENSOR, PeripheralBinarySensor)

@@ -122,6 +122,21 @@ class PeripheralType:
 
 _ON: Final = Field("on", "bool")
 
+
+def _measurement(key: str, unit: str, precision: int) -> Entity:
+    """A sensor of a measured value whose key is also its device class, with statistics."""
+    return Entity(
+        "sensor",
+        key=key,
+        value=key,
+        unit=unit,
+        precision=precision,
+        device_class=key,
+        state_class="measurement",
+        name=f"{{sensor}} {key}",
+    )
+
+
 TYPES: Final[dict[str, PeripheralType]] = {
     peripheral.key: peripheral
     for peripheral in (
@@ -148,26 +163,8 @@ TYPES: Final[dict[str, PeripheralType]] = {
             ),
             state_error=True,
             entities=(
-                Entity(
-                    "sensor",
-                    key="temperature",
-                    value="temperature",
-                    unit="°C",
-                    precision=1,
-                    device_class="temperature",
-                    state_class="measurement",
-                    name="{sensor} temperature",
-                ),
-                Entity(
-                    "sensor",
-                    key="humidity",
-                    value="humidity",
-                    unit="%",
-                    precision=1,
-                    device_class="humidity",
-                    state_class="measurement",
-                    name="{sensor} humidity",
-                ),
+                _measurement("temperature", "°C", precision=1),
+                _measurement("humidity", "%", precision=1),
             ),
         ),
         PeripheralType(

@@ -268,8 +268,9 @@ class MicroHomeOptionsFlow(OptionsFlow):
     async def _type_name(self, peripheral_type: str) -> str:
         return (await self._translated()).get(f"peripheral_type.{peripheral_type}", peripheral_type)
 
-    async def _peripheral_choices(self) -> SelectSelector:
-        return _select(
+    async def _choose_peripheral(self, step_id: str) -> ConfigFlowResult:
+        """The form of step_id: one of the peripherals, by name and translated type."""
+        choices = _select(
             [
                 SelectOptionDict(
                     value=p["id"],
@@ -278,6 +279,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
                 for p in self._peripherals
             ]
         )
+        schema = probatio.Schema({probatio.Required(CONF_PERIPHERAL): choices})
+        return self.async_show_form(step_id=step_id, data_schema=schema)
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The menu; it comes back after every step until the user finishes."""
@@ -320,9 +323,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
             self._type = peripheral["type"]
             self._peripheral_id = peripheral["id"]
             return await self.async_step_peripheral()
-        choices = await self._peripheral_choices()
-        schema = probatio.Schema({probatio.Required(CONF_PERIPHERAL): choices})
-        return self.async_show_form(step_id="edit_peripheral", data_schema=schema)
+        return await self._choose_peripheral("edit_peripheral")
 
     async def async_step_remove_peripheral(
         self, user_input: dict[str, Any] | None = None
@@ -332,9 +333,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
             removed = user_input[CONF_PERIPHERAL]
             self._changes[CONF_PERIPHERALS] = [p for p in self._peripherals if p["id"] != removed]
             return await self.async_step_init()
-        choices = await self._peripheral_choices()
-        schema = probatio.Schema({probatio.Required(CONF_PERIPHERAL): choices})
-        return self.async_show_form(step_id="remove_peripheral", data_schema=schema)
+        return await self._choose_peripheral("remove_peripheral")
 
     async def async_step_peripheral(
         self, user_input: dict[str, Any] | None = None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
+from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
 from . import catalogue
 from .client import Change
@@ -136,28 +138,60 @@ def async_setup_dynamic_entities(
     node.async_listen(Change.CONFIG, sync)
 
 
-@callback
-def async_setup_peripheral_entities[E: MicroHomePeripheralEntity](
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    platform: str,
-    entity_class: Callable[[MicroHomeNode, dict[str, Any], catalogue.Entity], E],
-    *,
-    node_entities: EntityFactory | None = None,
-) -> None:
-    """Add an entity_class per catalogue entity of platform of each configured peripheral.
+type PeripheralEntityClass = Callable[
+    [MicroHomeNode, dict[str, Any], catalogue.Entity], MicroHomePeripheralEntity
+]
+type SetupEntry = Callable[
+    [HomeAssistant, MicroHomeConfigEntry, AddConfigEntryEntitiesCallback],
+    Coroutine[Any, Any, None],
+]
 
-    node_entities makes the platform's entities of the node itself (diagnostics, buttons).
-    """
+
+def platform_setup(
+    platform: str,
+    entity_class: PeripheralEntityClass | None = None,
+    node_entities: EntityFactory | None = None,
+) -> SetupEntry:
+    """A platform's async_setup_entry: the node's own entities (node_entities) and an
+    entity_class per catalogue entity of platform of each configured peripheral, added and
+    deleted as the configuration changes."""
 
     def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
         if node_entities is not None:
             yield from node_entities(node)
+        if entity_class is None:
+            return
         for peripheral in node.peripherals:
             kind = catalogue.TYPES.get(peripheral["type"])
             for spec in kind.entities if kind is not None else ():
                 if spec.platform == platform:
                     yield entity_class(node, peripheral, spec)
 
-    async_setup_dynamic_entities(hass, entry, async_add_entities, platform, entities)
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: MicroHomeConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        async_setup_dynamic_entities(hass, entry, async_add_entities, platform, entities)
+
+    return async_setup_entry
+
+
+class RestoreOnOff(MicroHomePeripheralEntity, RestoreEntity):
+    """A peripheral entity whose on/off state is restored after a restart until the node
+    reports; `_update_state` sets it from the value `on_value` names."""
+
+    _attr_is_on: bool | None  # the entity class (switch, binary sensor) holds it
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last state until the node reports."""
+        if (last := await self.async_get_last_state()) is not None and last.state in (
+            STATE_ON,
+            STATE_OFF,
+        ):
+            self._attr_is_on = last.state == STATE_ON
+        await super().async_added_to_hass()
+
+    @callback
+    def _update_state(self, values: dict[str, Any]) -> None:
+        self._attr_is_on = bool(values.get(self.spec.value or "on"))

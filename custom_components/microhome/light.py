@@ -12,26 +12,14 @@ from homeassistant.components.light import (
     LightEntityFeature,
 )
 from homeassistant.const import STATE_OFF, STATE_ON, Platform
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from . import catalogue
-from .entity import MicroHomePeripheralEntity, async_setup_peripheral_entities
-from .node import MicroHomeConfigEntry, MicroHomeNode
+from .entity import MicroHomePeripheralEntity, platform_setup
+from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 1
-
-
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a light per configured peripheral the catalogue shows as a light."""
-    async_setup_peripheral_entities(
-        hass, entry, async_add_entities, Platform.LIGHT, PeripheralLight
-    )
 
 
 class PeripheralLight(MicroHomePeripheralEntity, LightEntity, RestoreEntity):
@@ -87,3 +75,6 @@ class PeripheralLight(MicroHomePeripheralEntity, LightEntity, RestoreEntity):
             return {}
         low, high = float(limit.low or 0), float(limit.high or 0)
         return {"transition": round(min(max(float(transition), low), high), 2)}
+
+
+async_setup_entry = platform_setup(Platform.LIGHT, PeripheralLight)

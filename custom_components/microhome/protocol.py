@@ -10,7 +10,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from .catalogue import (
@@ -234,19 +234,7 @@ class Announce:
 
     def as_dict(self) -> dict[str, Any]:
         """The announce as the JSON object it came from."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "platform": self.platform,
-            "board": self.board,
-            "fw": self.fw,
-            "mpy": self.mpy,
-            "mac": self.mac,
-            "ip": self.ip,
-            "caps": list(self.caps),
-            "cfg": self.cfg,
-            "key_id": self.key_id,
-        }
+        return asdict(self) | {"caps": list(self.caps)}
 
 
 def parse_announce(payload: str | bytes | bytearray, node_id: str | None = None) -> Announce:

@@ -19,14 +19,13 @@ from homeassistant.const import (
     UnitOfInformation,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 from homeassistant.helpers.typing import StateType
 
 from . import catalogue
 from .client import Change
-from .entity import MicroHomeEntity, MicroHomePeripheralEntity, async_setup_peripheral_entities
-from .node import MicroHomeConfigEntry, MicroHomeNode
+from .entity import MicroHomeEntity, MicroHomePeripheralEntity, platform_setup
+from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 0
 
@@ -51,71 +50,56 @@ def _ip(node: MicroHomeNode) -> StateType:
     return node.announce.ip if node.announce and node.announce.ip else None
 
 
-DIAGNOSTICS: tuple[DiagnosticDescription, ...] = (
-    DiagnosticDescription(
-        key="rssi",
-        translation_key="rssi",
-        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+def _diagnostic(
+    key: str,
+    value: Callable[[MicroHomeNode], StateType],
+    *,
+    enabled: bool = True,
+    device_class: SensorDeviceClass | None = None,
+    state_class: SensorStateClass | None = None,
+    unit: str | None = None,
+) -> DiagnosticDescription:
+    """A diagnostic sensor's description; its name is translated under its key."""
+    return DiagnosticDescription(
+        key=key,
+        translation_key=key,
+        device_class=device_class,
+        state_class=state_class,
+        native_unit_of_measurement=unit,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value=_telemetry("rssi"),
+        entity_registry_enabled_default=enabled,
+        value=value,
+    )
+
+
+_MEASUREMENT = SensorStateClass.MEASUREMENT
+DIAGNOSTICS: tuple[DiagnosticDescription, ...] = (
+    _diagnostic(
+        "rssi",
+        _telemetry("rssi"),
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        state_class=_MEASUREMENT,
+        unit=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     ),
-    DiagnosticDescription(
-        key="uptime",
-        translation_key="uptime",
+    _diagnostic(
+        "uptime",
+        _telemetry("uptime"),
+        enabled=False,
         device_class=SensorDeviceClass.DURATION,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement=UnitOfTime.SECONDS,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value=_telemetry("uptime"),
+        unit=UnitOfTime.SECONDS,
     ),
-    DiagnosticDescription(
-        key="mem_free",
-        translation_key="mem_free",
+    _diagnostic(
+        "mem_free",
+        _telemetry("mem_free"),
+        enabled=False,
         device_class=SensorDeviceClass.DATA_SIZE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfInformation.BYTES,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value=_telemetry("mem_free"),
+        state_class=_MEASUREMENT,
+        unit=UnitOfInformation.BYTES,
     ),
-    DiagnosticDescription(
-        key="ip",
-        translation_key="ip",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value=_ip,
-    ),
-    DiagnosticDescription(
-        key="reset_cause",
-        translation_key="reset_cause",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value=_telemetry("reset_cause"),
-    ),
+    _diagnostic("ip", _ip),
+    _diagnostic("reset_cause", _telemetry("reset_cause"), enabled=False),
 )
-
-
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the node's diagnostic sensors and the sensors of its peripherals (catalogue)."""
-
-    def diagnostics(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
-        for description in DIAGNOSTICS:
-            yield DiagnosticSensor(node, description)
-
-    async_setup_peripheral_entities(
-        hass,
-        entry,
-        async_add_entities,
-        Platform.SENSOR,
-        PeripheralSensor,
-        node_entities=diagnostics,
-    )
 
 
 class PeripheralSensor(MicroHomePeripheralEntity, RestoreSensor):
@@ -166,3 +150,11 @@ class DiagnosticSensor(MicroHomeEntity, RestoreSensor):
     def _update_from_node(self) -> None:
         if (value := self.entity_description.value(self.node)) is not None:
             self._attr_native_value = value
+
+
+def _diagnostics(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
+    for description in DIAGNOSTICS:
+        yield DiagnosticSensor(node, description)
+
+
+async_setup_entry = platform_setup(Platform.SENSOR, PeripheralSensor, _diagnostics)

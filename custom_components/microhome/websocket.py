@@ -206,12 +206,18 @@ def ws_nodes_list(hass: HomeAssistant, connection: ActiveConnection, msg: dict[s
     )
 
 
-async def _settings_result(hass: HomeAssistant, stored: StoredSettings) -> dict[str, Any]:
-    return {
-        "settings": stored_as_dict(stored),
-        "defaults": stored_as_dict(StoredSettings()),
-        "ha_address_default": await async_default_address(hass),
-    }
+async def _send_settings(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any], stored: StoredSettings
+) -> None:
+    """Answer msg with the settings as stored, their defaults and the automatic address."""
+    connection.send_result(
+        msg["id"],
+        {
+            "settings": stored_as_dict(stored),
+            "defaults": stored_as_dict(StoredSettings()),
+            "ha_address_default": await async_default_address(hass),
+        },
+    )
 
 
 @websocket_command({vol.Required("type"): "microhome/settings/get"})
@@ -221,8 +227,7 @@ async def ws_settings_get(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """The global settings as set (empty `ha_address`: automatic) and their defaults."""
-    manager = await async_get_manager(hass)
-    connection.send_result(msg["id"], await _settings_result(hass, manager.stored))
+    await _send_settings(hass, connection, msg, (await async_get_manager(hass)).stored)
 
 
 @websocket_command(
@@ -247,7 +252,7 @@ async def ws_settings_set(
     except vol.Invalid as err:
         connection.send_error(msg["id"], ERR_INVALID_FORMAT, humanize_error(changes, err))
         return
-    connection.send_result(msg["id"], await _settings_result(hass, stored))
+    await _send_settings(hass, connection, msg, stored)
 
 
 @websocket_command({vol.Required("type"): "microhome/fleet_key/get"})

@@ -7,6 +7,24 @@ import sys
 _PACKAGE = "home.sensors."
 
 
+class Driver:
+    """What every driver has: the Home, its spec and id, its last state, start() and stop()."""
+
+    kind = ""
+
+    def __init__(self, home, spec):
+        self.home = home
+        self.spec = spec
+        self.id = spec["id"]
+        self.state = None
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+
 def make(home, spec):
     return __import__(_PACKAGE + spec["type"], None, None, ("make",)).make(home, spec)
 

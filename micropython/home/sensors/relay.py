@@ -2,21 +2,18 @@
 # `inverted` (modules that switch on a low input). The state is echoed as the LED's is.
 from machine import Pin
 
+from home.sensors import Driver
 
-class Relay:
+
+class Relay(Driver):
     kind = "relay"
 
     def __init__(self, home, spec):
-        self.home = home
-        self.spec = spec
-        self.id = spec["id"]
+        super().__init__(home, spec)
         self.inverted = spec["inverted"]
         self.pin = Pin(spec["pin"], Pin.OUT, value=1 if self.inverted else 0)
         self.on = False
         self.state = {"on": False}
-
-    def start(self):
-        pass
 
     def stop(self):
         self.pin.value(1 if self.inverted else 0)  # released: off
