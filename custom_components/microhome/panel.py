@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from homeassistant.components import panel_custom
-from homeassistant.components.http.server import StaticPathConfig
+from homeassistant.components.http import StaticPathConfig
 from homeassistant.core import HomeAssistant
 
 from .const import DOMAIN
