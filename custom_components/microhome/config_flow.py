@@ -308,9 +308,17 @@ class MicroHomeOptionsFlow(OptionsFlow):
                 self._peripheral_id = None
                 return await self.async_step_peripheral()
         schema = probatio.Schema(
-            {probatio.Required(CONF_TYPE): _select(list(catalogue.TYPES), "peripheral_type")}
+            {probatio.Required(CONF_TYPE): _select(self._offered_types(), "peripheral_type")}
         )
         return self.async_show_form(step_id="add_peripheral", data_schema=schema, errors=errors)
+
+    def _offered_types(self) -> list[str]:
+        """The types the node's firmware runs (its announce's caps), all before it announced."""
+        announce = self.config_entry.data.get(CONF_ANNOUNCE) or {}
+        caps = announce.get("caps")
+        if not isinstance(caps, list):
+            return list(catalogue.TYPES)
+        return [key for key in catalogue.TYPES if key in caps]
 
     async def async_step_edit_peripheral(
         self, user_input: dict[str, Any] | None = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
@@ -12,12 +15,25 @@ from custom_components.microhome import protocol
 
 from .conftest import Fire, entity_id
 from .test_entities import _call
-from .test_options_flow import add_sensor, finish, last_config
+from .test_options_flow import add_sensor, finish, last_config, open_step
 
 
 async def test_relay_is_a_switch(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire, mqtt_mock: MqttMockHAClient
+    *,
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    fire: Fire,
+    mqtt_mock: MqttMockHAClient,
+    announce: dict[str, Any],
 ) -> None:
+    # Offered only by firmware that runs relays: the node says so in its announce's caps.
+    result = await open_step(hass, loaded_entry, "add_peripheral")
+    options = {str(key): value for key, value in result["data_schema"].schema.items()}["type"]
+    assert "relay" not in options.config["options"]
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(result["flow_id"], {"type": "relay"})
+    fire("announce", announce | {"caps": [*announce["caps"], "relay"]})
+    await hass.async_block_till_done()
     result = await add_sensor(hass, loaded_entry, "relay")
     assert result["description_placeholders"]["type"] == "Relay"
     fields = {str(key) for key in result["data_schema"].schema}
