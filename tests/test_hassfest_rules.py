@@ -17,7 +17,7 @@ import pytest
 from homeassistant.const import Platform
 
 from custom_components.microhome import protocol
-from custom_components.microhome.const import DOMAIN, LOG_LEVEL_CHOICES
+from custom_components.microhome.const import DOMAIN
 
 INTEGRATION = Path(__file__).resolve().parents[1] / "custom_components" / DOMAIN
 STRINGS = json.loads((INTEGRATION / "strings.json").read_text())
@@ -92,8 +92,10 @@ def test_selector_option_keys_are_lower_case() -> None:
 
 
 def test_log_level_choices_cover_the_node_levels() -> None:
-    assert list(STRINGS["selector"]["log_level"]["options"]) == list(LOG_LEVEL_CHOICES)
-    assert sorted(LOG_LEVEL_CHOICES.values()) == sorted(protocol.LOG_LEVELS)
+    assert list(STRINGS["selector"]["log_level"]["options"]) == list(
+        protocol.LOG_LEVEL_NAMES.values()
+    )
+    assert sorted(protocol.LOG_LEVEL_NAMES) == sorted(protocol.LOG_LEVELS)
 
 
 def test_no_text_looks_like_html() -> None:

@@ -14,16 +14,14 @@ from homeassistant.helpers.typing import ConfigType
 
 from . import protocol
 from .const import CONF_ANNOUNCE, CONF_NODE_ID, DOMAIN
+from .issues import node_issue_ids
 from .keys import async_get_fleet_key
 from .logs import async_setup_logs
-from .node import (
-    MicroHomeConfigEntry,
-    MicroHomeNode,
-    config_rejected_issue_id,
-    key_mismatch_issue_id,
-)
-from .ota_job import ota_issue_id
+from .node import MicroHomeConfigEntry, MicroHomeNode
+from .panel import async_register_panel
 from .services import async_setup_services
+from .settings import async_get_manager
+from .websocket import async_register_websocket_commands
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -33,6 +31,7 @@ PLATFORMS = [
     Platform.BUTTON,
     Platform.LIGHT,
     Platform.SENSOR,
+    Platform.SWITCH,
     Platform.UPDATE,
 ]
 
@@ -40,9 +39,12 @@ __all__ = ["DOMAIN", "MicroHomeConfigEntry", "MicroHomeNode"]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the services, then set up the node logs."""
+    """Set up what all nodes share: services, settings, logs, websocket API and panel."""
     async_setup_services(hass)
-    await async_setup_logs(hass)
+    settings = await async_get_manager(hass)
+    await async_setup_logs(hass, settings)
+    async_register_websocket_commands(hass)
+    await async_register_panel(hass)
     return True
 
 
@@ -78,11 +80,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
     """A deleted node: empty its retained configuration and drop its repair issues."""
     node_id = entry.data[CONF_NODE_ID]
-    for issue_id in (
-        key_mismatch_issue_id(node_id),
-        config_rejected_issue_id(node_id),
-        ota_issue_id(node_id),
-    ):
+    for issue_id in node_issue_ids(node_id):
         ir.async_delete_issue(hass, DOMAIN, issue_id)
     try:
         await mqtt.async_publish(

@@ -1,53 +1,29 @@
-"""Binary sensors: PIR motion."""
+"""Binary sensors: the on/off values peripherals report (catalogue), such as PIR motion."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
-from homeassistant.const import STATE_OFF, STATE_ON, Platform
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.const import Platform
 
-from .entity import MicroHomeEntity, MicroHomeSensorEntity, async_setup_dynamic_entities
-from .node import MicroHomeConfigEntry, MicroHomeNode
-from .protocol import MotionState
+from . import catalogue
+from .entity import RestoreOnOff, platform_setup
+from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 0
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a motion binary sensor per configured motion sensor."""
+class PeripheralBinarySensor(RestoreOnOff, BinarySensorEntity):
+    """An on/off value of a peripheral; the last state is restored after a restart."""
 
-    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
-        for sensor in node.sensors:
-            if sensor["type"] == "motion":
-                yield MotionSensor(node, sensor)
-
-    async_setup_dynamic_entities(hass, entry, async_add_entities, Platform.BINARY_SENSOR, entities)
+    def __init__(
+        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
+    ) -> None:
+        """Set up the binary sensor of one value of one peripheral."""
+        if spec.device_class:
+            self._attr_device_class = BinarySensorDeviceClass(spec.device_class)
+        super().__init__(node, peripheral, spec)
 
 
-class MotionSensor(MicroHomeSensorEntity, BinarySensorEntity, RestoreEntity):
-    """A PIR motion sensor; the last state is restored after a restart."""
-
-    _attr_device_class = BinarySensorDeviceClass.MOTION
-
-    async def async_added_to_hass(self) -> None:
-        """Restore the last state until the node reports."""
-        if (last := await self.async_get_last_state()) is not None and last.state in (
-            STATE_ON,
-            STATE_OFF,
-        ):
-            self._attr_is_on = last.state == STATE_ON
-        await super().async_added_to_hass()
-
-    @callback
-    def _update_state(self) -> None:
-        state = self.node.states.get(self.sensor_id)
-        if isinstance(state, MotionState):
-            self._attr_is_on = state.motion
+async_setup_entry = platform_setup(Platform.BINARY_SENSOR, PeripheralBinarySensor)

@@ -10,11 +10,9 @@ from homeassistant.components.button import (
     ButtonEntityDescription,
 )
 from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import MicroHomeEntity, async_setup_dynamic_entities
-from .node import MicroHomeConfigEntry, MicroHomeNode
+from .entity import MicroHomeEntity, platform_setup
+from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 1
 IDENTIFY_SECONDS = 10
@@ -35,20 +33,6 @@ BUTTONS: tuple[ButtonEntityDescription, ...] = (
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the reboot and identify buttons."""
-
-    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
-        for description in BUTTONS:
-            yield NodeButton(node, description)
-
-    async_setup_dynamic_entities(hass, entry, async_add_entities, Platform.BUTTON, entities)
-
-
 class NodeButton(MicroHomeEntity, ButtonEntity):
     """Reboot or identify (blink the status LED of) the node."""
 
@@ -63,3 +47,11 @@ class NodeButton(MicroHomeEntity, ButtonEntity):
             await self.node.async_command("identify", seconds=IDENTIFY_SECONDS)
         else:
             await self.node.async_command("reboot")
+
+
+def _buttons(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
+    for description in BUTTONS:
+        yield NodeButton(node, description)
+
+
+async_setup_entry = platform_setup(Platform.BUTTON, node_entities=_buttons)

@@ -1,9 +1,9 @@
-"""Config flow (MQTT discovery, manual, reconfigure) and options flow (the node's sensors)."""
+"""Config flow (MQTT discovery, manual, reconfigure) and options flow (the node's peripherals)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import probatio
 from homeassistant.components import mqtt
@@ -17,49 +17,51 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers.selector import (
     AreaSelector,
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
     SelectOptionDict,
+    Selector,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
 )
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
+from homeassistant.helpers.translation import async_get_translations
 
-from . import protocol
+from . import catalogue, protocol
 from .const import (
     CONF_ANNOUNCE,
     CONF_AREA,
     CONF_LOG_LEVEL,
     CONF_NAME,
     CONF_NODE_ID,
+    CONF_PERIPHERALS,
     CONF_PLATFORM,
-    CONF_SENSORS,
     CONF_TELEMETRY_INTERVAL,
     CONF_VERSION,
     DEFAULT_LOG_LEVEL,
     DEFAULT_TELEMETRY_INTERVAL,
     DOMAIN,
-    LOG_LEVEL_CHOICES,
 )
 from .keys import async_flash_command, async_get_fleet_key
 from .protocol import Announce, ProtocolError
 
 CONF_TYPE = "type"
 CONF_PIN = "pin"
-CONF_SENSOR = "sensor"
+CONF_PERIPHERAL = "peripheral"
 
 
 def default_options(name: str) -> dict[str, Any]:
-    """The configuration of a new node: no sensors, never sent (version 0)."""
+    """The configuration of a new node: no peripherals, never sent (version 0)."""
     return {
         CONF_VERSION: 0,
-        CONF_NAME: name[: protocol.NAME_MAX],
+        CONF_NAME: name[: catalogue.NAME_MAX],
         CONF_TELEMETRY_INTERVAL: DEFAULT_TELEMETRY_INTERVAL,
         CONF_LOG_LEVEL: DEFAULT_LOG_LEVEL,
-        CONF_SENSORS: [],
+        CONF_PERIPHERALS: [],
     }
 
 
@@ -201,7 +203,7 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
             {
                 probatio.Required(CONF_NODE_ID): TextSelector(),
                 probatio.Required(CONF_PLATFORM, default="rp2"): _select(
-                    list(protocol.PLATFORMS), "platform"
+                    list(catalogue.PLATFORMS), "platform"
                 ),
                 probatio.Optional(CONF_AREA): AreaSelector(),
             }
@@ -222,7 +224,7 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_NAME].strip()
-            if not 1 <= len(name) <= protocol.NAME_MAX:
+            if not 1 <= len(name) <= catalogue.NAME_MAX:
                 errors[CONF_NAME] = "invalid_name"
             else:
                 return self.async_update_and_abort(
@@ -235,12 +237,18 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class MicroHomeOptionsFlow(OptionsFlow):
-    """Edit the node's configuration: sensors and node settings."""
+    """Edit the node's configuration: peripherals and node settings.
+
+    The menu stays open: peripherals are added, edited and removed in a working copy, and the
+    whole configuration is saved and pushed once, when the user finishes.
+    """
 
     def __init__(self) -> None:
-        """Start with no sensor chosen."""
-        self._sensor_type = ""
-        self._sensor_id: str | None = None
+        """Start with no peripheral chosen and nothing changed."""
+        self._type = ""
+        self._peripheral_id: str | None = None
+        self._changes: dict[str, Any] = {}
+        self._names: dict[str, str] = {}
 
     @property
     def _platform(self) -> str:
@@ -252,148 +260,185 @@ class MicroHomeOptionsFlow(OptionsFlow):
         return {**default_options(self.config_entry.title), **self.config_entry.options}
 
     @property
-    def _sensors(self) -> list[dict[str, Any]]:
-        return list(self._options[CONF_SENSORS])
+    def _peripherals(self) -> list[dict[str, Any]]:
+        """The peripherals as edited so far."""
+        return list(self._changes.get(CONF_PERIPHERALS, self._options[CONF_PERIPHERALS]))
 
-    def _sensor_choices(self) -> SelectSelector:
-        return _select(
+    async def _translated(self) -> dict[str, str]:
+        """The translated names of types and boards and the wiring hints, by selector key."""
+        if not self._names:
+            prefix = f"component.{DOMAIN}.selector."
+            texts = await async_get_translations(
+                self.hass, self.hass.config.language, "selector", {DOMAIN}
+            )
+            self._names = {
+                key.removeprefix(prefix).replace(".options.", "."): text
+                for key, text in texts.items()
+                if key.startswith(prefix)
+            }
+        return self._names
+
+    async def _type_name(self, peripheral_type: str) -> str:
+        return (await self._translated()).get(f"peripheral_type.{peripheral_type}", peripheral_type)
+
+    async def _choose_peripheral(self, step_id: str) -> ConfigFlowResult:
+        """The form of step_id: one of the peripherals, by name and translated type."""
+        choices = _select(
             [
-                SelectOptionDict(value=s["id"], label=f"{s.get('name') or s['id']} ({s['type']})")
-                for s in self._sensors
+                SelectOptionDict(
+                    value=p["id"],
+                    label=f"{p.get('name') or p['id']} ({await self._type_name(p['type'])})",
+                )
+                for p in self._peripherals
             ]
         )
+        schema = probatio.Schema({probatio.Required(CONF_PERIPHERAL): choices})
+        return self.async_show_form(step_id=step_id, data_schema=schema)
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """The menu."""
-        menu = ["add_sensor", "node_settings"]
-        if self._sensors:
-            menu[1:1] = ["edit_sensor", "remove_sensor"]
+        """The menu; it comes back after every step until the user finishes."""
+        menu = ["add_peripheral", "node_settings", "finish"]
+        if self._peripherals:
+            menu[1:1] = ["edit_peripheral", "remove_peripheral"]
         return self.async_show_menu(step_id="init", menu_options=menu)
 
-    async def async_step_add_sensor(
+    async def async_step_add_peripheral(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Choose the type of a new sensor."""
+        """Choose the type of a new peripheral."""
         errors: dict[str, str] = {}
-        sensors = self._sensors
-        if len(sensors) >= protocol.MAX_SENSORS:
-            errors["base"] = "too_many_sensors"
+        peripherals = self._peripherals
+        if len(peripherals) >= catalogue.MAX_PERIPHERALS:
+            errors["base"] = "too_many_peripherals"
         elif user_input is not None:
-            sensor_type = user_input[CONF_TYPE]
-            if sensor_type == "status_led" and any(s["type"] == "status_led" for s in sensors):
-                errors[CONF_TYPE] = "status_led_exists"
+            peripheral_type = user_input[CONF_TYPE]
+            if catalogue.TYPES[peripheral_type].single and any(
+                p["type"] == peripheral_type for p in peripherals
+            ):
+                errors[CONF_TYPE] = f"{peripheral_type}_exists"
             else:
-                self._sensor_type = sensor_type
-                self._sensor_id = None
-                return await self.async_step_sensor()
+                self._type = peripheral_type
+                self._peripheral_id = None
+                return await self.async_step_peripheral()
         schema = probatio.Schema(
-            {probatio.Required(CONF_TYPE): _select(list(protocol.SENSOR_TYPES), "sensor_type")}
+            {probatio.Required(CONF_TYPE): _select(self._offered_types(), "peripheral_type")}
         )
-        return self.async_show_form(step_id="add_sensor", data_schema=schema, errors=errors)
+        return self.async_show_form(step_id="add_peripheral", data_schema=schema, errors=errors)
 
-    async def async_step_edit_sensor(
+    def _offered_types(self) -> list[str]:
+        """The types the node's firmware runs (its announce's caps), all before it announced."""
+        announce = self.config_entry.data.get(CONF_ANNOUNCE) or {}
+        caps = announce.get("caps")
+        if not isinstance(caps, list):
+            return list(catalogue.TYPES)
+        return [key for key in catalogue.TYPES if key in caps]
+
+    async def async_step_edit_peripheral(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Choose the sensor to edit."""
+        """Choose the peripheral to edit."""
         if user_input is not None:
-            sensor = next(s for s in self._sensors if s["id"] == user_input[CONF_SENSOR])
-            self._sensor_type = sensor["type"]
-            self._sensor_id = sensor["id"]
-            return await self.async_step_sensor()
-        schema = probatio.Schema({probatio.Required(CONF_SENSOR): self._sensor_choices()})
-        return self.async_show_form(step_id="edit_sensor", data_schema=schema)
+            peripheral = next(
+                p for p in self._peripherals if p["id"] == user_input[CONF_PERIPHERAL]
+            )
+            self._type = peripheral["type"]
+            self._peripheral_id = peripheral["id"]
+            return await self.async_step_peripheral()
+        return await self._choose_peripheral("edit_peripheral")
 
-    async def async_step_remove_sensor(
+    async def async_step_remove_peripheral(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Choose the sensor to remove; its entities go with it."""
+        """Choose the peripheral to remove; its entities go with it."""
         if user_input is not None:
-            sensors = [s for s in self._sensors if s["id"] != user_input[CONF_SENSOR]]
-            return self._save(sensors=sensors)
-        schema = probatio.Schema({probatio.Required(CONF_SENSOR): self._sensor_choices()})
-        return self.async_show_form(step_id="remove_sensor", data_schema=schema)
+            removed = user_input[CONF_PERIPHERAL]
+            self._changes[CONF_PERIPHERALS] = [p for p in self._peripherals if p["id"] != removed]
+            return await self.async_step_init()
+        return await self._choose_peripheral("remove_peripheral")
 
-    async def async_step_sensor(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Name, pin and settings of a new or edited sensor."""
-        sensor_type = self._sensor_type
-        others = [s for s in self._sensors if s["id"] != self._sensor_id]
-        current = next((s for s in self._sensors if s["id"] == self._sensor_id), None)
+    async def async_step_peripheral(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name, pin and parameters of a new or edited peripheral."""
+        kind = catalogue.TYPES[self._type]
+        peripherals = self._peripherals
+        others = [p for p in peripherals if p["id"] != self._peripheral_id]
+        current = next((p for p in peripherals if p["id"] == self._peripheral_id), None)
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = _errors(self._sensor_validator(others), user_input)
+            data, errors = _errors(self._peripheral_validator(others), user_input)
             if not errors:
-                sensor: dict[str, Any] = {
-                    "id": self._sensor_id
-                    or protocol.sensor_id_for(data[CONF_NAME], {s["id"] for s in others}),
-                    "type": sensor_type,
+                peripheral: dict[str, Any] = {
+                    "id": self._peripheral_id
+                    or protocol.sensor_id_for(data[CONF_NAME], {p["id"] for p in others}),
+                    "type": kind.key,
                     "name": data[CONF_NAME],
                     "pin": data[CONF_PIN],
                 }
-                for param in protocol.PARAM_LIMITS[sensor_type]:
-                    sensor[param] = data[param]
-                sensors = self._sensors
+                peripheral |= {param.key: data[param.key] for param in kind.params}
                 if current is None:
-                    sensors.append(sensor)
+                    peripherals.append(peripheral)
                 else:
-                    sensors[sensors.index(current)] = sensor
-                return self._save(sensors=sensors)
-        taken = {s["pin"] for s in others}
-        pins = [
-            protocol.format_pin(pin)
-            for pin in protocol.valid_pins(self._platform, sensor_type)
-            if pin not in taken
-        ]
+                    peripherals[peripherals.index(current)] = peripheral
+                self._changes[CONF_PERIPHERALS] = peripherals
+                return await self.async_step_init()
+        taken = {p["pin"] for p in others}
         fields: dict[Any, Any] = {
             probatio.Required(CONF_NAME): TextSelector(),
             probatio.Required(CONF_PIN): SelectSelector(
                 SelectSelectorConfig(
-                    options=pins, custom_value=True, mode=SelectSelectorMode.DROPDOWN
+                    options=[
+                        protocol.format_pin(pin)
+                        for pin in catalogue.pins(self._platform, kind.role)
+                        if pin not in taken
+                    ],
+                    custom_value=True,
+                    mode=SelectSelectorMode.DROPDOWN,
                 )
             ),
         }
-        for param in protocol.PARAM_LIMITS[sensor_type]:
-            fields[probatio.Required(param)] = NumberSelector(
-                NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1)
-            )
-        suggested: dict[str, Any] = dict(protocol.DEFAULTS[sensor_type])
+        for param in kind.params:
+            fields[probatio.Required(param.key)] = _param_selector(param)
+        suggested: dict[str, Any] = dict(kind.defaults)
         if current is not None:
             suggested |= {k: v for k, v in current.items() if k in (CONF_NAME, *suggested)}
             suggested[CONF_PIN] = protocol.format_pin(current["pin"])
         suggested |= user_input or {}
+        names = await self._translated()
         return self.async_show_form(
-            step_id="sensor",
+            step_id="peripheral",
             data_schema=self.add_suggested_values_to_schema(probatio.Schema(fields), suggested),
             errors=errors,
-            description_placeholders={"type": sensor_type, "platform": self._platform},
+            description_placeholders={
+                "type": names.get(f"peripheral_type.{kind.key}", kind.name),
+                "board": names.get(f"platform.{self._platform}", self._platform),
+                "wiring": names.get(f"peripheral_wiring.{kind.key}", kind.wiring),
+            },
         )
 
-    def _sensor_validator(self, others: list[dict[str, Any]]) -> probatio.Schema:
+    def _peripheral_validator(self, others: list[dict[str, Any]]) -> probatio.Schema:
         platform = self._platform
-        sensor_type = self._sensor_type
-        names = {str(s.get("name") or s["id"]).casefold() for s in others}
-        pins = {s["pin"] for s in others}
+        kind = catalogue.TYPES[self._type]
+        names = {str(p.get("name") or p["id"]).casefold() for p in others}
+        taken = {p["pin"] for p in others}
 
         def name(value: Any) -> str:
             text = str(value).strip()
-            if not 1 <= len(text) <= protocol.NAME_MAX:
+            if not 1 <= len(text) <= catalogue.NAME_MAX:
                 raise probatio.Invalid("invalid_name")
             if text.casefold() in names:
                 raise probatio.Invalid("name_in_use")
             return text
 
-        def pin(value: Any) -> protocol.Pin:
+        def pin(value: Any) -> catalogue.Pin:
             try:
                 parsed = protocol.parse_pin(str(value))
             except ProtocolError as err:
                 raise probatio.Invalid("invalid_pin") from err
-            if protocol.pin_error(platform, sensor_type, parsed) is not None:
-                output_only = platform != "rp2" and isinstance(parsed, int) and parsed >= 34
-                raise probatio.Invalid(
-                    "pin_input_only"
-                    if output_only and parsed in protocol.valid_pins(platform, "motion")
-                    else "invalid_pin"
-                )
-            if parsed in pins:
+            if parsed not in catalogue.pins(platform, kind.role):
+                input_only = parsed in catalogue.pins(platform, "in")
+                raise probatio.Invalid("pin_input_only" if input_only else "invalid_pin")
+            if parsed in taken:
                 raise probatio.Invalid("pin_in_use")
             return parsed
 
@@ -401,8 +446,12 @@ class MicroHomeOptionsFlow(OptionsFlow):
             probatio.Required(CONF_NAME): name,
             probatio.Required(CONF_PIN): pin,
         }
-        for param, (low, high) in protocol.PARAM_LIMITS[sensor_type].items():
-            fields[probatio.Required(param)] = _whole(f"{param}_range", low, high)
+        for param in kind.params:
+            fields[probatio.Required(param.key)] = (
+                bool
+                if param.kind == "bool"
+                else _whole(f"{param.key}_range", param.low, param.high)
+            )
         return probatio.Schema(fields)
 
     async def async_step_node_settings(
@@ -412,32 +461,30 @@ class MicroHomeOptionsFlow(OptionsFlow):
         validator = probatio.Schema(
             {
                 probatio.Required(CONF_TELEMETRY_INTERVAL): _whole(
-                    "telemetry_interval_range", *protocol.TELEMETRY_INTERVAL
+                    "telemetry_interval_range", *catalogue.TELEMETRY_INTERVAL
                 ),
-                probatio.Required(CONF_LOG_LEVEL): probatio.All(
-                    probatio.In(LOG_LEVEL_CHOICES), LOG_LEVEL_CHOICES.get
-                ),
+                probatio.Required(CONF_LOG_LEVEL): probatio.In(LOG_LEVEL_OF_NAME),
             }
         )
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = _errors(validator, user_input)
             if not errors:
-                return self._save(**data)
+                self._changes[CONF_TELEMETRY_INTERVAL] = data[CONF_TELEMETRY_INTERVAL]
+                self._changes[CONF_LOG_LEVEL] = LOG_LEVEL_OF_NAME[data[CONF_LOG_LEVEL]]
+                return await self.async_step_init()
         schema = probatio.Schema(
             {
                 probatio.Required(CONF_TELEMETRY_INTERVAL): NumberSelector(
                     NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1)
                 ),
-                probatio.Required(CONF_LOG_LEVEL): _select(list(LOG_LEVEL_CHOICES), "log_level"),
+                probatio.Required(CONF_LOG_LEVEL): _select(list(LOG_LEVEL_OF_NAME), "log_level"),
             }
         )
-        options = self._options
+        options = self._options | self._changes
         suggested = {
             CONF_TELEMETRY_INTERVAL: options[CONF_TELEMETRY_INTERVAL],
-            CONF_LOG_LEVEL: next(
-                key for key, level in LOG_LEVEL_CHOICES.items() if level == options[CONF_LOG_LEVEL]
-            ),
+            CONF_LOG_LEVEL: protocol.LOG_LEVEL_NAMES.get(options[CONF_LOG_LEVEL], "info"),
         } | (user_input or {})
         return self.async_show_form(
             step_id="node_settings",
@@ -445,8 +492,11 @@ class MicroHomeOptionsFlow(OptionsFlow):
             errors=errors,
         )
 
-    def _save(self, **changes: Any) -> ConfigFlowResult:
-        """Store the new configuration; the entry's update listener sends it to the node."""
+    async def async_step_finish(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Store the new configuration; the entry's update listener sends it to the node once."""
+        changes = {k: v for k, v in self._changes.items() if self._options.get(k) != v}
+        if not changes:
+            return self.async_create_entry(data=dict(self.config_entry.options))
         options = next_options(self.config_entry, **changes)
         problems = protocol.validate_config(protocol.config_body(options, 1), self._platform)
         if problems:
@@ -454,3 +504,18 @@ class MicroHomeOptionsFlow(OptionsFlow):
                 reason="invalid_config", description_placeholders={"errors": "; ".join(problems)}
             )
         return self.async_create_entry(data=options)
+
+
+# The options of the log level selector (lower-case keys) and the node's level each stands for.
+LOG_LEVEL_OF_NAME: Final = {name: level for level, name in protocol.LOG_LEVEL_NAMES.items()}
+
+
+def _param_selector(param: catalogue.Param) -> Selector[Any]:
+    """The form field of one peripheral parameter."""
+    if param.kind == "bool":
+        return BooleanSelector()
+    # No min and max: out of range, the field shows the parameter's own error.
+    config = NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1)
+    if param.unit is not None:
+        config["unit_of_measurement"] = param.unit
+    return NumberSelector(config)

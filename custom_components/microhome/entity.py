@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Any
 
+from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
-from .const import DOMAIN, signal_update
+from . import catalogue
+from .client import Change
+from .const import DOMAIN
 from .node import MicroHomeConfigEntry, MicroHomeNode
 
 
@@ -21,8 +24,8 @@ class MicroHomeEntity(Entity):
 
     _attr_should_poll = False
     _attr_has_entity_name = True
-    # Dispatcher signals (see const.signal_update) that change this entity's state.
-    _signals: tuple[str, ...] = ()
+    # The node's changes, beyond availability and configuration, that change this entity.
+    _changes: tuple[Change, ...] = ()
 
     def __init__(self, node: MicroHomeNode, key: str) -> None:
         """Set up the entity for node; key makes the unique id."""
@@ -38,12 +41,8 @@ class MicroHomeEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the node's updates."""
         await super().async_added_to_hass()
-        for what in ("availability", "config", *self._signals):
-            self.async_on_remove(
-                async_dispatcher_connect(
-                    self.hass, signal_update(self.node.node_id, what), self._handle_update
-                )
-            )
+        for change in (Change.AVAILABILITY, Change.CONFIG, *self._changes):
+            self.async_on_remove(self.node.listen(change, self._handle_update))
         self._update_from_node()
 
     @callback
@@ -56,29 +55,55 @@ class MicroHomeEntity(Entity):
         self.async_write_ha_state()
 
 
-class MicroHomeSensorEntity(MicroHomeEntity):
-    """An entity of one configured sensor (a `sensors` item of the node's configuration)."""
+class MicroHomePeripheralEntity(MicroHomeEntity):
+    """An entity of one configured peripheral (a `sensors` item of the node's configuration).
 
-    def __init__(self, node: MicroHomeNode, sensor: dict[str, Any], suffix: str = "") -> None:
-        """Set up the entity for one configured sensor."""
-        self.sensor_id: str = sensor["id"]
-        super().__init__(node, self.sensor_id + suffix)
-        self._signals = (f"state/{self.sensor_id}",)
-        self._apply_name(sensor)
+    What it shows comes from the catalogue: the peripheral's type and the entity's spec.
+    """
 
-    def _apply_name(self, sensor: dict[str, Any]) -> None:
-        """Name the entity after the sensor (as typed in the options flow)."""
-        self._attr_name = sensor.get("name") or self.sensor_id
+    def __init__(
+        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
+    ) -> None:
+        """Set up the entity spec describes for one configured peripheral."""
+        self.peripheral_id: str = peripheral["id"]
+        self.kind = catalogue.TYPES[peripheral["type"]]
+        self.spec = spec
+        super().__init__(node, self.peripheral_id + (f"_{spec.key}" if spec.key else ""))
+        if spec.key is not None:
+            self._attr_translation_key = spec.key
+        self._apply_name(peripheral)
+
+    def _apply_name(self, peripheral: dict[str, Any]) -> None:
+        """Name the entity after the peripheral (as typed in the options flow)."""
+        name = peripheral.get("name") or self.peripheral_id
+        if self.spec.key is None:
+            self._attr_name = name
+        else:
+            self._attr_translation_placeholders = {"sensor": name}
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the peripheral's state."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.node.listen(Change.STATE, self._handle_update, self.peripheral_id)
+        )
+
+    @property
+    def values(self) -> dict[str, Any] | None:
+        """The peripheral's last reported values (none after an error); None before any."""
+        state = self.node.states.get(self.peripheral_id)
+        return None if state is None else state.values
 
     @callback
     def _update_from_node(self) -> None:
-        if (sensor := self.node.sensor(self.sensor_id)) is not None:
-            self._apply_name(sensor)
-        self._update_state()
+        if (peripheral := self.node.peripheral(self.peripheral_id)) is not None:
+            self._apply_name(peripheral)
+        if (values := self.values) is not None:
+            self._update_state(values)
 
     @callback
-    def _update_state(self) -> None:
-        """Take the sensor's last state from the node."""
+    def _update_state(self, values: dict[str, Any]) -> None:
+        """Take the peripheral's last reported values."""
 
 
 type EntityFactory = Callable[[MicroHomeNode], Iterable[MicroHomeEntity]]
@@ -110,6 +135,63 @@ def async_setup_dynamic_entities(
             async_add_entities(new)
 
     sync()
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, signal_update(node.node_id, "config"), sync)
-    )
+    node.async_listen(Change.CONFIG, sync)
+
+
+type PeripheralEntityClass = Callable[
+    [MicroHomeNode, dict[str, Any], catalogue.Entity], MicroHomePeripheralEntity
+]
+type SetupEntry = Callable[
+    [HomeAssistant, MicroHomeConfigEntry, AddConfigEntryEntitiesCallback],
+    Coroutine[Any, Any, None],
+]
+
+
+def platform_setup(
+    platform: str,
+    entity_class: PeripheralEntityClass | None = None,
+    node_entities: EntityFactory | None = None,
+) -> SetupEntry:
+    """A platform's async_setup_entry: the node's own entities (node_entities) and an
+    entity_class per catalogue entity of platform of each configured peripheral, added and
+    deleted as the configuration changes."""
+
+    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
+        if node_entities is not None:
+            yield from node_entities(node)
+        if entity_class is None:
+            return
+        for peripheral in node.peripherals:
+            kind = catalogue.TYPES.get(peripheral["type"])
+            for spec in kind.entities if kind is not None else ():
+                if spec.platform == platform:
+                    yield entity_class(node, peripheral, spec)
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: MicroHomeConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        async_setup_dynamic_entities(hass, entry, async_add_entities, platform, entities)
+
+    return async_setup_entry
+
+
+class RestoreOnOff(MicroHomePeripheralEntity, RestoreEntity):
+    """A peripheral entity whose on/off state is restored after a restart until the node
+    reports; `_update_state` sets it from the value `on_value` names."""
+
+    _attr_is_on: bool | None  # the entity class (switch, binary sensor) holds it
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last state until the node reports."""
+        if (last := await self.async_get_last_state()) is not None and last.state in (
+            STATE_ON,
+            STATE_OFF,
+        ):
+            self._attr_is_on = last.state == STATE_ON
+        await super().async_added_to_hass()
+
+    @callback
+    def _update_state(self, values: dict[str, Any]) -> None:
+        self._attr_is_on = bool(values.get(self.spec.value or "on"))

@@ -1,8 +1,7 @@
-"""Lights: dimmable LEDs and the on/off status LED."""
+"""Lights: the peripherals the catalogue shows as lights (dimmable LED, status LED)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from homeassistant.components.light import (
@@ -13,107 +12,69 @@ from homeassistant.components.light import (
     LightEntityFeature,
 )
 from homeassistant.const import STATE_OFF, STATE_ON, Platform
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .entity import MicroHomeEntity, MicroHomeSensorEntity, async_setup_dynamic_entities
-from .node import MicroHomeConfigEntry, MicroHomeNode
-from .protocol import TRANSITION_MAX, LightState
+from . import catalogue
+from .entity import MicroHomePeripheralEntity, platform_setup
+from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 1
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a light per configured LED and status LED."""
+class PeripheralLight(MicroHomePeripheralEntity, LightEntity, RestoreEntity):
+    """A light: dimmable when its state has a brightness, with transitions when its `set`
+    takes one. The state follows the node's echo, never the command."""
 
-    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
-        for sensor in node.sensors:
-            if sensor["type"] == "led":
-                yield DimmableLight(node, sensor)
-            elif sensor["type"] == "status_led":
-                yield StatusLight(node, sensor)
-
-    async_setup_dynamic_entities(hass, entry, async_add_entities, Platform.LIGHT, entities)
-
-
-class StatusLight(MicroHomeSensorEntity, LightEntity, RestoreEntity):
-    """The status LED: on/off. The state follows the node's echo, never the command."""
-
-    _mode = ColorMode.ONOFF
-
-    def __init__(self, node: MicroHomeNode, sensor: dict[str, Any]) -> None:
-        """Set up the light of one configured LED."""
-        super().__init__(node, sensor)
-        self._attr_color_mode = self._mode
-        self._attr_supported_color_modes = {self._mode}
+    def __init__(
+        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
+    ) -> None:
+        """Set up the light of one configured peripheral."""
+        super().__init__(node, peripheral, spec)
+        fields = {field.key: field for field in self.kind.set_fields}
+        self._dimmable = any(field.key == "brightness" for field in self.kind.state)
+        mode = ColorMode.BRIGHTNESS if self._dimmable else ColorMode.ONOFF
+        self._attr_color_mode = mode
+        self._attr_supported_color_modes = {mode}
+        self._transition = fields.get("transition")
+        if self._transition is not None:
+            self._attr_supported_features = LightEntityFeature.TRANSITION
 
     async def async_added_to_hass(self) -> None:
         """Restore the last state until the node reports."""
         if (last := await self.async_get_last_state()) is not None:
-            self._restore(last.state, last.attributes)
+            if last.state in (STATE_ON, STATE_OFF):
+                self._attr_is_on = last.state == STATE_ON
+            brightness = last.attributes.get(ATTR_BRIGHTNESS)
+            if self._dimmable and isinstance(brightness, int):
+                self._attr_brightness = brightness
         await super().async_added_to_hass()
 
-    def _restore(self, state: str, attributes: Any) -> None:
-        if state in (STATE_ON, STATE_OFF):
-            self._attr_is_on = state == STATE_ON
-
     @callback
-    def _update_state(self) -> None:
-        state = self.node.states.get(self.sensor_id)
-        if isinstance(state, LightState):
-            self._take(state)
-
-    def _take(self, state: LightState) -> None:
-        self._attr_is_on = state.on
-
-    async def async_turn_on(self, **kwargs: Any) -> None:
-        """Ask the node to switch the light on."""
-        await self.node.async_command("set", id=self.sensor_id, on=True)
-
-    async def async_turn_off(self, **kwargs: Any) -> None:
-        """Ask the node to switch the light off."""
-        await self.node.async_command("set", id=self.sensor_id, on=False)
-
-
-class DimmableLight(StatusLight):
-    """A PWM LED with brightness and transition."""
-
-    _mode = ColorMode.BRIGHTNESS
-    _attr_supported_features = LightEntityFeature.TRANSITION
-
-    def _restore(self, state: str, attributes: Any) -> None:
-        super()._restore(state, attributes)
-        if isinstance(brightness := attributes.get(ATTR_BRIGHTNESS), int):
+    def _update_state(self, values: dict[str, Any]) -> None:
+        brightness = values.get("brightness")
+        self._attr_is_on = bool(values.get("on")) and brightness != 0
+        if brightness:
             self._attr_brightness = brightness
 
-    def _take(self, state: LightState) -> None:
-        self._attr_is_on = state.on and state.brightness != 0
-        if state.brightness:
-            self._attr_brightness = state.brightness
-
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """Ask the node to switch the LED on, to a brightness, over a transition."""
-        await self.node.async_command(
-            "set",
-            id=self.sensor_id,
-            on=True,
-            brightness=kwargs.get(ATTR_BRIGHTNESS),
-            transition=_transition(kwargs),
-        )
+        """Ask the node to switch the light on, to a brightness, over a transition."""
+        fields: dict[str, Any] = {"on": True}
+        if self._dimmable:
+            fields["brightness"] = kwargs.get(ATTR_BRIGHTNESS)
+        await self.node.async_command("set", id=self.peripheral_id, **fields, **self._fade(kwargs))
 
     async def async_turn_off(self, **kwargs: Any) -> None:
-        """Ask the node to switch the LED off, over a transition."""
-        await self.node.async_command(
-            "set", id=self.sensor_id, on=False, transition=_transition(kwargs)
-        )
+        """Ask the node to switch the light off, over a transition."""
+        await self.node.async_command("set", id=self.peripheral_id, on=False, **self._fade(kwargs))
+
+    def _fade(self, kwargs: dict[str, Any]) -> dict[str, float]:
+        """The `transition` field, clamped to what the node takes; none if not asked for."""
+        limit = self._transition
+        if limit is None or (transition := kwargs.get(ATTR_TRANSITION)) is None:
+            return {}
+        low, high = float(limit.low or 0), float(limit.high or 0)
+        return {"transition": round(min(max(float(transition), low), high), 2)}
 
 
-def _transition(kwargs: dict[str, Any]) -> float | None:
-    if (transition := kwargs.get(ATTR_TRANSITION)) is None:
-        return None
-    return round(min(max(float(transition), 0.0), TRANSITION_MAX), 2)
+async_setup_entry = platform_setup(Platform.LIGHT, PeripheralLight)

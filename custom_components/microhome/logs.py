@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import heapq
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, NamedTuple
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
@@ -26,15 +25,18 @@ from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
 from .protocol import (
+    LOG_LEVEL_NAMES,
+    LOG_LEVELS,
     LOG_MESSAGE_MAX,
     LOG_SOURCE_MAX,
     LogBatch,
     ProtocolError,
     describe,
     escape_text,
+    is_node_id,
     parse_log,
 )
-from .settings import async_get_manager
+from .settings import SettingsManager
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,8 +47,7 @@ STORAGE_KEY = f"{DOMAIN}.logs"
 STORAGE_VERSION = 1
 SAVE_DELAY = 15.0
 
-LEVELS = ("D", "I", "W", "E", "C")
-LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+LEVEL_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 EVENT_RANK = LEVEL_RANK["W"]
 PYTHON_LEVELS = {
     "D": logging.DEBUG,
@@ -61,21 +62,25 @@ KIND_BOOT = "boot"
 KIND_GAP = "gap"
 MARKER_SOURCE = "microhome"
 
-NODE_ID = re.compile(r"^[a-z0-9_-]{1,32}$")
 
-# One history line: (id, time, node, boot, seq, t, level, source, message, kind).
-# Plain tuples keep ingestion and snapshots for the store cheap.
-type Record = tuple[int, float, str, int, int, int, str, str, str, str]
-R_ID: Final = 0
-R_TIME: Final = 1
-R_NODE: Final = 2
-R_BOOT: Final = 3
-R_SEQ: Final = 4
-R_T: Final = 5
-R_LEVEL: Final = 6
-R_SOURCE: Final = 7
-R_MESSAGE: Final = 8
-R_KIND: Final = 9
+class LogLine(NamedTuple):
+    """One history line. A tuple underneath: ingestion and store snapshots stay cheap."""
+
+    id: int
+    time: float
+    node: str
+    boot: int
+    seq: int
+    t: int
+    level: str
+    source: str
+    message: str
+    kind: str
+
+    def without_node(self) -> tuple[Any, ...]:
+        """The line as stored in its node's store (the node is the store's)."""
+        return (*self[:2], *self[3:])
+
 
 DATA_LOGS: HassKey[LogManager] = HassKey(f"{DOMAIN}_logs")
 
@@ -99,19 +104,19 @@ class LogFilter:
         self._rank = LEVEL_RANK[self.min_level]
         self._needle = self.text.casefold()
 
-    def matches(self, record: Record) -> bool:
+    def matches(self, record: LogLine) -> bool:
         """True if `record` passes every filter."""
-        if self.nodes is not None and record[R_NODE] not in self.nodes:
+        if self.nodes is not None and record.node not in self.nodes:
             return False
-        if LEVEL_RANK[record[R_LEVEL]] < self._rank:
+        if LEVEL_RANK[record.level] < self._rank:
             return False
-        if self.since is not None and record[R_TIME] < self.since:
+        if self.since is not None and record.time < self.since:
             return False
-        if self.until is not None and record[R_TIME] > self.until:
+        if self.until is not None and record.time > self.until:
             return False
         needle = self._needle
         return not needle or (
-            needle in record[R_MESSAGE].casefold() or needle in record[R_SOURCE].casefold()
+            needle in record.message.casefold() or needle in record.source.casefold()
         )
 
 
@@ -120,7 +125,7 @@ class NodeLog:
     """One node's history and the state needed to count gaps and mark reboots."""
 
     node_id: str
-    entries: deque[Record]
+    entries: deque[LogLine]
     boot: int | None = None
     next_seq: int | None = None
     lost: int = 0
@@ -138,24 +143,13 @@ class LogStream:
     """A live subscriber: gets matching new lines and clears."""
 
     log_filter: LogFilter
-    on_records: Callable[[list[Record]], None]
+    on_records: Callable[[list[LogLine]], None]
     on_clear: Callable[[str | None], None]
 
 
-def record_as_dict(record: Record) -> dict[str, Any]:
+def record_as_dict(record: LogLine) -> dict[str, Any]:
     """The websocket form of one history line."""
-    return {
-        "id": record[R_ID],
-        "time": record[R_TIME],
-        "node": record[R_NODE],
-        "boot": record[R_BOOT],
-        "seq": record[R_SEQ],
-        "t": record[R_T],
-        "level": record[R_LEVEL],
-        "source": record[R_SOURCE],
-        "message": record[R_MESSAGE],
-        "kind": record[R_KIND],
-    }
+    return record._asdict() | {"level_name": LOG_LEVEL_NAMES[record.level]}
 
 
 class LogManager:
@@ -199,7 +193,7 @@ class LogManager:
         if not isinstance(node_ids, list):
             return
         for node_id in node_ids:
-            if not isinstance(node_id, str) or not NODE_ID.match(node_id):
+            if not isinstance(node_id, str) or not is_node_id(node_id):
                 continue
             data = await self._store(node_id).async_load()
             if not data:
@@ -209,7 +203,7 @@ class LogManager:
             except KeyError, TypeError, ValueError, IndexError:
                 _LOGGER.warning("Stored MicroHome logs of %s are unreadable; dropped", node_id)
                 self.nodes.pop(node_id, None)
-        ids = [node.entries[-1][R_ID] for node in self.nodes.values() if node.entries]
+        ids = [node.entries[-1].id for node in self.nodes.values() if node.entries]
         self._next_id = max(ids, default=0) + 1
 
     def _restore(self, node_id: str, saved: dict[str, Any]) -> None:
@@ -220,7 +214,7 @@ class LogManager:
         node.last_seen = saved["last_seen"]
         node.boot_time = saved["boot_time"]
         for raw in saved["entries"]:
-            record: Record = (
+            record = LogLine(
                 int(raw[0]),
                 float(raw[1]),
                 node_id,
@@ -232,15 +226,15 @@ class LogManager:
                 str(raw[7]),
                 str(raw[8]),
             )
-            if record[R_LEVEL] not in LEVEL_RANK:
-                raise ValueError(record[R_LEVEL])
+            if record.level not in LEVEL_RANK:
+                raise ValueError(record.level)
             node.entries.append(record)
         self.nodes[node_id] = node
 
     def _node_data(self, node: NodeLog) -> dict[str, Any]:
         # Called by Store in the event loop, also at the final write when Home Assistant stops.
         data = self._node_snapshot(node)
-        data["entries"] = [record[:R_NODE] + record[R_NODE + 1 :] for record in data["entries"]]
+        data["entries"] = [record.without_node() for record in data["entries"]]
         return data
 
     @callback
@@ -286,7 +280,7 @@ class LogManager:
         """MQTT callback for `microhome/<id>/log`."""
         parts = msg.topic.split("/")
         node_id = parts[1] if len(parts) == 3 else ""
-        if not NODE_ID.match(node_id):
+        if not is_node_id(node_id):
             self._drop("", "invalid node id in topic " + describe(msg.topic, 120))
             return
         try:
@@ -310,11 +304,11 @@ class LogManager:
         )
 
     @callback
-    def ingest(self, node_id: str, batch: LogBatch, now: float) -> list[Record]:
+    def ingest(self, node_id: str, batch: LogBatch, now: float) -> list[LogLine]:
         """Add one parsed batch to `node_id`'s history; returns the new lines."""
         node = self._node(node_id)
         node.last_seen = now
-        new: list[Record] = []
+        new: list[LogLine] = []
         entries = batch.entries
         boot = batch.boot
         # Entries carry milliseconds since boot; the boot's wall-clock time is estimated from
@@ -351,7 +345,7 @@ class LogManager:
             # newline cannot forge a log line, a lone surrogate cannot break the store.
             source = escape_text(entry.src, LOG_SOURCE_MAX)
             message = escape_text(entry.msg, LOG_MESSAGE_MAX)
-            record: Record = (
+            record = LogLine(
                 self._next_id,
                 min(boot_time + entry.t / 1000, now),
                 node_id,
@@ -379,8 +373,8 @@ class LogManager:
         self._publish(node, new)
         return new
 
-    def _marker(self, node: NodeLog, now: float, kind: str, level: str, message: str) -> Record:
-        record: Record = (
+    def _marker(self, node: NodeLog, now: float, kind: str, level: str, message: str) -> LogLine:
+        record = LogLine(
             self._next_id,
             now,
             node.node_id,
@@ -395,7 +389,7 @@ class LogManager:
         self._next_id += 1
         return record
 
-    def _publish(self, node: NodeLog, new: list[Record]) -> None:
+    def _publish(self, node: NodeLog, new: list[LogLine]) -> None:
         if not new:
             return
         node.entries.extend(new)
@@ -407,11 +401,11 @@ class LogManager:
 
     def query(
         self, log_filter: LogFilter, limit: int, before: int | None = None
-    ) -> tuple[list[Record], bool]:
+    ) -> tuple[list[LogLine], bool]:
         """Matching lines, newest first, older than id `before`; and whether more exist."""
-        found: list[Record] = []
+        found: list[LogLine] = []
         for record in self._newest_first(log_filter.nodes):
-            if before is not None and record[R_ID] >= before:
+            if before is not None and record.id >= before:
                 continue
             if log_filter.matches(record):
                 if len(found) == limit:
@@ -419,7 +413,7 @@ class LogManager:
                 found.append(record)
         return found, False
 
-    def _newest_first(self, nodes: Iterable[str] | None) -> Iterator[Record]:
+    def _newest_first(self, nodes: Iterable[str] | None) -> Iterator[LogLine]:
         selected = (
             self.nodes.values()
             if nodes is None
@@ -427,7 +421,7 @@ class LogManager:
         )
         return heapq.merge(
             *(reversed(node.entries) for node in selected),
-            key=lambda record: record[R_ID],
+            key=lambda record: record.id,
             reverse=True,
         )
 
@@ -498,16 +492,10 @@ class _MqttTracker:
             self.subscribing = False
 
 
-async def async_setup_logs(hass: HomeAssistant) -> None:
-    """Set up log ingestion, global settings, the websocket API and the panel."""
-    from .panel import async_register_panel  # noqa: PLC0415
-    from .websocket import async_register_websocket_commands  # noqa: PLC0415
-
-    settings = await async_get_manager(hass)
+async def async_setup_logs(hass: HomeAssistant, settings: SettingsManager) -> None:
+    """Set up log ingestion: the histories, their size from settings, the MQTT subscription."""
     manager = LogManager(hass, parse_log, (ProtocolError,), settings.stored.log_history)
     await manager.async_load()
     hass.data[DATA_LOGS] = manager
     settings.async_listen(lambda stored: manager.async_set_max_entries(stored.log_history))
     _MqttTracker(hass, manager).async_start()
-    async_register_websocket_commands(hass)
-    await async_register_panel(hass)

@@ -1,12 +1,10 @@
-"""One MicroHome node: its MQTT subscriptions, last known state, commands and configuration."""
+"""One MicroHome node in Home Assistant: the node client (client.py) on HA's MQTT, plus the
+device registry, repairs and typed listeners for entities."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -14,31 +12,13 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from . import const, protocol
-from .const import (
-    CONF_ANNOUNCE,
-    CONF_AREA,
-    CONF_NODE_ID,
-    CONF_PLATFORM,
-    CONF_SENSORS,
-    CONF_VERSION,
-    DOMAIN,
-    MANUFACTURER,
-    signal_update,
-)
-from .protocol import (
-    Announce,
-    ConfigState,
-    OtaStatus,
-    ProtocolError,
-    SensorState,
-    Telemetry,
-)
+from .client import Change, CommandRefused, Message, NodeClient, NodeOffline, NoReply
+from .const import CONF_ANNOUNCE, CONF_AREA, CONF_NODE_ID, CONF_PLATFORM, DOMAIN, MANUFACTURER
+from .issues import async_set_issue, config_rejected_issue_id, key_mismatch_issue_id
+from .protocol import Announce, ProtocolError, Reply
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,66 +28,49 @@ _LAST_N: HassKey[dict[str, int]] = HassKey(f"{DOMAIN}_last_n")
 type MicroHomeConfigEntry = ConfigEntry[MicroHomeNode]
 
 
-def key_mismatch_issue_id(node_id: str) -> str:
-    """The repair issue raised when a node's key_id is not the fleet's."""
-    return f"key_mismatch_{node_id}"
+def _stored_announce(entry: ConfigEntry[Any]) -> Announce | None:
+    if stored := entry.data.get(CONF_ANNOUNCE):
+        try:
+            return protocol.parse_announce(protocol.dump_body(stored))
+        except ProtocolError:
+            return None
+    return None
 
 
-def config_rejected_issue_id(node_id: str) -> str:
-    """The repair issue raised when a node refuses its configuration."""
-    return f"config_rejected_{node_id}"
-
-
-@callback
-def async_set_issue(
-    hass: HomeAssistant,
-    issue_id: str,
-    translation_key: str | None,
-    placeholders: dict[str, str] | None = None,
-) -> None:
-    """Raise a node's repair issue, or clear it when translation_key is None."""
-    if translation_key is None:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        return
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        issue_id,
-        is_fixable=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key=translation_key,
-        translation_placeholders=placeholders,
-    )
-
-
-class MicroHomeNode:
+class MicroHomeNode(NodeClient):
     """The runtime data of one config entry: one node."""
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], fleet_key: bytes) -> None:
         """Set up the node from its config entry; nothing is subscribed yet."""
+        node_id: str = entry.data[CONF_NODE_ID]
+
+        async def publish(topic: str, payload: str, qos: int, retain: bool) -> None:
+            await mqtt.async_publish(hass, topic, payload, qos=qos, retain=retain)
+
+        async def subscribe(
+            topic: str, on_message: Callable[[Message], None]
+        ) -> Callable[[], None]:
+            return await mqtt.async_subscribe(
+                hass, topic, callback(on_message), qos=1, encoding=None
+            )
+
+        super().__init__(
+            node_id,
+            protocol.node_key(fleet_key, node_id),
+            publish,
+            subscribe,
+            config=lambda: dict(entry.options),
+            last_n=hass.data.setdefault(_LAST_N, {}),
+            announce=_stored_announce(entry),
+            spawn=self._spawn_task,
+        )
         self.hass = hass
         self.entry = entry
-        self.node_id: str = entry.data[CONF_NODE_ID]
-        self.key = protocol.node_key(fleet_key, self.node_id)
-        self.key_id = protocol.key_id(self.key)
-        self.online = False
         self.mqtt_connected = mqtt.is_connected(hass)
-        self.announce: Announce | None = None
-        if stored := entry.data.get(CONF_ANNOUNCE):
-            try:
-                self.announce = protocol.parse_announce(protocol.dump_body(stored))
-            except ProtocolError:
-                self.announce = None
-        self.telemetry: Telemetry | None = None
-        self.config_state: ConfigState | None = None
-        self.ota_status: OtaStatus | None = None
-        self.states: dict[str, SensorState] = {}
-        self.last_seen: datetime | None = None
-        self.pushed_version: int = self.config_version
-        self._replies: dict[int, asyncio.Future[protocol.Reply]] = {}
-        self._warned: set[str] = set()
 
-    # --- what entities and flows read ----------------------------------------------------------
+    def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A background send, tracked by Home Assistant and cancelled with the entry."""
+        self.entry.async_create_task(self.hass, coro, "push config")
 
     @property
     def name(self) -> str:
@@ -127,193 +90,42 @@ class MicroHomeNode:
         return str(self.entry.data.get(CONF_PLATFORM, "rp2"))
 
     @property
-    def available(self) -> bool:
-        """Whether the node is online and the broker reachable."""
-        return self.online and self.mqtt_connected
-
-    @property
     def config(self) -> dict[str, Any]:
         """The node's configuration as kept in the entry's options."""
         return dict(self.entry.options)
 
-    @property
-    def config_version(self) -> int:
-        """The version of the configuration in the entry (0: never set)."""
-        return int(self.entry.options.get(CONF_VERSION, 0))
-
-    @property
-    def sensors(self) -> list[dict[str, Any]]:
-        """The configured sensors."""
-        return list(self.entry.options.get(CONF_SENSORS, []))
-
-    def sensor(self, sensor_id: str) -> dict[str, Any] | None:
-        """One configured sensor by id."""
-        return next((s for s in self.sensors if s["id"] == sensor_id), None)
-
-    @property
-    def config_pending(self) -> bool:
-        """Whether the node has not yet answered the current configuration."""
-        if self.config_version == 0:
-            return False
-        state = self.config_state
-        return state is None or state.version != self.config_version
-
-    @property
-    def config_rejected(self) -> bool:
-        """Whether the node refused the current configuration."""
-        state = self.config_state
-        return state is not None and state.version == self.config_version and not state.ok
-
-    # --- subscriptions -------------------------------------------------------------------------
+    @callback
+    def async_listen(
+        self, change: Change, listener: Callable[[], None], key: str | None = None
+    ) -> None:
+        """Call listener on change (of peripheral key) until the entry unloads."""
+        self.entry.async_on_unload(self.listen(change, listener, key))
 
     async def async_start(self) -> None:
         """Subscribe to the node's topics; released when the entry unloads."""
-        handlers: dict[str, Callable[[mqtt.ReceiveMessage], None]] = {
-            "status": self._on_status,
-            "announce": self._on_announce,
-            "state/+": self._on_state,
-            "telemetry": self._on_telemetry,
-            "config/state": self._on_config_state,
-            "ota/status": self._on_ota_status,
-            "reply": self._on_reply,
-            "log": self._on_log,
-        }
-        for suffix, handler in handlers.items():
-            self.entry.async_on_unload(
-                await mqtt.async_subscribe(
-                    self.hass,
-                    protocol.topic(self.node_id, suffix),
-                    self._guarded(suffix, handler),
-                    qos=1,
-                    encoding=None,
-                )
-            )
+        self.listen(Change.ANNOUNCE, self._announced)
+        self.listen(Change.CONFIG_STATE, self._update_config_issue)
+        self._check_key_id()
+        self.entry.async_on_unload(self.stop)
+        await self.start()
         self.entry.async_on_unload(
             mqtt.async_subscribe_connection_status(self.hass, self._on_connection)
         )
-        self.entry.async_on_unload(self._cancel_replies)
-
-    def _guarded(
-        self, kind: str, handler: Callable[[mqtt.ReceiveMessage], None]
-    ) -> Callable[[mqtt.ReceiveMessage], None]:
-        """handler with size check, last_seen and protocol errors logged instead of raised."""
-
-        @callback
-        def on_message(msg: mqtt.ReceiveMessage) -> None:
-            if not msg.retain:
-                self.last_seen = dt_util.utcnow()
-            try:
-                protocol.check_size(msg.payload)
-                handler(msg)
-            except ProtocolError as err:
-                self._drop(kind, msg.topic, str(err))
-
-        return on_message
-
-    def _drop(self, kind: str, topic: str, reason: str) -> None:
-        """Log a dropped payload: a warning the first time per topic kind, then debug."""
-        level = logging.DEBUG if kind in self._warned else logging.WARNING
-        self._warned.add(kind)
-        _LOGGER.log(
-            level,
-            "Dropped a payload from node %s on %s: %s",
-            self.node_id,
-            protocol.describe(topic, 120),
-            reason,
-        )
-
-    def _send(self, what: str) -> None:
-        async_dispatcher_send(self.hass, signal_update(self.node_id, what))
 
     @callback
     def _on_connection(self, connected: bool) -> None:
-        self.mqtt_connected = connected
-        self._send("availability")
+        self.set_connected(connected)
 
     @callback
-    def _on_status(self, msg: mqtt.ReceiveMessage) -> None:
-        online = protocol.parse_status(msg.payload)
-        if online != self.online:
-            self.online = online
-            if online:
-                _LOGGER.info("Node %s (%s) is online", self.node_id, self.name)
-            else:
-                _LOGGER.info("Node %s (%s) is offline", self.node_id, self.name)
-            self._send("availability")
-
-    @callback
-    def _on_announce(self, msg: mqtt.ReceiveMessage) -> None:
-        if not msg.payload:
-            return  # a cleared retained announce
-        announce = protocol.parse_announce(msg.payload, self.node_id)
-        changed = announce != self.announce
-        self.announce = announce
+    def _announced(self) -> None:
+        """A new announce: keep it in the entry, update the device, check the key."""
+        announce = self.announce
+        assert announce is not None
         self._check_key_id()
-        if changed:
-            self.hass.config_entries.async_update_entry(
-                self.entry,
-                data={**self.entry.data, CONF_ANNOUNCE: announce.as_dict()},
-            )
-            self.async_update_device()
-            self._send("announce")
-        if announce.cfg < self.config_version and not self.config_rejected:
-            _LOGGER.info(
-                "Node %s runs configuration %s, sending %s again",
-                self.node_id,
-                announce.cfg,
-                self.config_version,
-            )
-            self.entry.async_create_task(self.hass, self.async_push_config(), "push config")
-
-    @callback
-    def _on_state(self, msg: mqtt.ReceiveMessage) -> None:
-        sensor_id = msg.topic.rsplit("/", 1)[-1]
-        if not msg.payload:
-            return  # the node emptied the retained state of a removed sensor
-        sensor = self.sensor(sensor_id)
-        if sensor is None:
-            raise ProtocolError(f"unknown sensor id {protocol.describe(sensor_id)}")
-        self.states[sensor_id] = protocol.parse_state(sensor["type"], msg.payload)
-        self._send(f"state/{sensor_id}")
-
-    @callback
-    def _on_telemetry(self, msg: mqtt.ReceiveMessage) -> None:
-        self.telemetry = protocol.parse_telemetry(msg.payload)
-        self._send("telemetry")
-
-    @callback
-    def _on_config_state(self, msg: mqtt.ReceiveMessage) -> None:
-        if not msg.payload:
-            return
-        self.config_state = protocol.parse_config_state(msg.payload)
-        self._update_config_issue()
-        self._send("config_state")
-
-    @callback
-    def _on_ota_status(self, msg: mqtt.ReceiveMessage) -> None:
-        if not msg.payload:
-            return
-        self.ota_status = protocol.parse_ota_status(msg.payload)
-        self._send("ota")
-
-    @callback
-    def _on_reply(self, msg: mqtt.ReceiveMessage) -> None:
-        reply = protocol.parse_reply(msg.payload)
-        future = self._replies.get(reply.n)
-        if future is None:
-            _LOGGER.debug("Node %s answered command %s nobody waits for", self.node_id, reply.n)
-        elif not future.done():
-            future.set_result(reply)
-
-    @callback
-    def _on_log(self, msg: mqtt.ReceiveMessage) -> None:
-        """Log lines are stored by the log store (logs.py); here they only count as seen."""
-
-    @callback
-    def _cancel_replies(self) -> None:
-        for future in self._replies.values():
-            future.cancel()
-        self._replies.clear()
+        self.hass.config_entries.async_update_entry(
+            self.entry, data={**self.entry.data, CONF_ANNOUNCE: announce.as_dict()}
+        )
+        self.async_update_device()
 
     # --- device and repairs --------------------------------------------------------------------
 
@@ -362,6 +174,7 @@ class MicroHomeNode:
             },
         )
 
+    @callback
     def _update_config_issue(self) -> None:
         issue_id = config_rejected_issue_id(self.node_id)
         state = self.config_state
@@ -383,91 +196,35 @@ class MicroHomeNode:
 
     # --- sending -------------------------------------------------------------------------------
 
-    def _next_n(self) -> int:
-        """Wall-clock milliseconds, but always more than the last `n` sent to this node."""
-        last = self.hass.data.setdefault(_LAST_N, {})
-        n = max(time.time_ns() // 1_000_000, last.get(self.node_id, 0) + 1)
-        last[self.node_id] = n
-        return n
-
     async def async_push_config(self) -> None:
         """Publish the entry's configuration as the node's retained, signed config/set."""
-        if self.config_version == 0:
-            return
-        config_topic = protocol.topic(self.node_id, "config/set")
-        body = protocol.config_body(self.config, self._next_n())
-        await mqtt.async_publish(
-            self.hass,
-            config_topic,
-            protocol.signed_payload(self.key, config_topic, body),
-            qos=1,
-            retain=True,
-        )
-        self.pushed_version = self.config_version
-        _LOGGER.debug("Sent configuration %s to node %s", self.pushed_version, self.node_id)
+        await self.push_config()
 
     async def async_config_updated(self) -> None:
-        """The entry changed: push a new configuration, tell the entities."""
+        """The entry changed: update the device, push a new configuration, tell the entities."""
         self.async_update_device()
-        if self.config_version != self.pushed_version:
-            await self.async_push_config()
-        self._send("config")
+        await self.config_changed()
 
-    async def async_command(self, cmd: str, **fields: Any) -> protocol.Reply:
+    async def async_command(self, cmd: str, **fields: Any) -> Reply:
         """Send a signed command and wait for the node's reply; HomeAssistantError if refused."""
         placeholders = {"name": self.name}
-        if not self.available:
+        try:
+            return await self.command(cmd, const.REPLY_TIMEOUT, **fields)
+        except NodeOffline as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="node_offline",
                 translation_placeholders=placeholders,
-            )
-        n = self._next_n()
-        cmd_topic = protocol.topic(self.node_id, "cmd")
-        body = protocol.command_body(n, cmd, **fields)
-        future: asyncio.Future[protocol.Reply] = self.hass.loop.create_future()
-        self._replies[n] = future
-        try:
-            await mqtt.async_publish(
-                self.hass, cmd_topic, protocol.signed_payload(self.key, cmd_topic, body), qos=1
-            )
-            async with asyncio.timeout(const.REPLY_TIMEOUT):
-                reply = await future
-        except TimeoutError as err:
+            ) from err
+        except NoReply as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="no_reply",
                 translation_placeholders=placeholders,
             ) from err
-        finally:
-            self._replies.pop(n, None)
-        if not reply.ok:
+        except CommandRefused as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="command_refused",
-                translation_placeholders={**placeholders, "error": reply.error or "-"},
-            )
-        return reply
-
-    def diagnostics(self) -> dict[str, Any]:
-        """What the node's diagnostics show (redacted by the caller)."""
-        return {
-            "online": self.online,
-            "mqtt_connected": self.mqtt_connected,
-            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
-            "announce": self.announce.as_dict() if self.announce else None,
-            "telemetry": _asdict(self.telemetry),
-            "config_version": self.config_version,
-            "config_pushed_version": self.pushed_version,
-            "config_pending": self.config_pending,
-            "config_state": _asdict(self.config_state),
-            "ota_status": _asdict(self.ota_status),
-            "states": {key: _asdict(value) for key, value in self.states.items()},
-            "key_id": self.key_id,
-        }
-
-
-def _asdict(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return {name: getattr(value, name) for name in value.__dataclass_fields__}
+                translation_placeholders={**placeholders, "error": str(err)},
+            ) from err

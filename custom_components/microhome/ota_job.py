@@ -20,12 +20,15 @@ from awesomeversion.exceptions import AwesomeVersionCompareException
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util.hass_dict import HassKey
+from homeassistant.util.signal_type import SignalType
 
-from .const import DOMAIN, signal_update
-from .node import MicroHomeNode, async_set_issue
+from .client import Change
+from .const import DOMAIN
+from .issues import async_set_issue, ota_issue_id
+from .node import MicroHomeNode
 from .ota import FirmwareBundle, FirmwareCatalogue, FtpServerManager
 from .protocol import OtaStatus
 from .settings import async_get_settings
@@ -34,8 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 
 OTA_TIMEOUT = 300.0  # seconds from the `ota` command to the node's result
 CATALOGUE_REFRESH = timedelta(minutes=10)
-SIGNAL_FIRMWARE = f"{DOMAIN}_firmware"  # the catalogue's bundles changed
-JOB = "ota_job"  # signal_update(node_id, JOB): a job of the node started, progressed or ended
+# The firmware catalogue's bundles changed.
+SIGNAL_FIRMWARE: SignalType[()] = SignalType(f"{DOMAIN}_firmware")
 
 DONE = "done"
 FAILED = "failed"
@@ -47,11 +50,6 @@ BUSY_STATES = ("downloading", "verifying", "applying", "rebooting")
 
 DATA_OTA: HassKey[OtaManager] = HassKey(f"{DOMAIN}_ota")
 _LOAD_LOCK: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_ota_lock")
-
-
-def ota_issue_id(node_id: str) -> str:
-    """The repair issue raised when an update of the node does not succeed."""
-    return f"ota_failed_{node_id}"
 
 
 def version_is_newer(version: str, than: str) -> bool:
@@ -196,7 +194,7 @@ class OtaManager:
             )
         job = OtaJob(node.node_id, bundle.version, installed, time.monotonic())
         self.jobs[node.node_id] = job
-        self._send(node.node_id)
+        node.notify(Change.OTA_JOB)
         try:
             task = node.entry.async_create_background_task(
                 self.hass, self._async_run(node, bundle, job), f"{DOMAIN} OTA {node.node_id}"
@@ -216,7 +214,7 @@ class OtaManager:
             self._update_issue(result)
         finally:
             del self.jobs[node.node_id]
-            self._send(node.node_id)
+            node.notify(Change.OTA_JOB)
         return result
 
     async def _async_run(
@@ -238,7 +236,7 @@ class OtaManager:
             match node.ota_status:
                 case OtaStatus(state=state) as status if state in BUSY_STATES:
                     job.status = status
-                    self._send(node.node_id)
+                    node.notify(Change.OTA_JOB)
                 case OtaStatus(state="done", version=version) if version == bundle.version:
                     finish(DONE, None)
                 case OtaStatus(state=state, error=error) if state in (FAILED, ROLLED_BACK):
@@ -251,10 +249,8 @@ class OtaManager:
                 finish(DONE, None)
 
         unsubscribe = [
-            async_dispatcher_connect(self.hass, signal_update(node.node_id, "ota"), on_status),
-            async_dispatcher_connect(
-                self.hass, signal_update(node.node_id, "announce"), on_announce
-            ),
+            node.listen(Change.OTA, on_status),
+            node.listen(Change.ANNOUNCE, on_announce),
         ]
         _LOGGER.info(
             "Updating node %s from %s to %s", node.node_id, job.from_version, bundle.version
@@ -314,9 +310,6 @@ class OtaManager:
                 "timeout": f"{OTA_TIMEOUT:g}",
             },
         )
-
-    def _send(self, node_id: str) -> None:
-        async_dispatcher_send(self.hass, signal_update(node_id, JOB))
 
     async def async_stop(self) -> None:
         """Stop the FTP server (Home Assistant stops)."""

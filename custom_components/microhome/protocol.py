@@ -11,8 +11,19 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
+
+from .catalogue import (
+    MAX_PERIPHERALS,
+    NAME_MAX,
+    PLATFORMS,
+    TELEMETRY_INTERVAL,
+    TYPES,
+    Pin,
+    pin_error,
+    pins,
+)
 
 PREFIX: Final = "microhome"
 DISCOVER_TOPIC: Final = f"{PREFIX}/discover"
@@ -27,10 +38,9 @@ MAC_RE: Final = re.compile(r"(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}")
 KEY_ID_RE: Final = re.compile(r"[0-9a-f]{8}")
 IP_CHARS_RE: Final = re.compile(r"[0-9A-Fa-f:.]{2,45}")
 
-PLATFORMS: Final = ("rp2", "esp32", "unix")
-SENSOR_TYPES: Final = ("dht22", "motion", "led", "status_led")
-LIGHT_TYPES: Final = ("led", "status_led")
 LOG_LEVELS: Final = ("D", "I", "W", "E", "C")
+# The names of the log levels where a key must be lower-case words (selectors, the panel).
+LOG_LEVEL_NAMES: Final = {"D": "debug", "I": "info", "W": "warning", "E": "error", "C": "critical"}
 OTA_STATES: Final = (
     "idle",
     "downloading",
@@ -42,27 +52,7 @@ OTA_STATES: Final = (
     "rolled_back",
 )
 
-# Configuration limits (docs/protocol.md, "Configuration limits").
-NAME_MAX: Final = 32
-MAX_SENSORS: Final = 16
-TELEMETRY_INTERVAL: Final = (5, 86400)
-DHT22_INTERVAL: Final = (2, 86400)
-MOTION_OFF_DELAY: Final = (0, 3600)
-LED_FREQ: Final = (100, 40000)
 IDENTIFY_SECONDS: Final = (1, 300)
-TRANSITION_MAX: Final = 60.0
-DEFAULTS: Final[dict[str, dict[str, int]]] = {
-    "dht22": {"interval": 30},
-    "motion": {"off_delay": 30},
-    "led": {"freq": 1000},
-    "status_led": {},
-}
-PARAM_LIMITS: Final[dict[str, dict[str, tuple[int, int]]]] = {
-    "dht22": {"interval": DHT22_INTERVAL},
-    "motion": {"off_delay": MOTION_OFF_DELAY},
-    "led": {"freq": LED_FREQ},
-    "status_led": {},
-}
 
 # Bounds on what a node sends (docs/protocol.md, "Bounds on node payloads").
 COUNTER_MAX: Final = 2**53 - 1  # counters and times: exact in JSON and JavaScript
@@ -79,8 +69,6 @@ LOG_SOURCE_MAX: Final = 64
 LOG_MESSAGE_MAX: Final = 1024
 ERROR_MAX: Final = 512
 ERRORS_MAX: Final = 128
-
-type Pin = int | str
 
 
 class ProtocolError(ValueError):
@@ -333,19 +321,7 @@ class Announce:
 
     def as_dict(self) -> dict[str, Any]:
         """The announce as the JSON object it came from."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "platform": self.platform,
-            "board": self.board,
-            "fw": self.fw,
-            "mpy": self.mpy,
-            "mac": self.mac,
-            "ip": self.ip,
-            "caps": list(self.caps),
-            "cfg": self.cfg,
-            "key_id": self.key_id,
-        }
+        return asdict(self) | {"caps": list(self.caps)}
 
 
 def parse_announce(payload: str | bytes | bytearray, node_id: str | None = None) -> Announce:
@@ -534,79 +510,36 @@ def parse_reply(payload: str | bytes | bytearray) -> Reply:
 
 
 @dataclass(frozen=True, slots=True)
-class ClimateState:
-    """A DHT22 reading; both values None and error set after failed retries."""
+class PeripheralState:
+    """A peripheral's `state/<sensor_id>`: its values, or the error of a failed reading."""
 
-    temperature: float | None
-    humidity: float | None
+    values: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MotionState:
-    """A motion sensor's state."""
-
-    motion: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LightState:
-    """A light's state; brightness is None for the on/off status LED."""
-
-    on: bool
-    brightness: int | None = None
-
-
-type SensorState = ClimateState | MotionState | LightState
-
-
-def parse_state(sensor_type: str, payload: str | bytes | bytearray) -> SensorState:
-    """A `state/<sensor_id>` payload for a sensor of sensor_type."""
+def parse_state(peripheral_type: str, payload: str | bytes | bytearray) -> PeripheralState:
+    """A `state/<sensor_id>` payload of a peripheral of peripheral_type (see the catalogue)."""
     data = load_object(payload)
-    if sensor_type == "dht22":
-        if "error" in data:
-            return ClimateState(None, None, _message(data, "error"))
-        temperature = _get(data, "temperature", "number")
-        humidity = _get(data, "humidity", "number")
-        _range(temperature, -40, 125, "temperature")
-        _range(humidity, 0, 100, "humidity")
-        return ClimateState(float(temperature), float(humidity))
-    if sensor_type == "motion":
-        return MotionState(_get(data, "motion", "bool"))
-    if sensor_type == "led":
-        brightness = _get(data, "brightness", "int")
-        _range(brightness, 0, 255, "brightness")
-        return LightState(_get(data, "on", "bool"), brightness)
-    if sensor_type == "status_led":
-        return LightState(_get(data, "on", "bool"))
-    raise ProtocolError(f"unknown sensor type {describe(sensor_type)}")
+    kind = TYPES.get(peripheral_type)
+    if kind is None:
+        raise ProtocolError(f"unknown peripheral type {describe(peripheral_type)}")
+    if kind.state_error and "error" in data:
+        return PeripheralState(error=_message(data, "error"))
+    values: dict[str, Any] = {}
+    for spec in kind.state:
+        value = _get(data, spec.key, spec.kind)
+        if spec.low is not None and spec.high is not None:
+            _range(value, spec.low, spec.high, spec.key)
+        values[spec.key] = float(value) if spec.kind == "number" else value
+    return PeripheralState(values)
 
 
 # --- configuration ----------------------------------------------------------------------------
 
 
-def valid_pins(platform: str, sensor_type: str) -> list[Pin]:
-    """Every pin a sensor of sensor_type may use on platform, in order."""
-    if platform == "rp2":
-        pins: list[Pin] = [*range(23), 26, 27, 28, "LED"]
-        return pins
-    pins = [p for p in range(40) if p not in (6, 7, 8, 9, 10, 11, 20, 24, 28, 29, 30, 31)]
-    if sensor_type != "motion":
-        pins = [p for p in pins if not 34 <= p <= 39]  # type: ignore[operator]
-    if platform == "unix":
-        pins.append("LED")
-    return pins
-
-
-def pin_error(platform: str, sensor_type: str, pin: object) -> str | None:
-    """Why pin cannot be used for sensor_type on platform, or None if it can."""
-    if not (_is_int(pin) or pin == "LED"):
-        return f'{pin!r} is not a GPIO number or "LED"'
-    if pin in valid_pins(platform, sensor_type):
-        return None
-    if platform != "rp2" and _is_int(pin) and 34 <= pin <= 39:  # type: ignore[operator]
-        return f"{pin} is input-only, a {sensor_type} needs an output"
-    return f"{pin} is not a usable pin on {platform}"
+def valid_pins(platform: str, peripheral_type: str) -> list[Pin]:
+    """Every pin a peripheral of peripheral_type may use on platform, in order."""
+    return list(pins(platform, TYPES[peripheral_type].role))
 
 
 def parse_pin(text: str) -> Pin:
@@ -646,75 +579,91 @@ def validate_config(config: object, platform: str) -> list[str]:
     if isinstance(config.get("name"), str) and len(config["name"]) > NAME_MAX:
         errors.append(f"name: longer than {NAME_MAX} characters")
     if config.get("log_level") not in LOG_LEVELS:
-        errors.append(f"log_level: {config.get('log_level')!r} is not one of D I W E C")
-    sensors = config.get("sensors")
-    if not isinstance(sensors, list):
+        levels = " ".join(LOG_LEVELS)
+        errors.append(f"log_level: {config.get('log_level')!r} is not one of {levels}")
+    peripherals = config.get("sensors")
+    if not isinstance(peripherals, list):
         errors.append("sensors: expected a list")
         return errors
-    if len(sensors) > MAX_SENSORS:
-        errors.append(f"sensors: more than {MAX_SENSORS}")
+    if len(peripherals) > MAX_PERIPHERALS:
+        errors.append(f"sensors: more than {MAX_PERIPHERALS}")
     ids: set[str] = set()
-    pins: set[object] = set()
-    status_leds = 0
-    for index, sensor in enumerate(sensors):
-        errors.extend(_sensor_errors(sensor, index, platform, ids, pins))
-        if isinstance(sensor, dict) and sensor.get("type") == "status_led":
-            status_leds += 1
-            if status_leds == 2:
-                errors.append(f"sensors[{index}].type: only one status_led")
+    used: set[object] = set()
+    seen: set[str] = set()
+    for index, peripheral in enumerate(peripherals):
+        errors.extend(_peripheral_errors(peripheral, index, platform, ids, used))
+        kind = peripheral.get("type") if isinstance(peripheral, dict) else None
+        if isinstance(kind, str) and kind in TYPES and TYPES[kind].single:
+            if kind in seen:
+                errors.append(f"sensors[{index}].type: only one {kind}")
+            seen.add(kind)
     return errors
 
 
-def _sensor_errors(
-    sensor: object, index: int, platform: str, ids: set[str], pins: set[object]
+def _peripheral_errors(
+    peripheral: object, index: int, platform: str, ids: set[str], used: set[object]
 ) -> list[str]:
     path = f"sensors[{index}]"
-    if not isinstance(sensor, dict):
+    if not isinstance(peripheral, dict):
         return [f"{path}: expected an object"]
     errors = []
-    ident = sensor.get("id")
+    ident = peripheral.get("id")
     if not isinstance(ident, str) or not is_sensor_id(ident):
         errors.append(f"{path}.id: {ident!r} is not a sensor id ([a-z0-9_]{{1,16}})")
     elif ident in ids:
         errors.append(f"{path}.id: {ident} used twice")
     else:
         ids.add(ident)
-    sensor_type = sensor.get("type")
-    if sensor_type not in SENSOR_TYPES:
-        errors.append(f"{path}.type: {sensor_type!r} is not one of {', '.join(SENSOR_TYPES)}")
+    type_key = peripheral.get("type")
+    kind = TYPES.get(type_key) if isinstance(type_key, str) else None
+    if kind is None:
+        names = ", ".join(TYPES)
+        errors.append(f"{path}.type: {type_key!r} is not one of {names}")
         return errors
-    pin = sensor.get("pin")
-    reason = pin_error(platform, sensor_type, pin)
+    pin = peripheral.get("pin")
+    reason = pin_error(platform, kind.key, pin)
     if reason is not None:
         errors.append(f"{path}.pin: {reason}")
-    elif pin in pins:
+    elif pin in used:
         errors.append(f"{path}.pin: {pin} used twice")
     else:
-        pins.add(pin)
-    for name, (low, high) in PARAM_LIMITS[sensor_type].items():
-        value = sensor.get(name, DEFAULTS[sensor_type][name])
-        if not _is_int(value):
-            errors.append(f"{path}.{name}: expected int, got {value!r}")
-        elif not low <= value <= high:
-            errors.append(f"{path}.{name}: {value} is not in {low}-{high}")
+        used.add(pin)
+    for param in kind.params:
+        value = peripheral.get(param.key, param.default)
+        if param.kind == "bool":
+            if not isinstance(value, bool):
+                errors.append(f"{path}.{param.key}: expected bool, got {value!r}")
+        elif not _is_int(value):
+            errors.append(f"{path}.{param.key}: expected int, got {value!r}")
+        elif not param.low <= value <= param.high:
+            errors.append(f"{path}.{param.key}: {value} is not in {param.low}-{param.high}")
     return errors
 
 
 def config_body(config: dict[str, Any], n: int) -> dict[str, Any]:
-    """The `config/set` body for a stored configuration (HA-only fields such as names dropped)."""
-    sensors = []
-    for sensor in config.get("sensors", []):
-        item: dict[str, Any] = {"id": sensor["id"], "type": sensor["type"], "pin": sensor["pin"]}
-        for name in PARAM_LIMITS[sensor["type"]]:
-            item[name] = sensor.get(name, DEFAULTS[sensor["type"]][name])
-        sensors.append(item)
+    """The `config/set` body for a stored configuration (HA-only fields such as names dropped).
+
+    A stored peripheral without a parameter gets the catalogue's default; one of a type the
+    catalogue does not know is sent as stored, for the node to refuse with its reason.
+    """
+    peripherals = []
+    for peripheral in config.get("sensors", []):
+        item: dict[str, Any] = {
+            "id": peripheral["id"],
+            "type": peripheral["type"],
+            "pin": peripheral["pin"],
+        }
+        if (kind := TYPES.get(peripheral["type"])) is not None:
+            for param in kind.params:
+                item[param.key] = peripheral.get(param.key, param.default)
+        peripherals.append(item)
     return {
         "n": n,
         "version": config["version"],
         "name": config["name"],
         "telemetry_interval": config["telemetry_interval"],
         "log_level": config["log_level"],
-        "sensors": sensors,
+        "sensors": peripherals,
     }
 
 

@@ -1,4 +1,4 @@
-"""Sensors: DHT22 temperature and humidity, and the node's diagnostics."""
+"""Sensors: the values peripherals report (catalogue), and the node's diagnostics."""
 
 from __future__ import annotations
 
@@ -13,52 +13,21 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import (
-    PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
     Platform,
     UnitOfInformation,
-    UnitOfTemperature,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.core import callback
 from homeassistant.helpers.typing import StateType
 
-from .entity import MicroHomeEntity, MicroHomeSensorEntity, async_setup_dynamic_entities
-from .node import MicroHomeConfigEntry, MicroHomeNode
-from .protocol import ClimateState
+from . import catalogue
+from .client import Change
+from .entity import MicroHomeEntity, MicroHomePeripheralEntity, platform_setup
+from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClimateDescription(SensorEntityDescription):
-    """One value of a DHT22 reading."""
-
-    value: Callable[[ClimateState], float | None]
-
-
-CLIMATE: tuple[ClimateDescription, ...] = (
-    ClimateDescription(
-        key="temperature",
-        translation_key="temperature",
-        device_class=SensorDeviceClass.TEMPERATURE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        suggested_display_precision=1,
-        value=lambda state: state.temperature,
-    ),
-    ClimateDescription(
-        key="humidity",
-        translation_key="humidity",
-        device_class=SensorDeviceClass.HUMIDITY,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=PERCENTAGE,
-        suggested_display_precision=1,
-        value=lambda state: state.humidity,
-    ),
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,84 +50,73 @@ def _ip(node: MicroHomeNode) -> StateType:
     return node.announce.ip if node.announce and node.announce.ip else None
 
 
-DIAGNOSTICS: tuple[DiagnosticDescription, ...] = (
-    DiagnosticDescription(
-        key="rssi",
-        translation_key="rssi",
-        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+def _diagnostic(
+    key: str,
+    value: Callable[[MicroHomeNode], StateType],
+    *,
+    enabled: bool = True,
+    device_class: SensorDeviceClass | None = None,
+    state_class: SensorStateClass | None = None,
+    unit: str | None = None,
+) -> DiagnosticDescription:
+    """A diagnostic sensor's description; its name is translated under its key."""
+    return DiagnosticDescription(
+        key=key,
+        translation_key=key,
+        device_class=device_class,
+        state_class=state_class,
+        native_unit_of_measurement=unit,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value=_telemetry("rssi"),
+        entity_registry_enabled_default=enabled,
+        value=value,
+    )
+
+
+_MEASUREMENT = SensorStateClass.MEASUREMENT
+DIAGNOSTICS: tuple[DiagnosticDescription, ...] = (
+    _diagnostic(
+        "rssi",
+        _telemetry("rssi"),
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        state_class=_MEASUREMENT,
+        unit=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     ),
-    DiagnosticDescription(
-        key="uptime",
-        translation_key="uptime",
+    _diagnostic(
+        "uptime",
+        _telemetry("uptime"),
+        enabled=False,
         device_class=SensorDeviceClass.DURATION,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        native_unit_of_measurement=UnitOfTime.SECONDS,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value=_telemetry("uptime"),
+        unit=UnitOfTime.SECONDS,
     ),
-    DiagnosticDescription(
-        key="mem_free",
-        translation_key="mem_free",
+    _diagnostic(
+        "mem_free",
+        _telemetry("mem_free"),
+        enabled=False,
         device_class=SensorDeviceClass.DATA_SIZE,
-        state_class=SensorStateClass.MEASUREMENT,
-        native_unit_of_measurement=UnitOfInformation.BYTES,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value=_telemetry("mem_free"),
+        state_class=_MEASUREMENT,
+        unit=UnitOfInformation.BYTES,
     ),
-    DiagnosticDescription(
-        key="ip",
-        translation_key="ip",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value=_ip,
-    ),
-    DiagnosticDescription(
-        key="reset_cause",
-        translation_key="reset_cause",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        entity_registry_enabled_default=False,
-        value=_telemetry("reset_cause"),
-    ),
+    _diagnostic("ip", _ip),
+    _diagnostic("reset_cause", _telemetry("reset_cause"), enabled=False),
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: MicroHomeConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the node's diagnostic sensors and a temperature and humidity sensor per DHT22."""
-
-    def entities(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
-        for description in DIAGNOSTICS:
-            yield DiagnosticSensor(node, description)
-        for sensor in node.sensors:
-            if sensor["type"] == "dht22":
-                for climate in CLIMATE:
-                    yield ClimateSensor(node, sensor, climate)
-
-    async_setup_dynamic_entities(hass, entry, async_add_entities, Platform.SENSOR, entities)
-
-
-class ClimateSensor(MicroHomeSensorEntity, RestoreSensor):
-    """Temperature or humidity of a DHT22; the last value is restored after a restart."""
-
-    entity_description: ClimateDescription
+class PeripheralSensor(MicroHomePeripheralEntity, RestoreSensor):
+    """One reported value of a peripheral; the last value is restored after a restart."""
 
     def __init__(
-        self, node: MicroHomeNode, sensor: dict[str, Any], description: ClimateDescription
+        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
     ) -> None:
-        """Set up one value of one DHT22."""
-        self.entity_description = description
-        super().__init__(node, sensor, f"_{description.key}")
-
-    def _apply_name(self, sensor: dict[str, Any]) -> None:
-        self._attr_translation_placeholders = {"sensor": sensor.get("name") or self.sensor_id}
+        """Set up the sensor of one value of one peripheral."""
+        self.entity_description = SensorEntityDescription(
+            key=spec.key or "",
+            device_class=SensorDeviceClass(spec.device_class) if spec.device_class else None,
+            state_class=SensorStateClass(spec.state_class) if spec.state_class else None,
+            native_unit_of_measurement=spec.unit,
+            suggested_display_precision=spec.precision,
+        )
+        super().__init__(node, peripheral, spec)
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value until the node reports."""
@@ -167,17 +125,15 @@ class ClimateSensor(MicroHomeSensorEntity, RestoreSensor):
         await super().async_added_to_hass()
 
     @callback
-    def _update_state(self) -> None:
-        state = self.node.states.get(self.sensor_id)
-        if isinstance(state, ClimateState):
-            self._attr_native_value = self.entity_description.value(state)
+    def _update_state(self, values: dict[str, Any]) -> None:
+        self._attr_native_value = values.get(self.spec.value or "")
 
 
 class DiagnosticSensor(MicroHomeEntity, RestoreSensor):
     """A diagnostic value of the node."""
 
     entity_description: DiagnosticDescription
-    _signals = ("telemetry", "announce")
+    _changes = (Change.TELEMETRY, Change.ANNOUNCE)
 
     def __init__(self, node: MicroHomeNode, description: DiagnosticDescription) -> None:
         """Set up one diagnostic sensor."""
@@ -194,3 +150,11 @@ class DiagnosticSensor(MicroHomeEntity, RestoreSensor):
     def _update_from_node(self) -> None:
         if (value := self.entity_description.value(self.node)) is not None:
             self._attr_native_value = value
+
+
+def _diagnostics(node: MicroHomeNode) -> Iterator[MicroHomeEntity]:
+    for description in DIAGNOSTICS:
+        yield DiagnosticSensor(node, description)
+
+
+async_setup_entry = platform_setup(Platform.SENSOR, PeripheralSensor, _diagnostics)

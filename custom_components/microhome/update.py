@@ -14,10 +14,11 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .client import Change
 from .const import DOMAIN
 from .entity import MicroHomeEntity
 from .node import MicroHomeConfigEntry, MicroHomeNode
-from .ota_job import JOB, SIGNAL_FIRMWARE, OtaManager, async_get_ota_manager
+from .ota_job import SIGNAL_FIRMWARE, OtaManager, async_get_ota_manager
 
 PARALLEL_UPDATES = 0  # installs run side by side; each node takes one at a time
 
@@ -44,7 +45,7 @@ class NodeFirmwareUpdate(MicroHomeEntity, UpdateEntity):
         | UpdateEntityFeature.PROGRESS
         | UpdateEntityFeature.RELEASE_NOTES
     )
-    _signals = ("announce", "ota", JOB)
+    _changes = (Change.ANNOUNCE, Change.OTA, Change.OTA_JOB)
 
     def __init__(self, node: MicroHomeNode, manager: OtaManager) -> None:
         """Set up the entity for node."""

@@ -20,16 +20,8 @@ from probatio.humanize import humanize_error
 
 from .const import DOMAIN
 from .keys import async_flash_command, async_get_fleet_key
-from .logs import (
-    DATA_LOGS,
-    LEVELS,
-    R_ID,
-    LogFilter,
-    LogManager,
-    LogStream,
-    Record,
-    record_as_dict,
-)
+from .logs import DATA_LOGS, LogFilter, LogLine, LogManager, LogStream, record_as_dict
+from .protocol import LOG_LEVELS
 from .settings import (
     StoredSettings,
     async_default_address,
@@ -43,7 +35,7 @@ DEFAULT_REPLAY = 200
 
 FILTER_SCHEMA: dict[str | vol.Marker, Any] = {
     vol.Optional("nodes"): vol.All([str], vol.Length(max=1000)),
-    vol.Optional("min_level", default="D"): vol.In(LEVELS),
+    vol.Optional("min_level", default="D"): vol.In(LOG_LEVELS),
     vol.Optional("text", default=""): vol.All(str, vol.Length(max=500)),
     vol.Optional("since"): vol.Any(None, vol.Coerce(float)),
     vol.Optional("until"): vol.Any(None, vol.Coerce(float)),
@@ -100,7 +92,7 @@ def ws_logs_list(hass: HomeAssistant, connection: ActiveConnection, msg: dict[st
         {
             "entries": [record_as_dict(record) for record in records],
             "more": more,
-            "next_before": records[-1][R_ID] if more else None,
+            "next_before": records[-1].id if more else None,
         },
     )
 
@@ -125,7 +117,7 @@ def ws_logs_subscribe(
     msg_id = msg["id"]
 
     @callback
-    def send_records(records: list[Record]) -> None:
+    def send_records(records: list[LogLine]) -> None:
         connection.send_message(
             event_message(msg_id, {"entries": [record_as_dict(record) for record in records]})
         )
@@ -214,12 +206,18 @@ def ws_nodes_list(hass: HomeAssistant, connection: ActiveConnection, msg: dict[s
     )
 
 
-async def _settings_result(hass: HomeAssistant, stored: StoredSettings) -> dict[str, Any]:
-    return {
-        "settings": stored_as_dict(stored),
-        "defaults": stored_as_dict(StoredSettings()),
-        "ha_address_default": await async_default_address(hass),
-    }
+async def _send_settings(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any], stored: StoredSettings
+) -> None:
+    """Answer msg with the settings as stored, their defaults and the automatic address."""
+    connection.send_result(
+        msg["id"],
+        {
+            "settings": stored_as_dict(stored),
+            "defaults": stored_as_dict(StoredSettings()),
+            "ha_address_default": await async_default_address(hass),
+        },
+    )
 
 
 @websocket_command({vol.Required("type"): "microhome/settings/get"})
@@ -229,8 +227,7 @@ async def ws_settings_get(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """The global settings as set (empty `ha_address`: automatic) and their defaults."""
-    manager = await async_get_manager(hass)
-    connection.send_result(msg["id"], await _settings_result(hass, manager.stored))
+    await _send_settings(hass, connection, msg, (await async_get_manager(hass)).stored)
 
 
 @websocket_command(
@@ -255,7 +252,7 @@ async def ws_settings_set(
     except vol.Invalid as err:
         connection.send_error(msg["id"], ERR_INVALID_FORMAT, humanize_error(changes, err))
         return
-    connection.send_result(msg["id"], await _settings_result(hass, stored))
+    await _send_settings(hass, connection, msg, stored)
 
 
 @websocket_command({vol.Required("type"): "microhome/fleet_key/get"})

@@ -8,7 +8,6 @@ PLATFORM = getattr(machine, "SIM_PLATFORM", None) or sys.platform
 BOARD = getattr(machine, "SIM_BOARD", None) or sys.implementation._machine
 MPY = "%d.%d.%d" % sys.implementation.version[:3]
 
-_FLASH_BUS = (6, 7, 8, 9, 10, 11, 20, 24, 28, 29, 30, 31)
 _CAUSES = (
     ("PWRON_RESET", "power_on"),
     ("HARD_RESET", "hard"),
@@ -16,21 +15,6 @@ _CAUSES = (
     ("DEEPSLEEP_RESET", "deepsleep"),
     ("SOFT_RESET", "soft"),
 )
-
-
-def pin_error(kind, pin):
-    """Why `pin` cannot serve a sensor of type `kind` on this platform, or None."""
-    if pin == "LED":
-        return None if PLATFORM in ("rp2", "unix") else '"LED" is not a pin on ' + PLATFORM
-    if type(pin) is not int:
-        return '%r is not a GPIO number or "LED"' % (pin,)
-    if PLATFORM == "rp2":
-        return None if 0 <= pin <= 22 or 26 <= pin <= 28 else "%d is not a usable pin on rp2" % pin
-    if not 0 <= pin <= 39 or pin in _FLASH_BUS:
-        return "%d is not a usable pin on %s" % (pin, PLATFORM)
-    if pin >= 34 and kind != "motion":
-        return "%d is input-only, a %s needs an output" % (pin, kind)
-    return None
 
 
 def default_status_pin():

@@ -1,14 +1,10 @@
-# Checks a whole `config/set` body (docs/protocol.md, "Configuration limits").
-from home.board import pin_error
+# Checks a whole `config/set` body (docs/protocol.md, "Configuration limits") against the
+# catalogue table generated from the integration's catalogue (home/catalogue.py).
+from home.board import PLATFORM
+from home.catalogue import NAMES, PINS, TYPES
+from home.log import LEVELS
 
-TYPES = ("dht22", "motion", "led", "status_led")
-# type -> ((field, default, low, high), ...)
-PARAMS = {
-    "dht22": (("interval", 30, 2, 86400),),
-    "motion": (("off_delay", 30, 0, 3600),),
-    "led": (("freq", 1000, 100, 40000),),
-    "status_led": (),
-}
+_PINS = PINS.get(PLATFORM, {})
 
 
 def is_id(s, chars, longest):
@@ -20,6 +16,33 @@ def is_id(s, chars, longest):
     return True
 
 
+def fits(kind, value, low, high):
+    """Whether value is of kind (i int, b bool, n int or float) and, if given, in low..high."""
+    t = type(value)
+    if kind == "b":
+        return t is bool
+    if not (t is int or (kind == "n" and t is float)):
+        return False
+    return low is None or low <= value <= high
+
+
+def _pin_in(pin, role):
+    """Whether the pin may take role here (the table lists GPIO numbers; 255 stands for LED)."""
+    number = 255 if pin == "LED" else pin if 0 <= pin < 255 else -1
+    return number >= 0 and number in _PINS.get(role, b"")
+
+
+def pin_error(kind, pin):
+    """Why `pin` cannot serve a peripheral of type `kind` on this platform, or None."""
+    if type(pin) is not int and pin != "LED":
+        return '%r is not a GPIO number or "LED"' % (pin,)
+    if _pin_in(pin, TYPES[kind][0]):
+        return None
+    if _pin_in(pin, "in"):
+        return "%s is input-only, a %s needs an output" % (pin, kind)
+    return "%s is not a usable pin on %s" % (pin, PLATFORM)
+
+
 def _int(cfg, name, low, high, errors, path=""):
     if name not in cfg:
         errors.append("%s%s: missing" % (path, name))
@@ -29,6 +52,17 @@ def _int(cfg, name, low, high, errors, path=""):
         errors.append("%s%s: expected int, got %r" % (path, name, value))
     elif not low <= value <= high:
         errors.append("%s%s: %d is not in %d-%d" % (path, name, value, low, high))
+
+
+def _params(spec, params, path, errors):
+    """Check the peripheral's parameters; a missing one gets its default."""
+    for name, kind, default, low, high in params:
+        if name not in spec:
+            spec[name] = default
+        if kind == "i":
+            _int(spec, name, low, high, errors, path + ".")
+        elif not fits(kind, spec[name], low, high):
+            errors.append("%s.%s: expected bool, got %r" % (path, name, spec[name]))
 
 
 def validate(cfg):
@@ -44,8 +78,9 @@ def validate(cfg):
         errors.append("name: expected str, got %r" % (name,))
     elif len(name) > 32:
         errors.append("name: longer than 32 characters")
-    if cfg.get("log_level") not in ("D", "I", "W", "E", "C"):
-        errors.append("log_level: %r is not one of D I W E C" % (cfg.get("log_level"),))
+    level = cfg.get("log_level")
+    if type(level) is not str or len(level) != 1 or level not in LEVELS:
+        errors.append("log_level: %r is not one of %s" % (level, " ".join(LEVELS)))
     sensors = cfg.get("sensors")
     if type(sensors) is not list:
         errors.append("sensors: expected a list")
@@ -54,7 +89,7 @@ def validate(cfg):
         errors.append("sensors: more than 16")
     ids = []
     pins = []
-    status_leds = 0
+    singles = []
     for i, sensor in enumerate(sensors):
         path = "sensors[%d]" % i
         if type(sensor) is not dict:
@@ -68,13 +103,14 @@ def validate(cfg):
         else:
             ids.append(sid)
         kind = sensor.get("type")
-        if kind not in TYPES:
-            errors.append("%s.type: %r is not one of %s" % (path, kind, ", ".join(TYPES)))
+        entry = TYPES.get(kind) if type(kind) is str else None
+        if not entry:
+            errors.append("%s.type: %r is not one of %s" % (path, kind, ", ".join(NAMES)))
             continue
-        if kind == "status_led":
-            status_leds += 1
-            if status_leds == 2:
-                errors.append(path + ".type: only one status_led")
+        if entry[3]:
+            if kind in singles:
+                errors.append("%s.type: only one %s" % (path, kind))
+            singles.append(kind)
         pin = sensor.get("pin")
         why = pin_error(kind, pin)
         if why:
@@ -83,8 +119,5 @@ def validate(cfg):
             errors.append("%s.pin: %s used twice" % (path, pin))
         else:
             pins.append(pin)
-        for name, default, low, high in PARAMS[kind]:
-            if name not in sensor:
-                sensor[name] = default
-            _int(sensor, name, low, high, errors, path + ".")
+        _params(sensor, entry[1], path, errors)
     return errors

@@ -10,17 +10,18 @@ import machine
 from micropython import const
 
 from home import board, store
-from home.config import validate
+from home.catalogue import NAMES, TYPES
+from home.config import fits, validate
 from home.log import LEVELS, Log, uptime_ms
 from home.mqtt import MQTTManager
-from home.sensors import make
+from home.sensors import make, unload
 from home.sensors.status_led import StatusLED
 from home.signing import Signer, check, key_id
 from home.update import UpdateManager
 from home.version import VERSION
 from home.wifi import WiFiManager
 
-CAPS = ("dht22", "motion", "led", "status_led")
+CAPS = NAMES  # the peripheral types this firmware runs
 _INBOX = const(8)
 _CRASH_LINES = const(16)
 _LINE_MAX = const(160)
@@ -87,7 +88,8 @@ class Home:
     # --- configuration ------------------------------------------------------------
 
     def apply(self, cfg):
-        """Run cfg (already validated): sensors created, changed and removed. The ids removed."""
+        """Run cfg (already validated): peripherals created, changed and removed, drivers no
+        type uses any more dropped. The ids removed."""
         wanted = {}
         for spec in cfg["sensors"]:
             wanted[spec["id"]] = spec
@@ -99,6 +101,8 @@ class Home:
                 del self.sensors[sid]
                 if sid not in wanted:
                     removed.append(sid)
+        sensor = None
+        unload([spec["type"] for spec in cfg["sensors"]])
         gc.collect()
         for spec in cfg["sensors"]:
             if spec["id"] not in self.sensors:
@@ -175,18 +179,14 @@ class Home:
             sensor = self.sensors.get(cmd.get("id"))
             if not sensor:
                 return "unknown sensor"
-            if sensor.kind not in ("led", "status_led"):
+            fields = TYPES[sensor.kind][2]
+            if not fields:
                 return "not a light"
-            on = cmd.get("on")
-            if on is not None and type(on) is not bool:
-                return "bad value: on"
-            brightness = cmd.get("brightness")
-            if brightness is not None and (type(brightness) is not int or not 0 <= brightness <= 255):
-                return "bad value: brightness"
-            transition = cmd.get("transition", 0)
-            if type(transition) not in (int, float) or not 0 <= transition <= 60:
-                return "bad value: transition"
-            await sensor.set(on, brightness, transition)
+            for field, kind, low, high in fields:
+                value = cmd.get(field)
+                if value is not None and not fits(kind, value, low, high):
+                    return "bad value: " + field
+            await sensor.set(cmd)
         elif name == "identify":
             seconds = cmd.get("seconds", 10)
             if type(seconds) is not int or not 1 <= seconds <= 300:

@@ -1,6 +1,7 @@
 # Runs on MicroPython: the firmware's own signing and config checks over the shared vectors.
 # micropython mp_vectors.py VECTORS_JSON  (MICROPYPATH: micropython/ and micropython/sim)
 # Prints one JSON line: {"platform", "checks", "failures"}.
+import gc
 import json
 import sys
 from binascii import unhexlify
@@ -9,8 +10,14 @@ from home.board import PLATFORM
 from home.config import is_id, validate
 from home.signing import Signer, check, key_id
 
+USED = ("keys", "signed", "rejected", "configs", "sensor_ids", "node_ids")
+
 with open(sys.argv[1]) as f:
     vectors = json.load(f)
+# Only what the firmware checks is kept: the vectors are large for a 96K heap.
+for name in [name for name in vectors if name not in USED]:
+    del vectors[name]
+gc.collect()
 results = []
 failures = []
 
@@ -50,8 +57,10 @@ for case in vectors["configs"]["invalid"]:
     if case["platform"] == PLATFORM:
         errors = validate(case["config"])
         expect(
-            len(errors) > 0 and all(": " in e for e in errors),
-            "invalid config accepted: " + case["why"],
+            len(errors) > 0
+            and all(": " in e for e in errors)
+            and ("errors" not in case or errors == case["errors"]),
+            "invalid config accepted or refused differently: " + case["why"],
         )
 
 for sid in vectors["sensor_ids"]["valid"]:

@@ -26,7 +26,7 @@ def test_boot_publishes_online_announce_telemetry_and_logs(
         "mpy": announce["mpy"],
         "mac": announce["mac"],
         "ip": "127.0.0.1",
-        "caps": ["dht22", "motion", "led", "status_led"],
+        "caps": ["dht22", "motion", "led", "status_led", "relay"],
         "cfg": 0,
         "key_id": vectors["keys"]["key_id"],
     }

@@ -240,14 +240,14 @@ async def test_options_flow_validators(
     flows = hass.config_entries.options
     steps: list[tuple[list[dict[str, Any]], dict[str, Any]]] = [
         (
-            [{"next_step_id": "add_sensor"}, {"type": "led"}],
+            [{"next_step_id": "add_peripheral"}, {"type": "led"}],
             {"name": "Desk", "pin": "17", "freq": 1000},
         ),
         (
-            [{"next_step_id": "add_sensor"}, {"type": "dht22"}],
+            [{"next_step_id": "add_peripheral"}, {"type": "dht22"}],
             {"name": "Attic", "pin": "GP18", "interval": 60},
         ),
-        ([{"next_step_id": "node_settings"}], {"telemetry_interval": 30, "log_level": "W"}),
+        ([{"next_step_id": "node_settings"}], {"telemetry_interval": 30, "log_level": "warning"}),
     ]
     saved = 0
     for path, valid in steps:
@@ -258,6 +258,9 @@ async def test_options_flow_validators(
                 result = await flows.async_configure(result["flow_id"], step)
             try:
                 result = await flows.async_configure(result["flow_id"], user_input)
+                if result["type"] is FlowResultType.MENU:  # accepted: the menu stays open
+                    finish = {"next_step_id": "finish"}
+                    result = await flows.async_configure(result["flow_id"], finish)
             except InvalidData:
                 result = None  # refused by the form's schema, with its reason
             await hass.async_block_till_done()

@@ -20,7 +20,7 @@ import voluptuous as vol
 from hypothesis import given
 from hypothesis import strategies as st
 
-from custom_components.microhome import protocol
+from custom_components.microhome import catalogue, protocol
 from custom_components.microhome.protocol import ProtocolError
 from custom_components.microhome.settings import StoredSettings, validate_update
 from tests.conftest import VECTORS_PATH
@@ -153,7 +153,7 @@ def test_parse_pin(text: str) -> None:
         return
     assert pin == "LED" or (isinstance(pin, int) and 0 <= pin <= 99)
     for platform in protocol.PLATFORMS:
-        for sensor_type in protocol.SENSOR_TYPES:
+        for sensor_type in catalogue.TYPES:
             reason = protocol.pin_error(platform, sensor_type, pin)
             assert (reason is None) == (pin in protocol.valid_pins(platform, sensor_type))
 

@@ -13,13 +13,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.microhome import keys
-from custom_components.microhome.const import DOMAIN, signal_update
+from custom_components.microhome.client import Change
+from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import NODE_ID, PREFIX, Fire, entity_id, published
@@ -133,7 +133,7 @@ async def test_unload_releases_everything(
     await hass.async_block_till_done()
     assert reloaded.online is True
     assert node.online is True
-    async_dispatcher_send(hass, signal_update(NODE_ID, "config"))
+    node.notify(Change.CONFIG)
     await hass.async_block_till_done()
     assert all(
         s.state == "unavailable" for s in hass.states.async_all() if "kitchen" in s.entity_id

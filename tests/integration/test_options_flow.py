@@ -1,4 +1,4 @@
-"""Options flow: add, edit and remove sensors, node settings, and every validation error."""
+"""Options flow: add, edit and remove peripherals, node settings, and every validation error."""
 
 from __future__ import annotations
 
@@ -27,10 +27,18 @@ async def open_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> d
 async def add_sensor(
     hass: HomeAssistant, entry: MockConfigEntry, sensor_type: str
 ) -> dict[str, Any]:
-    result = await open_step(hass, entry, "add_sensor")
-    assert result["step_id"] == "add_sensor"
+    result = await open_step(hass, entry, "add_peripheral")
+    assert result["step_id"] == "add_peripheral"
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"type": sensor_type}
+    )
+
+
+async def finish(hass: HomeAssistant, result: dict[str, Any]) -> dict[str, Any]:
+    """Back at the menu after a step: save and send."""
+    assert result["type"] is FlowResultType.MENU
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "finish"}
     )
 
 
@@ -43,22 +51,34 @@ def last_config(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> dict[str, A
 
 async def test_menu(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
-    assert result["menu_options"] == ["add_sensor", "edit_sensor", "remove_sensor", "node_settings"]
+    assert result["menu_options"] == [
+        "add_peripheral",
+        "edit_peripheral",
+        "remove_peripheral",
+        "node_settings",
+        "finish",
+    ]
     hass.config_entries.async_update_entry(loaded_entry, options=make_options([], version=8))
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
-    assert result["menu_options"] == ["add_sensor", "node_settings"]
+    assert result["menu_options"] == ["add_peripheral", "node_settings", "finish"]
 
 
 async def test_add_dht22_publishes_signed_config(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
 ) -> None:
     result = await add_sensor(hass, loaded_entry, "dht22")
-    assert result["step_id"] == "sensor"
-    assert result["description_placeholders"] == {"type": "dht22", "platform": "rp2"}
+    assert result["step_id"] == "peripheral"
+    # Translated names, not raw keys, and how to wire the chosen type.
+    assert result["description_placeholders"] == {
+        "type": "DHT22 temperature and humidity",
+        "board": "Raspberry Pi Pico W (rp2)",
+        "wiring": "Data to the pin with a 10 kΩ pull-up to 3.3 V; VCC to 3.3 V, GND to GND.",
+    }
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": "Living room", "pin": "GP2", "interval": 60}
     )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert loaded_entry.options["version"] == 8
@@ -94,6 +114,7 @@ async def test_add_motion_and_led(
 ) -> None:
     result = await add_sensor(hass, loaded_entry, sensor_type)
     result = await hass.config_entries.options.async_configure(result["flow_id"], data)
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     sensor = loaded_entry.options["sensors"][-1]
@@ -115,6 +136,7 @@ async def test_add_status_led(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": "Onboard", "pin": "LED"}
     )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert last_config(hass, mqtt_mock)["sensors"] == [
@@ -125,12 +147,12 @@ async def test_add_status_led(
 async def test_edit_sensor(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
 ) -> None:
-    result = await open_step(hass, loaded_entry, "edit_sensor")
-    assert result["step_id"] == "edit_sensor"
+    result = await open_step(hass, loaded_entry, "edit_peripheral")
+    assert result["step_id"] == "edit_peripheral"
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"sensor": "lamp"}
+        result["flow_id"], {"peripheral": "lamp"}
     )
-    assert result["step_id"] == "sensor"
+    assert result["step_id"] == "peripheral"
     # The form shows the sensor's current settings; its own pin is free to keep.
     schema = {str(key): key for key in result["data_schema"].schema}
     assert schema["name"].description == {"suggested_value": "Lamp"}
@@ -139,6 +161,7 @@ async def test_edit_sensor(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": "Reading lamp", "pin": "14", "freq": 2000}
     )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     lamp = next(s for s in loaded_entry.options["sensors"] if s["id"] == "lamp")
@@ -154,8 +177,11 @@ async def test_remove_sensor(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
 ) -> None:
     pir = entity_id(hass, "binary_sensor", "pir")
-    result = await open_step(hass, loaded_entry, "remove_sensor")
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"sensor": "pir"})
+    result = await open_step(hass, loaded_entry, "remove_peripheral")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"peripheral": "pir"}
+    )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert [s["id"] for s in loaded_entry.options["sensors"]] == ["climate", "lamp", "status"]
@@ -197,6 +223,7 @@ async def test_node_settings(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"telemetry_interval": 30.0, "log_level": "debug"}
     )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     body = last_config(hass, mqtt_mock)
@@ -299,6 +326,7 @@ async def test_esp32_pins(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], data | {"pin": "34" if sensor_type == "motion" else "13"}
     )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
@@ -320,8 +348,8 @@ async def test_too_many_sensors(hass: HomeAssistant, loaded_entry: MockConfigEnt
     ]
     hass.config_entries.async_update_entry(loaded_entry, options=make_options(sensors, 8))
     await hass.async_block_till_done()
-    result = await open_step(hass, loaded_entry, "add_sensor")
-    assert result["errors"] == {"base": "too_many_sensors"}
+    result = await open_step(hass, loaded_entry, "add_peripheral")
+    assert result["errors"] == {"base": "too_many_peripherals"}
 
 
 async def test_sensor_ids_stay_unique(
@@ -332,6 +360,7 @@ async def test_sensor_ids_stay_unique(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": "lamp!", "pin": "3", "freq": 1000}
     )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert loaded_entry.options["sensors"][-1]["id"] == "lamp_2"
@@ -348,8 +377,11 @@ async def test_version_above_node_cfg(
     """A node that already runs configuration 20 gets version 21, not 8."""
     fire("announce", announce | {"cfg": 20})
     await hass.async_block_till_done()
-    result = await open_step(hass, loaded_entry, "remove_sensor")
-    await hass.config_entries.options.async_configure(result["flow_id"], {"sensor": "pir"})
+    result = await open_step(hass, loaded_entry, "remove_peripheral")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"peripheral": "pir"}
+    )
+    await finish(hass, result)
     await hass.async_block_till_done()
     assert loaded_entry.options["version"] == 21
     assert json.loads(published(mqtt_mock, "config/set")[-1][0].split(" ", 1)[1])["version"] == 21
@@ -370,6 +402,7 @@ async def test_options_of_entry_without_sensors_key(
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": "Desk", "pin": "3", "freq": 1000}
     )
+    result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options["version"] == 1
     assert entry.options["name"] == "Bare"
@@ -386,12 +419,78 @@ async def test_config_invalid_for_new_platform_is_refused(
     """The node came back as an ESP32: the stored "LED" pin no longer fits, nothing is sent."""
     fire("announce", announce | {"platform": "esp32"})
     await hass.async_block_till_done()
-    result = await open_step(hass, loaded_entry, "remove_sensor")
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {"sensor": "pir"})
+    result = await open_step(hass, loaded_entry, "remove_peripheral")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"peripheral": "pir"}
+    )
+    result = await finish(hass, result)
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "invalid_config")
     assert (
         "sensors[2].pin: LED is not a usable pin on esp32"
         in (result["description_placeholders"]["errors"])
     )
+    assert loaded_entry.options["version"] == 7
+    assert published(mqtt_mock, "config/set") == []
+
+
+async def test_several_changes_in_one_trip_push_once(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The menu stays open: two peripherals added, one removed, settings changed, one push."""
+    flow = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    flow_id = flow["flow_id"]
+    configure = hass.config_entries.options.async_configure
+    for name, pin in (("Desk", "3"), ("Shelf", "4")):
+        result = await configure(flow_id, {"next_step_id": "add_peripheral"})
+        result = await configure(flow_id, {"type": "led"})
+        result = await configure(flow_id, {"name": name, "pin": pin, "freq": 1000})
+        assert result["type"] is FlowResultType.MENU
+    # The second LED may not take the first one's pin: the working copy counts.
+    result = await configure(flow_id, {"next_step_id": "add_peripheral"})
+    result = await configure(flow_id, {"type": "motion"})
+    result = await configure(flow_id, {"name": "Door", "pin": "3", "off_delay": 5})
+    assert result["errors"] == {"pin": "pin_in_use"}
+    result = await configure(flow_id, {"name": "Door", "pin": "5", "off_delay": 5})
+    result = await configure(flow_id, {"next_step_id": "remove_peripheral"})
+    choices = {str(key): value for key, value in result["data_schema"].schema.items()}[
+        "peripheral"
+    ].config["options"]
+    assert {"value": "desk", "label": "Desk (Dimmable LED)"} in choices
+    result = await configure(flow_id, {"peripheral": "pir"})
+    result = await configure(flow_id, {"next_step_id": "node_settings"})
+    result = await configure(flow_id, {"telemetry_interval": 120, "log_level": "warning"})
+    assert result["type"] is FlowResultType.MENU
+    assert published(mqtt_mock, "config/set") == []  # nothing sent before the user finishes
+    result = await finish(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert len(published(mqtt_mock, "config/set")) == 1
+    body = last_config(hass, mqtt_mock)
+    assert [s["id"] for s in body["sensors"]] == [
+        "climate",
+        "lamp",
+        "status",
+        "desk",
+        "shelf",
+        "door",
+    ]
+    assert (body["telemetry_interval"], body["log_level"], body["version"]) == (120, "W", 8)
+
+
+async def test_finish_without_changes_sends_nothing(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
+) -> None:
+    flow = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"next_step_id": "node_settings"}
+    )
+    schema = {str(key): key for key in result["data_schema"].schema}
+    assert schema["log_level"].description == {"suggested_value": "info"}
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"telemetry_interval": 60, "log_level": "info"}
+    )
+    result = await finish(hass, result)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
     assert loaded_entry.options["version"] == 7
     assert published(mqtt_mock, "config/set") == []

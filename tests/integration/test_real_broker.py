@@ -92,11 +92,15 @@ async def test_discover_configure_and_command(
     # The user adds an LED: the node receives the retained, signed configuration.
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "add_sensor"}
+        result["flow_id"], {"next_step_id": "add_peripheral"}
     )
     result = await hass.config_entries.options.async_configure(result["flow_id"], {"type": "led"})
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"name": "Lamp", "pin": "14", "freq": 1000}
+    )
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "finish"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     config = await node.next_message("config/set")

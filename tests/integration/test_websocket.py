@@ -79,8 +79,15 @@ async def test_list_is_newest_first_with_markers(
         "source",
         "message",
         "kind",
+        "level_name",
     }
     assert (first["source"], first["seq"], first["boot"], first["kind"]) == ("ota", 1, 9, "log")
+    assert (
+        first["level_name"]
+        == {"D": "debug", "I": "info", "W": "warning", "E": "error", "C": "critical"}[
+            first["level"]
+        ]
+    )
 
 
 async def test_list_filters(hass: HomeAssistant, hass_ws_client: WebSocketGenerator) -> None:

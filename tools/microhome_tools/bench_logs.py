@@ -108,7 +108,7 @@ async def _measure_with_logging(
 
         streamed = 0
 
-        def on_records(records: list[logs.Record]) -> None:
+        def on_records(records: list[logs.LogLine]) -> None:
             nonlocal streamed
             streamed += len(json.dumps([logs.record_as_dict(r) for r in records]))
 

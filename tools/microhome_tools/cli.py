@@ -9,6 +9,7 @@ COMMANDS = {
     "sim": ("sim", "run the real firmware on the micropython unix port with simulated hardware"),
     "flash": ("flash", "copy the firmware and a generated config.py to a board with mpremote"),
     "flash-micropython": ("flash", "flash MicroPython itself onto an ESP32 with esptool"),
+    "catalogue": ("catalogue", "regenerate the firmware table and texts from the catalogue"),
     "release": ("release", "build a firmware bundle (mpy-cross + manifest.json)"),
     "demo": ("demo", "run Home Assistant, a broker and three simulated nodes"),
     "bench": ("bench", "measure speed and memory"),

@@ -1,13 +1,33 @@
 """Small pieces the `microhome` sub-commands share."""
 
-import hashlib
-import hmac
+import importlib
+import importlib.machinery
+import importlib.util
 import socket
+import sys
+from types import ModuleType
+
+from microhome_tools import REPO
+
+INTEGRATION_DIR = REPO / "custom_components" / "microhome"
+_INTEGRATION_PACKAGE = "microhome_integration"
+
+
+def integration_module(name: str) -> ModuleType:
+    """A plain-Python module of the integration (`protocol`, `catalogue`), loaded without the
+    package's __init__, which needs Home Assistant."""
+    if _INTEGRATION_PACKAGE not in sys.modules:
+        spec = importlib.machinery.ModuleSpec(_INTEGRATION_PACKAGE, None, is_package=True)
+        package = importlib.util.module_from_spec(spec)
+        package.__path__ = [str(INTEGRATION_DIR)]
+        sys.modules[_INTEGRATION_PACKAGE] = package
+    return importlib.import_module(f"{_INTEGRATION_PACKAGE}.{name}")
 
 
 def node_key(fleet_key: bytes, node_id: str) -> bytes:
-    """The node key, as the protocol derives it from the fleet key."""
-    return hmac.new(fleet_key, node_id.encode(), hashlib.sha256).digest()
+    """The node key, derived as the protocol module derives it."""
+    derive = integration_module("protocol").node_key
+    return bytes(derive(fleet_key, node_id))
 
 
 def parse_broker(text: str) -> tuple[str, int]:

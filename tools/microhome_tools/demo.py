@@ -183,19 +183,21 @@ def accept_discovered(
 
 
 def configure(runner: HassRunner, entry_id: str, node: DemoNode) -> None:
-    """Add the node's sensors through the options flow, as a user would in the UI."""
+    """Add the node's peripherals through the options flow in one trip, as a user would in
+    the UI; the node gets one configuration."""
+    flow = runner.request("POST", "/api/config/config_entries/options/flow", {"handler": entry_id})
+    path = f"/api/config/config_entries/options/flow/{flow['flow_id']}"
     for sensor in node.sensors:
-        flow = runner.request(
-            "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
-        )
-        path = f"/api/config/config_entries/options/flow/{flow['flow_id']}"
-        step = runner.request("POST", path, {"next_step_id": "add_sensor"})
+        step = runner.request("POST", path, {"next_step_id": "add_peripheral"})
         step = runner.request("POST", path, {"type": sensor.type})
         step = runner.request(
             "POST", path, {"name": sensor.name, "pin": str(sensor.pin), **sensor.settings}
         )
-        if step.get("type") != "create_entry":
+        if step.get("type") != "menu":
             raise HassError(f"adding {sensor.name} to {node.name}: {step}")
+    step = runner.request("POST", path, {"next_step_id": "finish"})
+    if step.get("type") != "create_entry":
+        raise HassError(f"saving the configuration of {node.name}: {step}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -295,17 +295,7 @@ class HassRunner:
             },
             auth=False,
         )
-        token = self.request(
-            "POST",
-            "/auth/token",
-            auth=False,
-            form={
-                "grant_type": "authorization_code",
-                "code": created["auth_code"],
-                "client_id": client_id,
-            },
-        )
-        self.tokens = Tokens(token["access_token"], token["refresh_token"], client_id)
+        self._exchange(created["auth_code"], client_id)
         self.request("POST", "/api/onboarding/core_config", {})
         self.request("POST", "/api/onboarding/analytics", {})
         self.request(
@@ -336,15 +326,15 @@ class HassRunner:
         )
         if result.get("type") != "create_entry":
             raise HassError(f"login refused: {result}")
+        return self._exchange(result["result"], client_id)
+
+    def _exchange(self, code: str, client_id: str) -> Tokens:
+        """Trade an authorization code for this runner's tokens."""
         token = self.request(
             "POST",
             "/auth/token",
             auth=False,
-            form={
-                "grant_type": "authorization_code",
-                "code": result["result"],
-                "client_id": client_id,
-            },
+            form={"grant_type": "authorization_code", "code": code, "client_id": client_id},
         )
         self.tokens = Tokens(token["access_token"], token["refresh_token"], client_id)
         return self.tokens

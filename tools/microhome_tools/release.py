@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from microhome_tools import FIRMWARE_DIR, REPO
+from microhome_tools.catalogue import write_firmware_table
 
 PACKAGE = "home"
 VERSION_FILE = Path(PACKAGE) / "version.py"
@@ -99,6 +100,8 @@ def build_bundle(src: Path, out: Path, version: str | None, notes: Path | None =
     The bundle is built aside and moved into place whole, replacing an older build of the
     same version; on any error nothing under `out` changes.
     """
+    if src.resolve() == FIRMWARE_DIR.resolve():
+        write_firmware_table(src)  # the peripheral table as the catalogue says now
     version = check_version(version or firmware_version(src))
     modules = package_modules(src)
     notes_text = notes.read_bytes() if notes else None

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from microhome_tools import FIRMWARE_DIR
+from microhome_tools.catalogue import write_firmware_table
 from microhome_tools.common import node_key, parse_broker, render_config
 
 SIM_DIR = FIRMWARE_DIR / "sim"
@@ -76,6 +77,7 @@ def install_firmware(flash: Path, compile_modules: bool = True) -> None:
     """Flash the firmware as `microhome flash` does: main.py, home/ compiled with mpy-cross in
     application directory a/, and the boot record slot.txt naming a/. Older firmware,
     including an OTA's second directory and staging area, is removed."""
+    write_firmware_table()  # the peripheral table as the catalogue says now
     flash.mkdir(parents=True, exist_ok=True)
     for old in ("home", "a", "b", "ota"):
         if (flash / old).exists():

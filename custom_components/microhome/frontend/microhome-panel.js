@@ -2,8 +2,6 @@
 // A plain ES module web component (no build step). Every value that comes from a node or
 // from the user is put into the page with textContent, never as HTML.
 
-const LEVELS = ["D", "I", "W", "E", "C"];
-const LEVEL_NAMES = { D: "Debug", I: "Info", W: "Warning", E: "Error", C: "Critical" };
 const MAX_ROWS = 2000;
 const REPLAY = 200;
 const PAGE = 5000;
@@ -495,7 +493,9 @@ class MicroHomePanel extends HTMLElement {
       el("td", "source", entry.source),
       el("td", "message", entry.message),
     );
-    row.children[2].append(el("span", `level-${entry.level}`, LEVEL_NAMES[entry.level] || entry.level));
+    // The level's name comes with the line (protocol.LOG_LEVEL_NAMES), capitalised here.
+    const name = entry.level_name || entry.level;
+    row.children[2].append(el("span", `level-${entry.level}`, name[0].toUpperCase() + name.slice(1)));
     return row;
   }
 

@@ -1,13 +1,43 @@
-# Sensors: one class per type, each with `spec`, `state`, start() and stop().
-# All are imported at boot, while the heap is still in one piece.
-from home.sensors.dht22 import DHT22Sensor
-from home.sensors.led import LED
-from home.sensors.motion import Motion
+# Peripheral drivers: one module per type (home/sensors/<type>.py) with make(home, spec), which
+# returns an object with `id`, `kind`, `spec`, `state`, start(), stop() and, for outputs,
+# `async set(cmd)`. A driver is imported when a configuration first uses its type and dropped
+# when none does any more: the heap holds the drivers in use, not every driver there is.
+import sys
 
-_CLASSES = {"dht22": DHT22Sensor, "motion": Motion, "led": LED}
+_PACKAGE = "home.sensors."
+
+
+class Driver:
+    """What every driver has: the Home, its spec and id, its last state, start() and stop()."""
+
+    kind = ""
+
+    def __init__(self, home, spec):
+        self.home = home
+        self.spec = spec
+        self.id = spec["id"]
+        self.state = None
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
 
 
 def make(home, spec):
-    if spec["type"] == "status_led":
-        return home.status_led.attach(spec)
-    return _CLASSES[spec["type"]](home, spec)
+    return __import__(_PACKAGE + spec["type"], None, None, ("make",)).make(home, spec)
+
+
+def unload(used):
+    """Forget the driver modules of types not in `used` (but not one that says it is RESIDENT,
+    as the status LED, which runs from boot); the next gc frees them."""
+    package = sys.modules.get("home.sensors")
+    for name in [n for n in sys.modules if n.startswith(_PACKAGE)]:
+        kind = name[len(_PACKAGE) :]
+        if kind not in used and not getattr(sys.modules[name], "RESIDENT", False):
+            del sys.modules[name]
+            try:
+                delattr(package, kind)
+            except AttributeError:
+                pass

@@ -4,20 +4,19 @@ import dht
 from machine import Pin
 from micropython import const
 
+from home.sensors import Driver
+
 _TRIES = const(3)
 _GAP_MS = const(2000)
 
 
-class DHT22Sensor:
+class DHT22(Driver):
     kind = "dht22"
 
     def __init__(self, home, spec):
-        self.home = home
-        self.spec = spec
-        self.id = spec["id"]
+        super().__init__(home, spec)
         self.log = home.log.src(self.id)
         self.dev = dht.DHT22(Pin(spec["pin"]))
-        self.state = None
         self.task = None
 
     def start(self):
@@ -61,3 +60,7 @@ class DHT22Sensor:
                 failed = True
             await self.home.publish_state(self.id, self.state)
             await asyncio.sleep_ms(interval)
+
+
+def make(home, spec):
+    return DHT22(home, spec)

@@ -4,6 +4,8 @@ from machine import PWM, Pin
 from micropython import const
 from time import ticks_diff, ticks_ms
 
+from home.sensors import Driver
+
 _STEP_MS = const(20)
 
 
@@ -13,22 +15,17 @@ def duty(level):
     return min(square + (square >> 7) + (square >> 14), 65535)
 
 
-class LED:
+class LED(Driver):
     kind = "led"
 
     def __init__(self, home, spec):
-        self.home = home
-        self.spec = spec
-        self.id = spec["id"]
+        super().__init__(home, spec)
         self.pwm = PWM(Pin(spec["pin"]), freq=spec["freq"], duty_u16=0)
         self.level = 0  # brightness shown now
         self.last = 255  # last non-zero brightness, restored by a bare `on`
         self.on = False
         self.state = {"on": False, "brightness": 0}
         self.fade = None
-
-    def start(self):
-        pass
 
     def stop(self):
         self._stop_fade()
@@ -43,7 +40,11 @@ class LED:
         self.level = level
         self.pwm.duty_u16(duty(level))
 
-    async def set(self, on=None, brightness=None, transition=0):
+    async def set(self, cmd):
+        """`set` with optional on, brightness and transition (checked against the catalogue)."""
+        on = cmd.get("on")
+        brightness = cmd.get("brightness")
+        transition = cmd.get("transition") or 0
         if brightness is not None:
             if brightness:
                 self.last = brightness
@@ -73,3 +74,7 @@ class LED:
             await asyncio.sleep_ms(_STEP_MS)
         self._show(target)
         self.fade = None
+
+
+def make(home, spec):
+    return LED(home, spec)

@@ -3,19 +3,18 @@ import asyncio
 from machine import Pin
 from micropython import const
 
+from home.sensors import Driver
+
 _SETTLE_MS = const(5)
 
 
-class Motion:
+class Motion(Driver):
     kind = "motion"
 
     def __init__(self, home, spec):
-        self.home = home
-        self.spec = spec
-        self.id = spec["id"]
+        super().__init__(home, spec)
         self.pin = Pin(spec["pin"], Pin.IN)
         self.flag = asyncio.ThreadSafeFlag()
-        self.state = None
         self.task = None
         self.off = None
         self.pin.irq(self._irq, Pin.IRQ_RISING | Pin.IRQ_FALLING)
@@ -55,3 +54,7 @@ class Motion:
                 await self._set(True)
             elif self.state["motion"] and not self.off:
                 self.off = asyncio.create_task(self._off_later())
+
+
+def make(home, spec):
+    return Motion(home, spec)

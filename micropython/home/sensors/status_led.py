@@ -6,6 +6,8 @@ from time import ticks_add, ticks_diff, ticks_ms
 
 from home.board import default_status_pin
 
+RESIDENT = True  # the Home's status LED runs from boot, configured or not
+
 # mode -> alternating on and off times, in 10 ms
 PATTERNS = {
     "wifi": b"\x0a\x0a",  # fast blink
@@ -37,7 +39,7 @@ class StatusLED:
         self.pin = None if pin is None else Pin(pin, Pin.OUT, value=0)
 
     def attach(self, spec):
-        """Serve as the configured status_led sensor."""
+        """Serve as the configured status_led peripheral."""
         self.spec = spec
         self.id = spec["id"]
         self.state = {"on": self.on}
@@ -52,7 +54,8 @@ class StatusLED:
         self.on = False
         self._use(default_status_pin())
 
-    async def set(self, on=None, brightness=None, transition=0):
+    async def set(self, cmd):
+        on = cmd.get("on")
         if on is not None:
             self.on = on
         self.state = {"on": self.on}
@@ -96,3 +99,7 @@ class StatusLED:
                 self._write(lit)
                 lit ^= 1
                 await asyncio.sleep_ms(step * 10)
+
+
+def make(home, spec):
+    return home.status_led.attach(spec)

@@ -1,0 +1,408 @@
+"""One MicroHome node's side of the protocol, without Home Assistant.
+
+Topic routing, parsing (protocol.py), the `n` counter, reply matching, configuration bodies and
+push tracking, and typed change listeners. MQTT is passed in as two callables, publish and
+subscribe, as hatasmota's TasmotaMQTTClient takes them; the Home Assistant adapter
+(node.py) adds the device registry, repairs and entities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from . import catalogue, protocol
+from .protocol import (
+    Announce,
+    ConfigState,
+    OtaStatus,
+    PeripheralState,
+    ProtocolError,
+    Reply,
+    Telemetry,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Message(Protocol):
+    """An MQTT message as the subscribe callable delivers it."""
+
+    @property
+    def topic(self) -> str:
+        """The topic."""
+
+    @property
+    def payload(self) -> str | bytes | bytearray:
+        """The payload."""
+
+    @property
+    def retain(self) -> bool:
+        """Whether it is a retained message."""
+
+
+type Publish = Callable[[str, str, int, bool], Awaitable[None]]
+type Subscribe = Callable[[str, Callable[[Message], None]], Awaitable[Callable[[], None]]]
+type Listener = Callable[[], None]
+type Spawn = Callable[[Coroutine[Any, Any, None]], None]
+
+
+class Change(StrEnum):
+    """What of a node changed; listeners subscribe by change and, for STATE, peripheral id."""
+
+    AVAILABILITY = "availability"
+    ANNOUNCE = "announce"
+    TELEMETRY = "telemetry"
+    CONFIG = "config"
+    CONFIG_STATE = "config_state"
+    OTA = "ota"
+    OTA_JOB = "ota_job"
+    STATE = "state"
+
+
+class CommandError(Exception):
+    """A command that did not succeed."""
+
+
+class NodeOffline(CommandError):
+    """The node is offline or the broker unreachable: nothing was sent."""
+
+
+class NoReply(CommandError):
+    """The node did not answer in time."""
+
+
+class CommandRefused(CommandError):
+    """The node answered ok: false; the message is its error."""
+
+
+class NodeClient:
+    """One node: its subscriptions, last known state, commands and configuration."""
+
+    def __init__(
+        self,
+        node_id: str,
+        key: bytes,
+        publish: Publish,
+        subscribe: Subscribe,
+        *,
+        config: Callable[[], dict[str, Any]],
+        last_n: dict[str, int],
+        announce: Announce | None = None,
+        spawn: Spawn | None = None,
+    ) -> None:
+        """Set up the client.
+
+        config returns the node's stored configuration; last_n holds the last `n` sent to each
+        node (shared, so that `n` never goes back); spawn runs a background send (default: an
+        asyncio task whose failure is logged).
+        """
+        self.node_id = node_id
+        self.key = key
+        self.key_id = protocol.key_id(key)
+        self._publish = publish
+        self._subscribe = subscribe
+        self._config = config
+        self._last_n = last_n
+        self._spawn = spawn or _spawn
+        self.online = False
+        self.mqtt_connected = False
+        self.announce = announce
+        self.telemetry: Telemetry | None = None
+        self.config_state: ConfigState | None = None
+        self.ota_status: OtaStatus | None = None
+        self.states: dict[str, PeripheralState] = {}
+        self.last_seen: datetime | None = None
+        self.pushed_version = self.config_version
+        self._replies: dict[int, asyncio.Future[Reply]] = {}
+        self._listeners: dict[tuple[Change, str | None], list[Listener]] = {}
+        self._warned: set[str] = set()
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    # --- what the node's state is --------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The node's name as its user knows it; its id here."""
+        return self.node_id
+
+    @property
+    def available(self) -> bool:
+        """Whether the node is online and the broker reachable."""
+        return self.online and self.mqtt_connected
+
+    @property
+    def config_version(self) -> int:
+        """The version of the stored configuration (0: never set)."""
+        return int(self._config().get("version", 0))
+
+    @property
+    def peripherals(self) -> list[dict[str, Any]]:
+        """The configured peripherals (the configuration's `sensors`)."""
+        return list(self._config().get("sensors", []))
+
+    def peripheral(self, peripheral_id: str) -> dict[str, Any] | None:
+        """One configured peripheral by id."""
+        return next((p for p in self.peripherals if p["id"] == peripheral_id), None)
+
+    @property
+    def config_pending(self) -> bool:
+        """Whether the node has not yet answered the current configuration."""
+        if self.config_version == 0:
+            return False
+        state = self.config_state
+        return state is None or state.version != self.config_version
+
+    @property
+    def config_rejected(self) -> bool:
+        """Whether the node refused the current configuration."""
+        state = self.config_state
+        return state is not None and state.version == self.config_version and not state.ok
+
+    # --- listeners -----------------------------------------------------------------------------
+
+    def listen(self, change: Change, listener: Listener, key: str | None = None) -> Listener:
+        """Call listener when change happens (for STATE: to peripheral key); returns remove."""
+        listeners = self._listeners.setdefault((change, key), [])
+        listeners.append(listener)
+
+        def remove() -> None:
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return remove
+
+    def notify(self, change: Change, key: str | None = None) -> None:
+        """Tell the listeners of change (and of key) that it happened."""
+        for listener in list(self._listeners.get((change, key), ())):
+            listener()
+
+    # --- subscriptions -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe to the node's topics."""
+        handlers: dict[str, Callable[[Message], None]] = {
+            "status": self._on_status,
+            "announce": self._on_announce,
+            "state/+": self._on_state,
+            "telemetry": self._on_telemetry,
+            "config/state": self._on_config_state,
+            "ota/status": self._on_ota_status,
+            "reply": self._on_reply,
+            "log": self._on_log,
+        }
+        for suffix, handler in handlers.items():
+            self._unsubscribe.append(
+                await self._subscribe(
+                    protocol.topic(self.node_id, suffix), self._guarded(suffix, handler)
+                )
+            )
+
+    def stop(self) -> None:
+        """Unsubscribe and give up waiting for replies."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        for future in self._replies.values():
+            future.cancel()
+        self._replies.clear()
+
+    def set_connected(self, connected: bool) -> None:
+        """The broker connection came or went."""
+        self.mqtt_connected = connected
+        self.notify(Change.AVAILABILITY)
+
+    def _guarded(self, kind: str, handler: Callable[[Message], None]) -> Callable[[Message], None]:
+        """handler with size check, last_seen and protocol errors logged instead of raised."""
+
+        def on_message(msg: Message) -> None:
+            if not msg.retain:
+                self.last_seen = datetime.now(UTC)
+            try:
+                protocol.check_size(msg.payload)
+                handler(msg)
+            except ProtocolError as err:
+                self._drop(kind, msg.topic, str(err))
+
+        return on_message
+
+    def _drop(self, kind: str, topic: str, reason: str) -> None:
+        """Log a dropped payload: a warning the first time per topic kind, then debug."""
+        level = logging.DEBUG if kind in self._warned else logging.WARNING
+        self._warned.add(kind)
+        _LOGGER.log(
+            level,
+            "Dropped a payload from node %s on %s: %s",
+            self.node_id,
+            protocol.describe(topic, 120),
+            reason,
+        )
+
+    def _on_status(self, msg: Message) -> None:
+        online = protocol.parse_status(msg.payload)
+        if online != self.online:
+            self.online = online
+            state = "online" if online else "offline"
+            _LOGGER.info("Node %s (%s) is %s", self.node_id, self.name, state)
+            self.notify(Change.AVAILABILITY)
+
+    def _on_announce(self, msg: Message) -> None:
+        if not msg.payload:
+            return  # a cleared retained announce
+        announce = protocol.parse_announce(msg.payload, self.node_id)
+        changed = announce != self.announce
+        self.announce = announce
+        if changed:
+            self.notify(Change.ANNOUNCE)
+        if announce.cfg < self.config_version and not self.config_rejected:
+            _LOGGER.info(
+                "Node %s runs configuration %s, sending %s again",
+                self.node_id,
+                announce.cfg,
+                self.config_version,
+            )
+            self._spawn(self.push_config())
+
+    def _on_state(self, msg: Message) -> None:
+        peripheral_id = msg.topic.rsplit("/", 1)[-1]
+        if not msg.payload:
+            return  # the node emptied the retained state of a removed peripheral
+        peripheral = self.peripheral(peripheral_id)
+        if peripheral is None:
+            raise ProtocolError(f"unknown sensor id {protocol.describe(peripheral_id)}")
+        self.states[peripheral_id] = protocol.parse_state(peripheral["type"], msg.payload)
+        self.notify(Change.STATE, peripheral_id)
+
+    def _on_telemetry(self, msg: Message) -> None:
+        self.telemetry = protocol.parse_telemetry(msg.payload)
+        self.notify(Change.TELEMETRY)
+
+    def _on_config_state(self, msg: Message) -> None:
+        if not msg.payload:
+            return
+        self.config_state = protocol.parse_config_state(msg.payload)
+        self.notify(Change.CONFIG_STATE)
+
+    def _on_ota_status(self, msg: Message) -> None:
+        if not msg.payload:
+            return
+        self.ota_status = protocol.parse_ota_status(msg.payload)
+        self.notify(Change.OTA)
+
+    def _on_reply(self, msg: Message) -> None:
+        reply = protocol.parse_reply(msg.payload)
+        future = self._replies.get(reply.n)
+        if future is None:
+            _LOGGER.debug("Node %s answered command %s nobody waits for", self.node_id, reply.n)
+        elif not future.done():
+            future.set_result(reply)
+
+    def _on_log(self, msg: Message) -> None:
+        """Log lines are stored by the log store (logs.py); here they only count as seen."""
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def next_n(self) -> int:
+        """Wall-clock milliseconds, but always more than the last `n` sent to this node."""
+        n = max(time.time_ns() // 1_000_000, self._last_n.get(self.node_id, 0) + 1)
+        self._last_n[self.node_id] = n
+        return n
+
+    async def push_config(self) -> None:
+        """Publish the stored configuration as the node's retained, signed config/set."""
+        if self.config_version == 0:
+            return
+        config_topic = protocol.topic(self.node_id, "config/set")
+        body = protocol.config_body(self._config(), self.next_n())
+        await self._publish(
+            config_topic, protocol.signed_payload(self.key, config_topic, body), 1, True
+        )
+        self.pushed_version = self.config_version
+        _LOGGER.debug("Sent configuration %s to node %s", self.pushed_version, self.node_id)
+
+    async def config_changed(self) -> None:
+        """The stored configuration changed: push it if its version is new, tell listeners."""
+        if self.config_version != self.pushed_version:
+            await self.push_config()
+        self.notify(Change.CONFIG)
+
+    async def command(self, cmd: str, reply_within: float, **fields: Any) -> Reply:
+        """Send a signed command and wait reply_within seconds for the node's reply;
+        CommandError if it fails."""
+        if not self.available:
+            raise NodeOffline
+        n = self.next_n()
+        cmd_topic = protocol.topic(self.node_id, "cmd")
+        body = protocol.command_body(n, cmd, **fields)
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._replies[n] = future
+        try:
+            await self._publish(
+                cmd_topic, protocol.signed_payload(self.key, cmd_topic, body), 1, False
+            )
+            async with asyncio.timeout(reply_within):
+                reply = await future
+        except TimeoutError as err:
+            raise NoReply from err
+        finally:
+            self._replies.pop(n, None)
+        if not reply.ok:
+            raise CommandRefused(reply.error or "-")
+        return reply
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What the node's diagnostics show (redacted by the caller)."""
+        return {
+            "online": self.online,
+            "mqtt_connected": self.mqtt_connected,
+            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "announce": self.announce.as_dict() if self.announce else None,
+            "telemetry": _asdict(self.telemetry),
+            "config_version": self.config_version,
+            "config_pushed_version": self.pushed_version,
+            "config_pending": self.config_pending,
+            "config_state": _asdict(self.config_state),
+            "ota_status": _asdict(self.ota_status),
+            "states": {
+                key: {**state.values, "error": state.error} if state.error else state.values
+                for key, state in self.states.items()
+            },
+            "peripherals": [_peripheral_diagnostics(p) for p in self.peripherals],
+            "key_id": self.key_id,
+        }
+
+
+def _peripheral_diagnostics(peripheral: dict[str, Any]) -> dict[str, Any]:
+    """A configured peripheral as the catalogue describes it."""
+    kind = catalogue.TYPES.get(peripheral["type"])
+    if kind is None:
+        return {"id": peripheral["id"], "type": peripheral["type"], "known": False}
+    return {
+        "id": peripheral["id"],
+        "type": kind.key,
+        "type_name": kind.name,
+        "pin": peripheral["pin"],
+        "role": kind.role,
+        "params": {p.key: peripheral.get(p.key, p.default) for p in kind.params},
+        "entities": [e.platform + (f".{e.key}" if e.key else "") for e in kind.entities],
+    }
+
+
+def _asdict(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {name: getattr(value, name) for name in value.__dataclass_fields__}
+
+
+def _spawn(coro: Coroutine[Any, Any, None]) -> None:
+    asyncio.ensure_future(coro).add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        _LOGGER.warning("Sending to a node failed: %s", error)

@@ -1,0 +1,178 @@
+"""The node client on its own: no Home Assistant, MQTT as two plain callables."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from custom_components.microhome import protocol
+from custom_components.microhome.client import (
+    Change,
+    CommandRefused,
+    Message,
+    NodeClient,
+    NodeOffline,
+    NoReply,
+)
+
+NODE = "mh-a1b2c3"
+KEY = bytes(range(32))
+CONFIG: dict[str, Any] = {
+    "version": 7,
+    "name": "Kitchen",
+    "telemetry_interval": 60,
+    "log_level": "I",
+    "sensors": [
+        {"id": "climate", "type": "dht22", "name": "Climate", "pin": 15},
+        {"id": "lamp", "type": "led", "name": "Lamp", "pin": 14, "freq": 1000},
+    ],
+}
+
+
+@dataclass
+class Msg:
+    topic: str
+    payload: str | bytes
+    retain: bool = False
+
+
+class Broker:
+    """Subscriptions by exact topic or one `+` level, and what was published."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Any] = {}
+        self.sent: list[tuple[str, str, int, bool]] = []
+        self.answer: dict[str, Any] | None = None
+
+    async def publish(self, topic: str, payload: str, qos: int, retain: bool) -> None:
+        self.sent.append((topic, payload, qos, retain))
+        if topic.endswith("/cmd") and self.answer is not None:
+            n = json.loads(payload.split(" ", 1)[1])["n"]
+            reply = json.dumps({"n": n, "error": None} | self.answer)
+            asyncio.get_running_loop().call_soon(self.deliver, f"microhome/{NODE}/reply", reply)
+
+    async def subscribe(self, topic: str, handler: Any) -> Any:
+        self.handlers[topic] = handler
+        return lambda: self.handlers.pop(topic)
+
+    def deliver(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        message: Message = Msg(topic, payload, retain)
+        for pattern, handler in list(self.handlers.items()):
+            parts, wanted = topic.split("/"), pattern.split("/")
+            if len(parts) == len(wanted) and all(
+                w in ("+", p) for p, w in zip(parts, wanted, strict=True)
+            ):
+                handler(message)
+
+
+def make_client(broker: Broker, config: dict[str, Any] | None = None) -> NodeClient:
+    stored = dict(CONFIG if config is None else config)
+    return NodeClient(
+        NODE,
+        KEY,
+        broker.publish,
+        broker.subscribe,
+        config=lambda: stored,
+        last_n={},
+    )
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_routing_parsing_and_typed_listeners() -> None:
+    async def scenario() -> None:
+        broker = Broker()
+        client = make_client(broker)
+        await client.start()
+        seen: list[str] = []
+        client.listen(Change.STATE, lambda: seen.append("climate"), "climate")
+        client.listen(Change.STATE, lambda: seen.append("lamp"), "lamp")
+        client.listen(Change.AVAILABILITY, lambda: seen.append("availability"))
+        broker.deliver(f"microhome/{NODE}/status", "online", retain=True)
+        client.set_connected(True)
+        assert client.available
+        broker.deliver(f"microhome/{NODE}/state/lamp", '{"on": true, "brightness": 9}')
+        broker.deliver(f"microhome/{NODE}/state/climate", '{"temperature": 1, "humidity": 2}')
+        assert client.states["lamp"].values == {"on": True, "brightness": 9}
+        assert client.states["climate"].values == {"temperature": 1.0, "humidity": 2.0}
+        assert seen == ["availability", "availability", "lamp", "climate"]
+        # Hostile payloads are dropped and change nothing.
+        for payload in ("NaN", '{"on": "x"}', "\ud800", "x" * 20000, '{"temperature": 1e999}'):
+            broker.deliver(f"microhome/{NODE}/state/lamp", payload)
+        broker.deliver(f"microhome/{NODE}/state/ghost", '{"on": true}')
+        assert client.states["lamp"].values == {"on": True, "brightness": 9}
+        assert seen[-1] == "climate"
+        client.stop()
+        assert broker.handlers == {}
+
+    run(scenario())
+
+
+def test_n_grows_and_is_shared() -> None:
+    broker = Broker()
+    last_n = {NODE: 10**15}
+    client = NodeClient(
+        NODE, KEY, broker.publish, broker.subscribe, config=lambda: CONFIG, last_n=last_n
+    )
+    first, second = client.next_n(), client.next_n()
+    assert first == 10**15 + 1 and second == first + 1
+    assert last_n[NODE] == second
+
+
+def test_commands_matched_to_replies() -> None:
+    async def scenario() -> None:
+        broker = Broker()
+        client = make_client(broker)
+        await client.start()
+        with pytest.raises(NodeOffline):
+            await client.command("reboot", 0.2)
+        assert broker.sent == []
+        broker.deliver(f"microhome/{NODE}/status", "online")
+        client.set_connected(True)
+        broker.answer = {"ok": True}
+        reply = await client.command("set", 0.5, id="lamp", on=True, brightness=None)
+        topic, payload, qos, retain = broker.sent[-1]
+        body = protocol.verify(client.key, topic, payload)
+        assert (body["n"], body["cmd"], body["id"], body["on"]) == (reply.n, "set", "lamp", True)
+        assert "brightness" not in body and (qos, retain) == (1, False)
+        broker.answer = {"ok": False, "error": "busy"}
+        with pytest.raises(CommandRefused, match="busy"):
+            await client.command("reboot", 0.5)
+        broker.answer = None
+        with pytest.raises(NoReply):
+            await client.command("reboot", 0.05)
+        # A late or unknown reply is ignored.
+        broker.deliver(f"microhome/{NODE}/reply", '{"n": 1, "ok": true, "error": null}')
+
+    run(scenario())
+
+
+def test_config_pushed_when_the_node_runs_an_older_one() -> None:
+    async def scenario() -> None:
+        broker = Broker()
+        client = make_client(broker)
+        await client.start()
+        announce = {
+            "id": NODE, "name": "Kitchen", "platform": "rp2", "board": "Pico W", "fw": "1.0.0",
+            "mpy": "1.24.0", "mac": "", "ip": "", "caps": [], "cfg": 3, "key_id": client.key_id,
+        }  # fmt: skip
+        broker.deliver(f"microhome/{NODE}/announce", json.dumps(announce), retain=True)
+        await asyncio.sleep(0)
+        topic, payload, qos, retain = broker.sent[-1]
+        assert (topic, qos, retain) == (f"microhome/{NODE}/config/set", 1, True)
+        body = protocol.verify(client.key, topic, payload)
+        assert body["version"] == 7
+        assert body["sensors"][0] == {"id": "climate", "type": "dht22", "pin": 15, "interval": 30}
+        assert client.config_pending
+        broker.deliver(f"microhome/{NODE}/config/state", '{"version": 7, "ok": true, "errors": []}')
+        assert not client.config_pending
+        await client.config_changed()  # the same version: nothing sent again
+        assert len(broker.sent) == 1
+
+    run(scenario())

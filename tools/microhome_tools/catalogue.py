@@ -1,0 +1,329 @@
+"""`microhome catalogue`: write what is generated from the peripheral catalogue.
+
+custom_components/microhome/catalogue.py is the source. From it come the firmware's compact
+table (micropython/home/catalogue.py), the English texts of the types, parameters and
+entities in strings.json and translations/en.json, docs/protocol.md's table of configuration
+limits, README's table of peripherals, and valid and invalid configurations of every type in
+tests/vectors/protocol.json. `--check` only says what is stale.
+"""
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from microhome_tools import FIRMWARE_DIR, REPO
+from microhome_tools.common import INTEGRATION_DIR, integration_module
+
+FIRMWARE_TABLE = Path("home") / "catalogue.py"
+STRINGS_FILES = (INTEGRATION_DIR / "strings.json", INTEGRATION_DIR / "translations" / "en.json")
+PROTOCOL_DOC = REPO / "docs" / "protocol.md"
+README = REPO / "README.md"
+VECTORS = REPO / "tests" / "vectors" / "protocol.json"
+_GENERATED = "catalogue: "  # how the `why` of a generated configuration vector starts
+# Parameter and field kinds in the firmware table: int, bool, number (int or float).
+_KINDS = {"int": "i", "bool": "b", "number": "n"}
+
+
+LED_PIN = 255  # "LED" in the firmware's pin lists
+
+
+def _pin_bytes(pins: tuple[int | str, ...]) -> bytes:
+    """A role's pins as bytes: GPIO numbers, and 255 for "LED"."""
+    return bytes(LED_PIN if pin == "LED" else int(pin) for pin in pins)
+
+
+def _py(value: Any) -> str:
+    """value as MicroPython source: strings in double quotes, bytes in hex escapes."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bytes):
+        return 'b"' + "".join(f"\\x{byte:02x}" for byte in value) + '"'
+    if isinstance(value, tuple):
+        items = ", ".join(_py(item) for item in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    return repr(value)
+
+
+def firmware_table() -> str:
+    """The text of micropython/home/catalogue.py."""
+    catalogue = integration_module("catalogue")
+    lines = [
+        "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
+        "# do not edit. Kinds: i int, b bool, n number.",
+        f"NAMES = {_py(tuple(catalogue.TYPES))}",
+        "# type -> (pin role, ((param, kind, default, low, high), ...),",
+        "#          ((set field, kind, low, high), ...), at most one per node)",
+        "TYPES = {",
+    ]
+    for kind in catalogue.TYPES.values():
+        params = tuple((p.key, _KINDS[p.kind], p.default, p.low, p.high) for p in kind.params)
+        fields = tuple((f.key, _KINDS[f.kind], f.low, f.high) for f in kind.set_fields)
+        entry = (kind.role, params, fields, int(kind.single))
+        lines.append(f"    {_py(kind.key)}: {_py(entry)},")
+    lines += [
+        "}",
+        "# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are",
+        "# the same as another's are the same object",
+        "PINS = {",
+    ]
+    names: dict[bytes, str] = {}
+    for platform, roles in catalogue.PINS.items():
+        entries = []
+        for role, pins in roles.items():
+            data = _pin_bytes(pins)
+            if data not in names:
+                names[data] = f"_{platform.upper()}_{role.upper()}"
+            entries.append(f"{_py(role)}: {names[data]}")
+        lines.append(f"    {_py(platform)}: {{{', '.join(entries)}}},")
+    lines.insert(
+        lines.index("PINS = {"),
+        "\n".join(f"{name} = {_py(data)}" for data, name in names.items()),
+    )
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def write_firmware_table(src: Path = FIRMWARE_DIR) -> bool:
+    """Write the firmware table under src; True if it changed."""
+    target = src / FIRMWARE_TABLE
+    text = firmware_table()
+    if target.exists() and target.read_text() == text:
+        return False
+    target.write_text(text)
+    return True
+
+
+def _range_text(param: Any) -> str:
+    unit = f" {param.unit}" if param.unit else ""
+    return f"A whole number from {param.low} to {param.high}{unit}."
+
+
+def strings(current: dict[str, Any]) -> dict[str, Any]:
+    """current (strings.json) with the catalogue's texts put in."""
+    catalogue = integration_module("catalogue")
+    data = json.loads(json.dumps(current))
+    selector = data.setdefault("selector", {})
+    selector["peripheral_type"] = {
+        "options": {key: kind.name for key, kind in catalogue.TYPES.items()}
+    }
+    selector["peripheral_wiring"] = {
+        "options": {key: kind.wiring for key, kind in catalogue.TYPES.items()}
+    }
+    selector["platform"] = {"options": dict(catalogue.PLATFORM_NAMES)}
+    step = data["options"]["step"]["peripheral"]
+    errors = data["options"]["error"]
+    for kind in catalogue.TYPES.values():
+        for param in kind.params:
+            step["data"][param.key] = param.name
+            step["data_description"][param.key] = param.description
+            if param.kind == "int":
+                errors[f"{param.key}_range"] = _range_text(param)
+        if kind.single:
+            errors[f"{kind.key}_exists"] = f"This node already has a {kind.name}."
+        for entity in kind.entities:
+            if entity.key is not None:
+                texts = data["entity"].setdefault(entity.platform, {})
+                texts[entity.key] = {"name": entity.name}
+    return data
+
+
+def _param_rule(param: Any) -> str:
+    if param.kind == "bool":
+        return f"`true` or `false` (default `{str(param.default).lower()}`)"
+    unit = f" {param.unit}" if param.unit else ""
+    return f"integer{unit}, {param.low}-{param.high} (default {param.default})"
+
+
+def limits_table() -> str:
+    """docs/protocol.md's table of configuration limits."""
+    catalogue = integration_module("catalogue")
+    protocol = integration_module("protocol")
+    low, high = catalogue.TELEMETRY_INTERVAL
+    types = ", ".join(f"`{key}`" for key in catalogue.TYPES)
+    singles = " and ".join(f"one `{k}`" for k, kind in catalogue.TYPES.items() if kind.single)
+    rows = [
+        "| field | rule |",
+        "|---|---|",
+        "| `n`, `version` | integers, `version` >= 0 |",
+        f"| `name` | string, 0-{catalogue.NAME_MAX} characters |",
+        f"| `telemetry_interval` | integer seconds, {low}-{high} |",
+        f"| `log_level` | one of `{' '.join(protocol.LOG_LEVELS)}`: lines below it are not sent"
+        " on `log` |",
+        f"| `sensors` | list of at most {catalogue.MAX_PERIPHERALS} objects |",
+        "| sensor `id` | `[a-z0-9_]{1,16}`, unique within the node |",
+        f"| sensor `type` | {types}; at most {singles} |",
+        "| `pin` | valid on the platform for the type's pin role (below); no pin twice |",
+    ]
+    for kind in catalogue.TYPES.values():
+        rows += [f"| `{kind.key}.{p.key}` | {_param_rule(p)} |" for p in kind.params]
+    roles = {
+        "in": "input with interrupts",
+        "io": "bidirectional data",
+        "out": "digital output",
+        "pwm": "PWM output",
+    }
+    rows += ["", "| type | pin role | `set` fields |", "|---|---|---|"]
+    for kind in catalogue.TYPES.values():
+        fields = ", ".join(f"`{f.key}`" for f in kind.set_fields) or "-"
+        rows.append(f"| `{kind.key}` | {kind.role} ({roles[kind.role]}) | {fields} |")
+    return "\n".join(rows)
+
+
+def peripherals_table() -> str:
+    """README's table of the peripherals a node can run."""
+    catalogue = integration_module("catalogue")
+    rows = [
+        "| peripheral | type | in Home Assistant | settings | wiring |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in catalogue.TYPES.values():
+        entities = ", ".join(sorted({e.platform.replace("_", " ") for e in kind.entities}))
+        settings = ", ".join(p.name for p in kind.params) or "-"
+        rows.append(f"| {kind.name} | `{kind.key}` | {entities} | {settings} | {kind.wiring} |")
+    return "\n".join(rows)
+
+
+def _with_block(text: str, name: str, content: str) -> str:
+    """text with the lines between `<!-- catalogue:name -->` and its end marker replaced."""
+    start, end = f"<!-- catalogue:{name} -->\n", f"<!-- /catalogue:{name} -->"
+    head, found, rest = text.partition(start)
+    if not found or end not in rest:
+        raise SystemExit(f"no {start.strip()} ... {end} block")
+    return head + start + content + "\n" + end + rest.partition(end)[2]
+
+
+def docs() -> dict[Path, str]:
+    """The docs with their generated blocks, by path."""
+    return {
+        PROTOCOL_DOC: _with_block(PROTOCOL_DOC.read_text(), "limits", limits_table()),
+        README: _with_block(README.read_text(), "peripherals", peripherals_table()),
+    }
+
+
+def _config(*peripherals: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "n": 1,
+        "version": 1,
+        "name": "Node",
+        "telemetry_interval": 60,
+        "log_level": "I",
+        "sensors": list(peripherals),
+    }
+
+
+def _type_cases(kind: Any, platform: str) -> tuple[list[Any], list[Any]]:
+    """Valid and invalid configurations of one type on one platform: few, as the firmware
+    tests load them all in a small heap."""
+    catalogue = integration_module("catalogue")
+    allowed = catalogue.pins(platform, kind.role)
+    good = {"id": "p", "type": kind.key, "pin": allowed[-1]}
+    good |= {param.key: param.default for param in kind.params}
+    if platform != "rp2":  # the parameters left out, for their defaults
+        good = {key: good[key] for key in ("id", "type", "pin")}
+    invalid = []
+    for param in kind.params:
+        if param.kind == "bool":
+            invalid.append((f"{kind.key}.{param.key} not a bool", good | {param.key: 1}))
+        elif platform == "rp2":
+            invalid.append((f"{kind.key}.{param.key} too low", good | {param.key: param.low - 1}))
+        else:
+            invalid.append((f"{kind.key}.{param.key} too high", good | {param.key: param.high + 1}))
+    inputs = set(catalogue.pins(platform, "in")) - set(allowed)
+    if inputs:
+        invalid.append((f"{kind.key} on an input-only pin", good | {"pin": min(inputs)}))
+    elif kind.single:
+        invalid.append((f"two {kind.key}", [good, good | {"id": "q", "pin": allowed[0]}]))
+    else:
+        invalid.append((f"{kind.key} on a pin the board does not have", good | {"pin": 40}))
+    return [(f"one {kind.key}", _config(good))], [
+        (why, _config(*(case if isinstance(case, list) else [case]))) for why, case in invalid
+    ]
+
+
+def vectors(current: dict[str, Any]) -> dict[str, Any]:
+    """current (tests/vectors/protocol.json) with the catalogue's configuration vectors."""
+    catalogue = integration_module("catalogue")
+    protocol = integration_module("protocol")
+    data = json.loads(json.dumps(current))
+    configs = data["configs"]
+    for kind_of_case in ("valid", "invalid"):
+        configs[kind_of_case] = [
+            case for case in configs[kind_of_case] if not case.get("why", "").startswith(_GENERATED)
+        ]
+    for kind in catalogue.TYPES.values():
+        for platform in ("rp2", "esp32"):
+            valid, invalid = _type_cases(kind, platform)
+            for why, config in valid:
+                configs["valid"].append(
+                    {"platform": platform, "why": _GENERATED + why, "config": config}
+                )
+            for why, config in invalid:
+                configs["invalid"].append(
+                    {
+                        "platform": platform,
+                        "why": _GENERATED + why,
+                        "config": config,
+                        "errors": protocol.validate_config(config, platform),
+                    }
+                )
+    return data
+
+
+def _vectors_text() -> str:
+    return json.dumps(vectors(json.loads(VECTORS.read_text())), indent=1)
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def stale() -> list[Path]:
+    """The generated files that do not match the catalogue."""
+    found = []
+    table = FIRMWARE_DIR / FIRMWARE_TABLE
+    if not table.exists() or table.read_text() != firmware_table():
+        found.append(table)
+    for path in STRINGS_FILES:
+        text = path.read_text()
+        if _dump(strings(json.loads(text))) != text:
+            found.append(path)
+    found += [path for path, text in docs().items() if path.read_text() != text]
+    if VECTORS.read_text() != _vectors_text():
+        found.append(VECTORS)
+    return found
+
+
+def write() -> list[Path]:
+    """Regenerate every generated file; the ones that changed."""
+    changed = []
+    if write_firmware_table():
+        changed.append(FIRMWARE_DIR / FIRMWARE_TABLE)
+    for path in STRINGS_FILES:
+        text = path.read_text()
+        new = _dump(strings(json.loads(text)))
+        if new != text:
+            path.write_text(new)
+            changed.append(path)
+    for path, text in {**docs(), VECTORS: _vectors_text()}.items():
+        if path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check", action="store_true", help="only list the generated files that are stale"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.check:
+        paths = stale()
+        for path in paths:
+            print(f"stale: {path}")
+        return 1 if paths else 0
+    for path in write():
+        print(f"wrote {path}")
+    return 0
