@@ -144,7 +144,9 @@ async def test_update_entity_and_service_update_a_real_node(
         lambda: (s := hass.states.get(update)) and s.attributes["installed_version"] == C and s,
     )
     assert state.state == "off"
-    assert (node.state_dir / "flash" / "slot.txt").read_text() == "a"  # a, b, then a again
+    # The node confirms its trial right after it announced C: a, b, then a again.
+    slot = node.state_dir / "flash" / "slot.txt"
+    await wait_for(hass, lambda: slot.read_text() == "a", within=10)
     assert not (node.state_dir / "flash" / "ota").exists()
 
     await hass.config_entries.async_unload(entry.entry_id)
