@@ -1,4 +1,6 @@
 # Home: the coordinator. Owns the managers and the sensors, answers config/set and cmd.
+from home.inbox import Inbox  # first: its buffers and the MQTT client's are allocated unfragmented
+
 import gc
 import json
 from binascii import unhexlify
@@ -21,7 +23,10 @@ from home.version import VERSION
 from home.wifi import WiFiManager
 
 CAPS = ("dht22", "motion", "led", "status_led")
-_INBOX = const(8)
+_REPLIES = const(128)
+# Replay protection without a flash write per command: data/n holds a mark reserved this far
+# (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
+_N_AHEAD = const(60000)  # commands waiting for their busy/refusal reply
 _CRASH_LINES = const(16)
 _LINE_MAX = const(160)
 _REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replayed n"}
@@ -40,11 +45,15 @@ class Home:
         self.signer = Signer(key)
         self.key_id = key_id(key)
         self.node_name = getattr(config, "NODE_NAME", None) or self.node_id
-        self.last_n = store.read_int("n")
+        self.last_n = self.n_reserved = store.read_int("n")
         self.last_sig = store.read("sig", "").encode()
         self.sensors = {}
-        self.inbox = []
+        self.inbox = Inbox()
         self.inbox_event = asyncio.Event()
+        self.replies = []  # (n, error) of commands refused by the MQTT reader (busy)
+        self.replies_event = asyncio.Event()
+        self.unanswered = 0  # commands neither run nor answered: more than _REPLIES at once
+        self._oom = None  # where the last MemoryError was logged
         self.connected = asyncio.Event()  # set once on_connect has published everything
         self.status_led = StatusLED(self)
         self.wifi = WiFiManager(
@@ -54,6 +63,8 @@ class Home:
             self._wifi_down,
         )
         self.mqtt = MQTTManager(self, config)
+        self.cmd_topic = self.mqtt.topic("cmd")
+        self.cmd_topic_bytes = self.cmd_topic.encode()
         self.update = UpdateManager(self)
         self._crash_report()
         self.cfg = {"version": 0, "name": "", "telemetry_interval": 60, "log_level": "I", "sensors": []}
@@ -115,7 +126,7 @@ class Home:
     async def on_config(self, topic, msg):
         if not msg:
             return  # the config was deleted in Home Assistant: keep running the stored one
-        if msg[:64] == self.last_sig:
+        if bytes(msg[:64]) == self.last_sig:
             return  # the broker re-delivers the retained config we answered already
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
@@ -147,7 +158,13 @@ class Home:
 
     def _accept_n(self, n):
         self.last_n = n
-        store.write("n", str(n))
+        if n > self.n_reserved:
+            self.n_reserved = n + _N_AHEAD
+            store.write("n", str(self.n_reserved))
+
+    def keep_n(self):
+        """Before a planned reset: store the exact last n, so no command is refused after it."""
+        store.write("n", str(self.last_n))
 
     # --- commands -----------------------------------------------------------------
 
@@ -159,7 +176,17 @@ class Home:
             await self.reply(n, _REFUSED[stage])
             return
         self._accept_n(data["n"])
-        error = await self.command(data)
+        try:
+            if type(data.get("id", "")) is not str:
+                error = "bad value: id"
+            else:
+                error = await self.command(data)
+        except MemoryError:
+            self.no_memory("cmd")
+            error = "busy"
+        except Exception as e:  # a body of a shape no check foresaw: refused, never unanswered
+            self.log("E", "home", "cmd %r failed: %r" % (data.get("cmd"), e))
+            error = "failed: " + type(e).__name__
         if error:
             self.log("W", "home", "cmd %s refused: %s" % (data.get("cmd"), error))
         await self.reply(data["n"], error)
@@ -207,17 +234,71 @@ class Home:
         await asyncio.sleep_ms(500)
         await self.mqtt.publish("status", b"offline", True, 0)
         await asyncio.sleep_ms(50)
+        self.keep_n()
         machine.reset()
 
     # --- incoming messages --------------------------------------------------------
 
     def receive(self, topic, msg, retained):
-        """From the MQTT reader: queue the message for the inbox task."""
-        if len(self.inbox) >= _INBOX:
-            self.log("W", "home", "busy: dropped a message on %s" % topic)
+        """From the MQTT reader: msg None when it was queued in the inbox, else (the inbox is
+        full) a memoryview valid only during the call. A command that does not fit is answered
+        `busy`; nothing blocks the reader."""
+        if msg is None:
+            self.inbox_event.set()
             return
-        self.inbox.append((topic, msg))
-        self.inbox_event.set()
+        if topic == self.cmd_topic:
+            self._refuse_busy(msg)
+        else:
+            self.log("W", "home", "busy: dropped a message on %s" % topic)
+
+    def _refuse_busy(self, msg):
+        stage, data = check(self.signer, self.cmd_topic_bytes, msg, self.last_n)
+        if stage:
+            n = data["n"] if data else _peek_n(msg)
+            error = _REFUSED[stage]
+        else:
+            n = data["n"]
+            error = "busy"
+        if len(self.replies) >= _REPLIES:
+            self.unanswered += 1
+            return
+        self.replies.append((n, error))
+        self.replies_event.set()
+
+    async def reply_loop(self):
+        """Answer the commands the reader refused, oldest first."""
+        while True:
+            await self.replies_event.wait()
+            self.replies_event.clear()
+            busy = 0
+            while self.replies:
+                n, error = self.replies.pop(0)
+                busy += error == "busy"
+                await self.reply(n, error)
+            if busy:
+                self.log("W", "home", "busy: %d commands answered busy" % busy)
+            if self.unanswered:
+                self.log("E", "home", "busy: %d commands lost unanswered" % self.unanswered)
+                self.unanswered = 0
+
+    def no_memory(self, where):
+        """A task ran out of memory: what it held is dropped; logged once per place."""
+        gc.collect()
+        if self._oom != where:
+            self._oom = where
+            try:
+                self.log("E", "home", "out of memory in %s, %d bytes free" % (where, gc.mem_free()))
+            except MemoryError:
+                pass
+
+    async def keep(self, name, task):
+        """Run task() and run it again after a MemoryError."""
+        while True:
+            try:
+                return await task()
+            except MemoryError:
+                self.no_memory(name)
+            await asyncio.sleep_ms(100)
 
     async def inbox_loop(self):
         prefix = self.mqtt.prefix
@@ -226,19 +307,22 @@ class Home:
             self.inbox_event.clear()
             await self.connected.wait()  # one burst at a time: less memory at its peak
             while self.inbox:
-                topic, msg = self.inbox.pop(0)
+                topic, msg = self.inbox.first()
                 try:
-                    if topic == prefix + "cmd":
+                    if topic == self.cmd_topic:
                         await self.on_cmd(topic, msg)
                     elif topic == prefix + "config/set":
                         await self.on_config(topic, msg)
                     elif topic == "microhome/discover" or (
-                        topic == "homeassistant/status" and msg == b"online"
+                        topic == "homeassistant/status" and bytes(msg) == b"online"
                     ):
                         asyncio.create_task(self._announce_later())
+                except MemoryError:
+                    self.no_memory(topic)
                 except Exception as e:  # a bug must not stop the inbox; it is logged
                     self.log("E", "home", "handling %s: %r" % (topic, e))
                 msg = None
+                self.inbox.pop()
 
     # --- publishing ---------------------------------------------------------------
 
@@ -311,26 +395,34 @@ class Home:
                 gc.collect()
 
     async def main(self):
-        asyncio.get_event_loop().set_exception_handler(_task_crashed)
-        asyncio.create_task(self.status_led.run())
-        asyncio.create_task(self.wifi.run())
-        log = self.log.send_loop(self.mqtt.client, self.mqtt.topic("log"), self.connected)
-        asyncio.create_task(log)
-        asyncio.create_task(self.inbox_loop())
-        asyncio.create_task(self.telemetry_loop())
+        asyncio.get_event_loop().set_exception_handler(self._task_crashed)
+        log_topic = self.mqtt.topic("log")
+        for name, task in (
+            ("status led", self.status_led.run),
+            ("wifi", self.wifi.run),
+            ("log", lambda: self.log.send_loop(self.mqtt.client, log_topic, self.connected)),
+            ("inbox", self.inbox_loop),
+            ("reply", self.reply_loop),
+            ("telemetry", self.telemetry_loop),
+        ):
+            asyncio.create_task(self.keep(name, task))
         await self.mqtt.run()
 
-
-def _task_crashed(loop, context):
-    raise context["exception"]  # out of asyncio.run(): main.py records it and resets
+    def _task_crashed(self, loop, context):
+        error = context["exception"]
+        if isinstance(error, MemoryError):  # a driver's task: it ends, the node keeps running
+            self.no_memory("a task")
+            return
+        raise error  # out of asyncio.run(): main.py records it and resets
 
 
 def _peek_n(msg):
     """The n of a message that failed its checks, for the reply; 0 if there is none."""
+    msg = bytes(msg)
     start = msg.find(b"{")
     try:
         n = json.loads(msg[start:]).get("n") if start >= 0 else 0
-    except (ValueError, AttributeError):
+    except Exception:  # ValueError, and MemoryError/RuntimeError on deep nesting
         n = 0
     return n if type(n) is int else 0
 

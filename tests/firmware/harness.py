@@ -18,11 +18,16 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-HEAPSIZE = os.environ.get("MICROHOME_TEST_HEAPSIZE", "96K")
+from microhome_tools.sim import is_32bit, micropython_binary
+
+# The micropython `microhome sim` runs: a 32-bit build when installed (scripts/env installs
+# Debian's i386 package), whose heap figures are a board's.
+MICROPYTHON = micropython_binary()
+BOARD_SIZED = is_32bit(MICROPYTHON)
+HEAPSIZE = os.environ.get("MICROHOME_TEST_HEAPSIZE") or ("72K" if BOARD_SIZED else "104K")
 # An OTA update loads ota.py and the FTP client (about 16 KB at its peak): nodes that update
-# run with this heap. At 96K the simulator leaves too little (9 KB of it hold the simulated
-# `machine`, which a board has in ROM); the update then fails cleanly with "not enough memory".
-OTA_HEAPSIZE = "112K"
+# run with this heap. Below it the update fails cleanly with "not enough memory".
+OTA_HEAPSIZE = "80K" if BOARD_SIZED else "120K"
 _libc = ctypes.CDLL(None)
 
 
@@ -165,6 +170,7 @@ class SimNode:
         *,
         platform: str = "rp2",
         extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.broker = broker
         self.state_dir = state_dir
@@ -172,6 +178,7 @@ class SimNode:
         self.key = bytes.fromhex(key)
         self.platform = platform
         self.extra = extra
+        self.env = env
         self.prefix = f"microhome/{node_id}/"
         self.process: subprocess.Popen[bytes] | None = None
         self.output = state_dir / "sim.out"
@@ -182,6 +189,7 @@ class SimNode:
             sys.executable, "-m", "microhome_tools.cli", "sim",
             "--broker", f"{self.broker[0]}:{self.broker[1]}", "--platform", self.platform,
             "--state-dir", str(self.state_dir), "--heapsize", HEAPSIZE, "--keepalive", "10",
+            "--micropython", MICROPYTHON,
         ]  # fmt: skip
         if self.node_id and "--node-id" not in self.extra and "--count" not in self.extra:
             line += ["--node-id", self.node_id]
@@ -193,7 +201,10 @@ class SimNode:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.output.open("ab") as out:
             self.process = subprocess.Popen(
-                self.command_line(), stdout=out, stderr=subprocess.STDOUT
+                self.command_line(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env} if self.env else None,
             )
         return self
 
