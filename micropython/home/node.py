@@ -418,13 +418,37 @@ class Home:
 
 def _peek_n(msg):
     """The n of a message that failed its checks, for the reply; 0 if there is none."""
-    msg = bytes(msg)
-    start = msg.find(b"{")
+    start = 0
+    for c in msg:  # msg may be a memoryview: no find(), and no copy of it
+        if c == 0x7B:  # {
+            break
+        start += 1
     try:
-        n = json.loads(msg[start:]).get("n") if start >= 0 else 0
-    except Exception:  # ValueError, and MemoryError/RuntimeError on deep nesting
+        n = json.loads(msg[start:]).get("n") if start < len(msg) else 0
+    except (ValueError, AttributeError):
         n = 0
+    except Exception:  # MemoryError or RuntimeError: nested too deep to parse here
+        return _scan_n(msg, start)
     return n if type(n) is int else 0
+
+
+def _scan_n(msg, i):
+    """The digits after the first `"n":` from msg[i], for a body too deep to parse; or 0."""
+    size = len(msg)
+    while i < size - 3:
+        if msg[i] == 0x22 and msg[i + 1] == 0x6E and msg[i + 2] == 0x22:  # "n"
+            i += 3
+            while i < size and msg[i] in (0x20, 0x3A):  # spaces and the colon
+                i += 1
+            n = digits = 0
+            while i < size and 0x30 <= msg[i] <= 0x39:
+                n = n * 10 + msg[i] - 0x30
+                i += 1
+                digits += 1
+            if digits:
+                return n
+        i += 1
+    return 0
 
 
 def run(config):

@@ -104,6 +104,7 @@ class MQTTClient:
         self._pid = 0
         self._unacked = set()
         self._last_tx = 0
+        self._last_rx = 0
         self._ping_sent = None  # ticks of the oldest PINGREQ not answered yet
         self._tx = _tx
         self._rxv = memoryview(_scratch)
@@ -186,6 +187,7 @@ class MQTTClient:
             if shift > 21:
                 raise OSError(22)  # not MQTT
         self._ping_sent = None  # the broker is there
+        self._last_rx = ticks_ms()
         return kind, size
 
     async def _skip(self, size):
@@ -306,6 +308,7 @@ class MQTTClient:
                 delay = self.min_delay
                 self.connects += 1
                 self._ping_sent = None
+                self._last_rx = ticks_ms()
                 self._down.clear()
                 self.up.set()
                 self.log("I", "connected to %s:%d" % (self.host, self.port))
@@ -397,8 +400,9 @@ class MQTTClient:
                 self.disconnect(gen)
 
     async def _ping_loop(self, gen):
-        """PINGREQ when nothing was sent for 3/4 of keepalive; the broker is gone when a
-        PINGREQ is not answered (by anything) within keepalive. Keepalive 0: no pings."""
+        """PINGREQ when nothing was sent for 3/4 of keepalive, or nothing received for
+        keepalive; the broker is gone when a PINGREQ is not answered (by anything) within
+        keepalive. Keepalive 0: no pings."""
         keepalive = self.keepalive * 1000
         if not keepalive:
             return
@@ -410,7 +414,9 @@ class MQTTClient:
                 self.log("W", "no answer to PINGREQ in %d s" % self.keepalive)
                 self.disconnect(gen)
                 return
-            if ticks_diff(now, self._last_tx) >= keepalive * 3 // 4:
+            if ticks_diff(now, self._last_tx) >= keepalive * 3 // 4 or (
+                sent is None and ticks_diff(now, self._last_rx) >= keepalive
+            ):
                 try:
                     await self._send_short(0xC0, None, gen)
                 except OSError:
