@@ -81,8 +81,9 @@ class MQTTClient:
         self.keepalive = keepalive
         self.will = will  # (topic, message, retain, qos)
         # inbox: home.inbox.Inbox, where payloads are queued (its size is the largest message)
-        # on_message(topic str, payload, retained bool), synchronous: payload None when the
-        # message was queued in the inbox, else a memoryview valid only during the call
+        # on_message(topic str, payload, retained bool, size), synchronous: payload None when
+        # the message was queued in the inbox; else (no room) a memoryview of its first bytes
+        # (all of them when size is no larger), valid only during the call
         self.inbox = inbox
         self.rx_max = len(inbox.mv) if inbox is not None else _SCRATCH
         self.on_message = on_message
@@ -375,20 +376,18 @@ class MQTTClient:
             self.dropped += 1
             await self._skip(n)
             self.log("W", "message on %s dropped: %d bytes, the limit is %d" % (topic, n, self.rx_max))
-        elif start is None and n > _SCRATCH:
-            await self._skip(n)
-            self.log("W", "busy: dropped a message of %d bytes on %s" % (n, topic))
         else:
-            if start is None:
-                payload = rx[:n]
-                await self._fill(payload)
-            else:
+            if start is not None:
                 payload = None
                 await self._fill(inbox.mv[start : start + n])
                 inbox.commit(topic, start, n)
+            else:  # no room: its start (all of it when it fits) goes to on_message
+                payload = rx[: min(n, _SCRATCH)]
+                await self._fill(payload)
+                await self._skip(n - len(payload))
             if self.on_message:
                 try:
-                    self.on_message(topic, payload, bool(kind & 1))
+                    self.on_message(topic, payload, bool(kind & 1), n)
                 except MemoryError:
                     self._no_memory("message")
                 except Exception as e:  # a bug in the handler must not cost the connection
