@@ -26,7 +26,10 @@ CAPS = ("dht22", "motion", "led", "status_led")
 _REPLIES = const(128)
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
-_N_AHEAD = const(60000)  # commands waiting for their busy/refusal reply
+_N_AHEAD = const(60000)
+_WDT_MS = const(8000)  # the rp2 watchdog's maximum is about 8.3 s
+_FEED_MS = const(1000)
+_STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset  # commands waiting for their busy/refusal reply
 _CRASH_LINES = const(16)
 _LINE_MAX = const(160)
 _REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replayed n"}
@@ -407,9 +410,25 @@ class Home:
             ("inbox", self.inbox_loop),
             ("reply", self.reply_loop),
             ("telemetry", self.telemetry_loop),
+            ("watchdog", self.watchdog_loop),
         ):
             asyncio.create_task(self.keep(name, task))
         await self.mqtt.run()
+
+    async def watchdog_loop(self):
+        """Feed machine.WDT while the loop runs and the Wi-Fi and MQTT supervision progress."""
+        wdt = getattr(machine, "WDT", None)
+        if wdt is None:
+            return
+        wdt = wdt(timeout=_WDT_MS)
+        wifi, client = self.wifi, self.mqtt.client
+        while True:
+            await asyncio.sleep_ms(_FEED_MS)
+            now = ticks_ms()
+            if ticks_diff(now, wifi.progress) < _STALL_MS and (
+                not wifi.up.is_set() or ticks_diff(now, client.progress) < _STALL_MS
+            ):
+                wdt.feed()
 
     def _task_crashed(self, loop, context):
         error = context["exception"]
@@ -458,4 +477,10 @@ def run(config):
     home = Home(config)
     gc.collect()
     gc.threshold(4096)  # collect after every 4 KB allocated: less fragmentation
-    asyncio.run(home.main())
+    try:
+        asyncio.run(home.main())
+    finally:  # a crash: main.py resets the board, and commands right after it are accepted
+        try:
+            home.keep_n()
+        except Exception:  # the crash itself is what gets reported
+            pass

@@ -35,13 +35,24 @@ def _die_with_parent() -> None:
     _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: a sim never outlives its test run
 
 
-_n = itertools.count(int(time.time() * 1000))
+_n = [int(time.time() * 1000)]  # Home Assistant's n: milliseconds of wall-clock time
+_n_lock = threading.Lock()
 _observers = itertools.count()
+# How far ahead of the last accepted n a node reserves its replay mark (docs/protocol.md).
+N_RESERVED_MS = 60_000
 
 
 def next_n() -> int:
     """An `n` larger than every one sent before."""
-    return next(_n)
+    with _n_lock:
+        _n[0] += 1
+        return _n[0]
+
+
+def time_passes(ms: int) -> None:
+    """Move the n of later commands on by ms, as Home Assistant's clock would."""
+    with _n_lock:
+        _n[0] += ms
 
 
 def wait_until[T](check: Callable[[], T | None], timeout: float, what: str) -> T:

@@ -179,3 +179,23 @@ def test_wifi_loss_blinks_the_status_led_and_the_node_comes_back(
     messages = [e["msg"] for e in log_entries(observer, node, 1)]
     assert any("wifi" in m or "connection lost" in m for m in messages)
     wait_until(lambda: node.hw_out()["pins"].get("LED") == 0, 3, "the LED back to its state")
+
+
+def test_a_driver_blocking_the_loop_ends_in_a_watchdog_reset_reported_after_it(
+    start_node: NodeFactory, observer: Observer
+) -> None:
+    node = start_node(platform="esp32")  # there machine.reset() says soft, a watchdog wdt
+    node.set_hw(HARDWARE)
+    online(observer, node)
+    node.push_config(observer, {**CONFIG, "sensors": CONFIG["sensors"][:3]})
+    assert observer.wait_json(node.topic("config/state"))["ok"]
+    mark = observer.mark()
+    node.set_hw({**HARDWARE, "16": "hang"})  # the PIR read never returns: the loop stops
+    wait_until(lambda: "--- watchdog reset ---" in node.console(), 20, "the watchdog reset")
+    node.set_hw(HARDWARE)
+    online(observer, node, mark)
+    telemetry = observer.wait_json(node.topic("telemetry"), since=mark)
+    assert telemetry["reset_cause"] == "wdt"
+    assert telemetry["boot"] == 2
+    boot = [e["msg"] for e in log_entries(observer, node, 2) if e["src"] == "home"]
+    assert "reset cause wdt" in boot[0]

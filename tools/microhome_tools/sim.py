@@ -27,6 +27,7 @@ from microhome_tools.common import node_key, parse_broker, render_config
 SIM_DIR = FIRMWARE_DIR / "sim"
 EXIT_RESET = 75  # micropython/sim/machine.py: exit status of machine.reset()
 PWRON_RESET = 1
+WDT_RESET = 3  # machine.WDT_RESET on rp2 and esp32
 # machine.reset_cause() after machine.reset(): a watchdog reboot on rp2, a soft reset on esp32
 RESET_CAUSE_AFTER_RESET = {"rp2": 3, "esp32": 5, "unix": 5}
 RESTART_DELAY = 1.0  # seconds before a crashed or killed firmware is powered up again
@@ -205,6 +206,7 @@ class SimNode:
             MICROHOME_UID=self.uid,
             MICROHOME_RESET_CAUSE=str(self.cause),
         )
+        (self.state_dir / "wdt").unlink(missing_ok=True)  # a new boot starts without a watchdog
         self.say(f"--- power on (reset cause {self.cause}) ---")
         self.process = subprocess.Popen(
             [self.micropython, "-X", f"heapsize={self.heapsize}", "main.py"],
@@ -235,6 +237,7 @@ class SimNode:
         if self.process is not None:
             code = self.process.poll()
             if code is None:
+                self._watch_dog()
                 return
             self.process = None
             if code == EXIT_RESET:
@@ -248,6 +251,22 @@ class SimNode:
         if self.restart_at is not None and now >= self.restart_at:
             self.restart_at = None
             self.start()
+
+    def _watch_dog(self) -> None:
+        """Reset the firmware, as the board's watchdog would, when it was not fed in time."""
+        stamp = self.state_dir / "wdt"
+        try:
+            timeout_ms = int(stamp.read_text())
+            starved = time.time() - stamp.stat().st_mtime > timeout_ms / 1000
+        except (OSError, ValueError):
+            return
+        if starved and self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+            self.cause = WDT_RESET
+            self.restart_at = time.monotonic()
+            self.say("--- watchdog reset ---")
 
     def stop(self) -> None:
         process, self.process = self.process, None

@@ -106,6 +106,7 @@ class MQTTClient:
         self._unacked = set()
         self._last_tx = 0
         self._last_rx = 0
+        self.progress = ticks_ms()  # the supervision's last sign of life, for a watchdog
         self._ping_sent = None  # ticks of the oldest PINGREQ not answered yet
         self._tx = _tx
         self._rxv = memoryview(_scratch)
@@ -292,6 +293,7 @@ class MQTTClient:
         """Keep a session up forever."""
         delay = self.min_delay
         while True:
+            self.progress = ticks_ms()
             try:
                 if self.net:
                     await self.net.wait()
@@ -403,11 +405,11 @@ class MQTTClient:
         keepalive; the broker is gone when a PINGREQ is not answered (by anything) within
         keepalive. Keepalive 0: no pings."""
         keepalive = self.keepalive * 1000
-        if not keepalive:
-            return
         while True:
-            await asyncio.sleep_ms(keepalive // 8)
-            now = ticks_ms()
+            await asyncio.sleep_ms(keepalive // 8 or 5000)
+            now = self.progress = ticks_ms()
+            if not keepalive:
+                continue
             sent = self._ping_sent
             if sent is not None and ticks_diff(now, sent) > keepalive:
                 self.log("W", "no answer to PINGREQ in %d s" % self.keepalive)
