@@ -29,7 +29,9 @@ _REPLIES = const(128)
 _N_AHEAD = const(60000)
 _WDT_MS = const(8000)  # the rp2 watchdog's maximum is about 8.3 s
 _FEED_MS = const(1000)
-_STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset  # commands waiting for their busy/refusal reply
+_STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset
+_SAFE_AFTER = const(3)  # boots in a row that crashed early: the next one is in safe mode
+_STABLE_MS = const(60000)  # up this long: the boot did not crash early
 _CRASH_LINES = const(16)
 _LINE_MAX = const(160)
 _REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replayed n"}
@@ -37,6 +39,8 @@ _REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replay
 
 class Home:
     def __init__(self, config):
+        wdt = getattr(machine, "WDT", None)  # from here on: a boot that hangs is reset too
+        self.wdt = wdt(timeout=_WDT_MS) if wdt else None
         store.init()
         self.log = log = Log()
         self.boot = log.boot = store.read_int("boot") + 1
@@ -69,19 +73,23 @@ class Home:
         self.cmd_topic = self.mqtt.topic("cmd")
         self.cmd_topic_bytes = self.cmd_topic.encode()
         self.update = UpdateManager(self)
-        self._crash_report()
+        self.safe_mode = self._safe_mode(self._crash_report())
         self.cfg = {"version": 0, "name": "", "telemetry_interval": 60, "log_level": "I", "sensors": []}
         stored = store.read_json("config.json")
         if stored:
             errors = validate(stored)
             if errors:
                 log("E", "home", "stored config refused: %s" % "; ".join(errors))
+            elif self.safe_mode:
+                self.cfg = stored  # reported, not run: no peripheral is started
             else:
                 self.apply(stored)
                 log("I", "home", "config version %d loaded" % stored["version"])
 
     def _crash_report(self):
-        """Log the traceback main.py left on the flash: one C line per line of it."""
+        """Log the traceback main.py left on the flash: one C line per line of it. Its last
+        line, or None when the last boot did not crash."""
+        last = None
         try:
             with open(store.path("crash.txt")) as f:
                 self.log("C", "crash", "unhandled exception before boot %d:" % self.boot)
@@ -90,10 +98,37 @@ class Home:
                     if not line:
                         break
                     self.log("C", "crash", line)
+                    last = line
         except (OSError, MemoryError):
-            return
+            return None
         store.remove("crash.txt")
         self.status_led.error(10)
+        return last or "unknown"
+
+    def _safe_mode(self, crash):
+        """Count the boots in a row that ended early in a crash or a watchdog reset (a planned
+        reset writes `p`); after _SAFE_AFTER the node boots without peripherals. The reason,
+        or None."""
+        early = store.read("early", "0")
+        crashed = early != "p" and (crash is not None or self.cause == "wdt")
+        self.early = int(early) + 1 if crashed and early.isdigit() else 0
+        store.write("early", str(self.early))
+        if self.early < _SAFE_AFTER or self.update.trial:  # a trial has its own rollback
+            return None
+        reason = "%d boots in a row crashed within %d s; last: %s" % (
+            self.early,
+            _STABLE_MS // 1000,
+            crash or "watchdog reset",
+        )
+        self.log("E", "home", "safe mode, no peripherals: " + reason)
+        return reason
+
+    def _leave_safe_mode(self):
+        if self.safe_mode:
+            self.safe_mode = None
+            self.early = 0
+            store.write("early", "0")
+            self.log("I", "home", "safe mode left")
 
     def _wifi_down(self):
         self.mqtt.client.disconnect()
@@ -144,6 +179,7 @@ class Home:
         if errors:
             self.log("W", "home", "config %s refused: %s" % (version, "; ".join(errors)))
         else:
+            self._leave_safe_mode()
             removed = self.apply(data)
             store.write_json("config.json", data)
             self.log("I", "home", "config version %d applied" % version)
@@ -238,6 +274,7 @@ class Home:
         await self.mqtt.publish("status", b"offline", True, 0)
         await asyncio.sleep_ms(50)
         self.keep_n()
+        store.write("early", "p")  # a planned reset: the next boot is a normal one
         machine.reset()
 
     # --- incoming messages --------------------------------------------------------
@@ -337,21 +374,22 @@ class Home:
             await self.mqtt.publish("state/" + sid, json.dumps(state), True, 0)
 
     def announce_body(self):
-        return json.dumps(
-            {
-                "id": self.node_id,
-                "name": self.cfg["name"] or self.node_name,
-                "platform": board.PLATFORM,
-                "board": board.BOARD,
-                "fw": VERSION,
-                "mpy": board.MPY,
-                "mac": self.wifi.mac(),
-                "ip": self.wifi.ip(),
-                "caps": CAPS,
-                "cfg": self.cfg["version"],
-                "key_id": self.key_id,
-            }
-        )
+        body = {
+            "id": self.node_id,
+            "name": self.cfg["name"] or self.node_name,
+            "platform": board.PLATFORM,
+            "board": board.BOARD,
+            "fw": VERSION,
+            "mpy": board.MPY,
+            "mac": self.wifi.mac(),
+            "ip": self.wifi.ip(),
+            "caps": CAPS,
+            "cfg": self.cfg["version"],
+            "key_id": self.key_id,
+        }
+        if self.safe_mode:
+            body["safe_mode"] = self.safe_mode
+        return json.dumps(body)
 
     async def announce(self):
         await self.mqtt.publish("announce", self.announce_body(), True, 1)
@@ -394,6 +432,9 @@ class Home:
         while True:
             await asyncio.sleep_ms(1000)
             ticks += 1
+            if self.early and ticks * 1000 >= _STABLE_MS and not self.safe_mode:
+                self.early = 0  # up for a while: this boot did not crash early
+                store.write("early", "0")
             if ticks_diff(ticks_ms(), last) >= self.cfg["telemetry_interval"] * 1000:
                 last = ticks_ms()
                 await self.telemetry()
@@ -417,10 +458,9 @@ class Home:
 
     async def watchdog_loop(self):
         """Feed machine.WDT while the loop runs and the Wi-Fi and MQTT supervision progress."""
-        wdt = getattr(machine, "WDT", None)
+        wdt = self.wdt
         if wdt is None:
             return
-        wdt = wdt(timeout=_WDT_MS)
         wifi, client = self.wifi, self.mqtt.client
         while True:
             await asyncio.sleep_ms(_FEED_MS)
