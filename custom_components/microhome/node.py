@@ -52,6 +52,11 @@ def key_mismatch_issue_id(node_id: str) -> str:
     return f"key_mismatch_{node_id}"
 
 
+def safe_mode_issue_id(node_id: str) -> str:
+    """The repair issue raised while a node runs in safe mode."""
+    return f"safe_mode_{node_id}"
+
+
 def config_rejected_issue_id(node_id: str) -> str:
     """The repair issue raised when a node refuses its configuration."""
     return f"config_rejected_{node_id}"
@@ -242,6 +247,7 @@ class MicroHomeNode:
         changed = announce != self.announce
         self.announce = announce
         self._check_key_id()
+        self._update_safe_mode_issue()
         if changed:
             self.hass.config_entries.async_update_entry(
                 self.entry,
@@ -353,6 +359,16 @@ class MicroHomeNode:
                 "node_key_id": announce.key_id,
                 "key_id": self.key_id,
             },
+        )
+
+    def _update_safe_mode_issue(self) -> None:
+        announce = self.announce
+        reason = announce.safe_mode if announce else None
+        async_set_issue(
+            self.hass,
+            safe_mode_issue_id(self.node_id),
+            None if reason is None else "safe_mode",
+            None if reason is None else {"name": self.name, "reason": reason},
         )
 
     def _update_config_issue(self) -> None:

@@ -240,10 +240,11 @@ class Announce:
     caps: tuple[str, ...]
     cfg: int
     key_id: str
+    safe_mode: str | None = None  # why the node booted without peripherals (optional field)
 
     def as_dict(self) -> dict[str, Any]:
         """The announce as the JSON object it came from."""
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "platform": self.platform,
@@ -256,6 +257,9 @@ class Announce:
             "cfg": self.cfg,
             "key_id": self.key_id,
         }
+        if self.safe_mode is not None:
+            body["safe_mode"] = self.safe_mode
+        return body
 
 
 def parse_announce(payload: str | bytes | bytearray, node_id: str | None = None) -> Announce:
@@ -287,6 +291,7 @@ def parse_announce(payload: str | bytes | bytearray, node_id: str | None = None)
         caps=tuple(caps),
         cfg=cfg,
         key_id=_get(data, "key_id", "str"),
+        safe_mode=_get(data, "safe_mode", "str?") if "safe_mode" in data else None,
     )
 
 
