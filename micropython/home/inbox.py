@@ -4,6 +4,7 @@ from micropython import const
 
 SIZE = const(2048)  # the largest message the node takes: a 16-sensor config/set is about 1.4 KB
 SLOTS = const(12)
+_REPLY_SLOTS = const(96)
 _buf = bytearray(SIZE)
 
 
@@ -44,3 +45,32 @@ class Inbox:
         self.entries.pop(0)
         if not self.entries:
             self.tail = 0
+
+
+class Replies:
+    """The n and error of commands the reader refused (busy), oldest first, in a preallocated
+    ring: queuing one allocates nothing but its n."""
+
+    def __init__(self):
+        self.n = [0] * _REPLY_SLOTS
+        self.error = [None] * _REPLY_SLOTS
+        self.first = self.count = 0
+
+    def put(self, n, error):
+        """False when the ring is full."""
+        if self.count >= _REPLY_SLOTS:
+            return False
+        i = (self.first + self.count) % _REPLY_SLOTS
+        self.n[i] = n
+        self.error[i] = error
+        self.count += 1
+        return True
+
+    def take(self):
+        i = self.first
+        self.first = (i + 1) % _REPLY_SLOTS
+        self.count -= 1
+        return self.n[i], self.error[i]
+
+
+replies = Replies()  # at import, with the buffers above

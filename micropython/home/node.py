@@ -1,5 +1,5 @@
 # Home: the coordinator. Owns the managers and the sensors, answers config/set and cmd.
-from home.inbox import Inbox  # first: its buffers and the MQTT client's are allocated unfragmented
+from home.inbox import Inbox, replies  # first: its buffers and the MQTT client's are allocated unfragmented
 
 import gc
 import json
@@ -23,7 +23,6 @@ from home.version import VERSION
 from home.wifi import WiFiManager
 
 CAPS = ("dht22", "motion", "led", "status_led")
-_REPLIES = const(128)
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
 _N_AHEAD = const(60000)
@@ -57,9 +56,9 @@ class Home:
         self.sensors = {}
         self.inbox = Inbox()
         self.inbox_event = asyncio.Event()
-        self.replies = []  # (n, error) of commands refused by the MQTT reader (busy)
+        self.replies = replies  # commands refused by the MQTT reader (busy)
         self.replies_event = asyncio.Event()
-        self.unanswered = 0  # commands neither run nor answered: more than _REPLIES at once
+        self.unanswered = 0  # commands neither run nor answered: the reply ring was full
         self._oom = None  # where the last MemoryError was logged
         self.connected = asyncio.Event()  # set once on_connect has published everything
         self.status_led = StatusLED(self)
@@ -287,7 +286,11 @@ class Home:
             self.inbox_event.set()
             return
         if topic == self.cmd_topic:
-            self._refuse_busy(msg, size)
+            try:
+                self._refuse_busy(msg, size)
+            except MemoryError:  # no memory to check it: answered busy all the same
+                gc.collect()
+                self._queue_reply(_scan_n(msg, 0), "busy")
         else:
             self.log("W", "home", "busy: dropped a message on %s" % topic)
 
@@ -297,16 +300,15 @@ class Home:
         else:
             stage, data = check(self.signer, self.cmd_topic_bytes, msg, self.last_n)
         if stage:
-            n = data["n"] if data else _peek_n(msg)
-            error = _REFUSED[stage]
+            self._queue_reply(data["n"] if data else _peek_n(msg), _REFUSED[stage])
         else:
-            n = data["n"]
-            error = "busy"
-        if len(self.replies) >= _REPLIES:
+            self._queue_reply(data["n"], "busy")
+
+    def _queue_reply(self, n, error):
+        if self.replies.put(n, error):
+            self.replies_event.set()
+        else:
             self.unanswered += 1
-            return
-        self.replies.append((n, error))
-        self.replies_event.set()
 
     async def reply_loop(self):
         """Answer the commands the reader refused, oldest first."""
@@ -314,8 +316,8 @@ class Home:
             await self.replies_event.wait()
             self.replies_event.clear()
             busy = 0
-            while self.replies:
-                n, error = self.replies.pop(0)
+            while self.replies.count:
+                n, error = self.replies.take()
                 busy += error == "busy"
                 await self.reply(n, error)
             if busy:
