@@ -401,7 +401,18 @@ class Home:
         await self.announce()
 
     async def on_connect(self):
+        """The burst after a connect; then the inbox and the log sender go on."""
         self.connected.clear()
+        for _ in range(3):
+            try:
+                await self._connect_burst()
+                break
+            except MemoryError:  # out of memory mid-burst: collect and publish it again
+                self.no_memory("connect")
+                await asyncio.sleep_ms(200)
+        self.connected.set()
+
+    async def _connect_burst(self):
         await self.mqtt.publish("status", b"online", True, 1)
         await self.announce()
         await self.update.publish()
@@ -409,7 +420,6 @@ class Home:
             if sensor.state is not None:
                 await self.publish_state(sensor.id, sensor.state)
         await self.telemetry()
-        self.connected.set()
 
     async def telemetry(self):
         gc.collect()
