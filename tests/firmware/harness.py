@@ -28,9 +28,7 @@ BOARD_SIZED = is_32bit(MICROPYTHON)
 HEAPSIZE = os.environ.get("MICROHOME_TEST_HEAPSIZE") or default_heapsize(MICROPYTHON)
 # An OTA update loads ota.py and the FTP client (about 16 KB at its peak): nodes that update
 # run with this heap. Below it the update fails cleanly with "not enough memory".
-OTA_HEAPSIZE = os.environ.get("MICROHOME_TEST_OTA_HEAPSIZE") or (
-    "80K" if BOARD_SIZED else "120K"
-)
+OTA_HEAPSIZE = os.environ.get("MICROHOME_TEST_OTA_HEAPSIZE") or ("80K" if BOARD_SIZED else "120K")
 _libc = ctypes.CDLL(None)
 
 

@@ -259,7 +259,7 @@ class SimNode:
         try:
             timeout_ms = int(stamp.read_text())
             starved = time.time() - stamp.stat().st_mtime > timeout_ms / 1000
-        except (OSError, ValueError):
+        except OSError, ValueError:
             return
         if starved and self.process is not None:
             self.process.kill()
