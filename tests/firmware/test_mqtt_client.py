@@ -299,7 +299,8 @@ def test_deeply_nested_bodies_signed_or_not_are_answered(
     n = next_n()
     body = f'{{"n": {n}, "cmd": "announce", "x": {nested}}}'
     observer.publish(node.topic("cmd"), "0" * 64 + " " + body)  # unsigned
-    assert node.reply(observer, n, mark)["error"] == "bad signature"
+    # "busy" when it finds the inbox still holding the config: answered unchecked (protocol.md)
+    assert node.reply(observer, n, mark)["error"] in ("bad signature", "busy")
     signed_n = next_n()
     observer.publish(node.topic("cmd"), node.signed("cmd", nested))
     observer.publish(node.topic("cmd"), node.signed("cmd", f'{{"x": {nested}, "n": {signed_n}}}'))

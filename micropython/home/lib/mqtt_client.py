@@ -386,7 +386,6 @@ class MQTTClient:
             else:  # no room: its start (all of it when it fits) goes to on_message
                 payload = rx[: min(n, _SCRATCH)]
                 await self._fill(payload)
-                await self._skip(n - len(payload))
             if self.on_message:
                 try:
                     self.on_message(topic, payload, bool(kind & 1), n)
@@ -394,6 +393,8 @@ class MQTTClient:
                     self._no_memory("message")
                 except Exception as e:  # a bug in the handler must not cost the connection
                     self.log("E", "message handler: %r" % e)
+            if payload is not None:
+                await self._skip(n - len(payload))  # after on_message: it reuses the scratch
         if qos == 1:
             try:
                 await self._send_short(0x40, pid, gen)
