@@ -18,6 +18,11 @@ def config_rejected_issue_id(node_id: str) -> str:
     return f"config_rejected_{node_id}"
 
 
+def safe_mode_issue_id(node_id: str) -> str:
+    """The repair issue raised while a node runs in safe mode."""
+    return f"safe_mode_{node_id}"
+
+
 def ota_issue_id(node_id: str) -> str:
     """The repair issue raised when an update of the node does not succeed."""
     return f"ota_failed_{node_id}"
@@ -28,6 +33,7 @@ def node_issue_ids(node_id: str) -> tuple[str, ...]:
     return (
         key_mismatch_issue_id(node_id),
         config_rejected_issue_id(node_id),
+        safe_mode_issue_id(node_id),
         ota_issue_id(node_id),
     )
 

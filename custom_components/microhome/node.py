@@ -17,7 +17,12 @@ from homeassistant.util.hass_dict import HassKey
 from . import const, protocol
 from .client import Change, CommandRefused, Message, NodeClient, NodeOffline, NoReply
 from .const import CONF_ANNOUNCE, CONF_AREA, CONF_NODE_ID, CONF_PLATFORM, DOMAIN, MANUFACTURER
-from .issues import async_set_issue, config_rejected_issue_id, key_mismatch_issue_id
+from .issues import (
+    async_set_issue,
+    config_rejected_issue_id,
+    key_mismatch_issue_id,
+    safe_mode_issue_id,
+)
 from .protocol import Announce, ProtocolError, Reply
 
 _LOGGER = logging.getLogger(__name__)
@@ -118,10 +123,11 @@ class MicroHomeNode(NodeClient):
 
     @callback
     def _announced(self) -> None:
-        """A new announce: keep it in the entry, update the device, check the key."""
+        """A new announce: keep it in the entry, update the device, check key and safe mode."""
         announce = self.announce
         assert announce is not None
         self._check_key_id()
+        self._update_safe_mode_issue()
         self.hass.config_entries.async_update_entry(
             self.entry, data={**self.entry.data, CONF_ANNOUNCE: announce.as_dict()}
         )
@@ -155,6 +161,15 @@ class MicroHomeNode(NodeClient):
         if updates:
             device = registry.async_update_device(device.id, **updates) or device
         return device
+
+    def _update_safe_mode_issue(self) -> None:
+        reason = self.announce.safe_mode if self.announce else None
+        async_set_issue(
+            self.hass,
+            safe_mode_issue_id(self.node_id),
+            None if reason is None else "safe_mode",
+            None if reason is None else {"name": self.name, "reason": reason},
+        )
 
     def _check_key_id(self) -> None:
         announce = self.announce

@@ -318,10 +318,14 @@ class Announce:
     caps: tuple[str, ...]
     cfg: int
     key_id: str
+    safe_mode: str | None = None  # why the node booted without peripherals (optional field)
 
     def as_dict(self) -> dict[str, Any]:
         """The announce as the JSON object it came from."""
-        return asdict(self) | {"caps": list(self.caps)}
+        body = asdict(self) | {"caps": list(self.caps)}
+        if self.safe_mode is None:
+            del body["safe_mode"]  # an optional field: only a node in safe mode sends it
+        return body
 
 
 def parse_announce(payload: str | bytes | bytearray, node_id: str | None = None) -> Announce:
@@ -355,6 +359,7 @@ def parse_announce(payload: str | bytes | bytearray, node_id: str | None = None)
         caps=tuple(caps),
         cfg=_int(data, "cfg", 0, VERSION_MAX),
         key_id=_token(data, "key_id", KEY_ID_RE, 8),
+        safe_mode=_message(data, "safe_mode", nullable=True) if "safe_mode" in data else None,
     )
 
 

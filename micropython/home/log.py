@@ -8,7 +8,10 @@ from time import ticks_diff, ticks_ms
 
 LEVELS = "DIWEC"
 _BATCH = const(10)
-_BATCH_BYTES = const(400)
+# A batch stops once it holds this many bytes (with each entry's JSON around it), so a whole
+# `log` packet (at most about 720 bytes) fits the MQTT client's packet buffer.
+_BATCH_BYTES = const(450)
+_ENTRY_JSON = const(60)
 _MSG_MAX = const(200)
 
 _last = ticks_ms()
@@ -35,18 +38,21 @@ class Log:
         self.event = asyncio.Event()
 
     def __call__(self, lvl, src, msg):
-        t = uptime_ms()
-        print("%d.%03d %s %s:" % (t // 1000, t % 1000, lvl, src), msg)
-        if LEVELS.find(lvl) < self.level:
-            return
-        if len(self.entries) >= self.size:
-            self.entries.pop(0)
+        try:
+            t = uptime_ms()
+            print("%d.%03d %s %s:" % (t // 1000, t % 1000, lvl, src), msg)
+            if LEVELS.find(lvl) < self.level:
+                return
+            if len(self.entries) >= self.size:
+                self.entries.pop(0)
+                self.dropped += 1
+            if len(msg) > _MSG_MAX:
+                msg = msg[:_MSG_MAX]
+            self.entries.append((self.seq, t, lvl, src, msg))
+            self.seq += 1
+            self.event.set()
+        except MemoryError:  # a line is not worth a reboot
             self.dropped += 1
-        if len(msg) > _MSG_MAX:
-            msg = msg[:_MSG_MAX]
-        self.entries.append((self.seq, t, lvl, src, msg))
-        self.seq += 1
-        self.event.set()
 
     def src(self, name):
         """A logger for one source: f(lvl, msg)."""
@@ -82,7 +88,7 @@ class Log:
             if size > _BATCH_BYTES or len(parts) > _BATCH:
                 break
             msg = json.dumps(e[4])
-            size += len(msg)
+            size += len(msg) + _ENTRY_JSON
             parts.append(
                 '%s{"seq": %d, "t": %d, "lvl": "%s", "src": %s, "msg": %s}'
                 % ("," if len(parts) > 1 else "", e[0], e[1], e[2], json.dumps(e[3]), msg)

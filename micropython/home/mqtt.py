@@ -14,6 +14,7 @@ class MQTTManager:
             getattr(config, "MQTT_PASSWORD", None),
             keepalive=getattr(config, "MQTT_KEEPALIVE", 30),
             will=(prefix + "status", b"offline", True, 1),
+            inbox=home.inbox,
             on_message=home.receive,
             on_connect=home.on_connect,
             on_down=home.connected.clear,

@@ -1,4 +1,6 @@
 # Home: the coordinator. Owns the managers and the sensors, answers config/set and cmd.
+from home.inbox import Inbox, replies  # first: its buffers and the MQTT client's are allocated unfragmented
+
 import gc
 import json
 from binascii import unhexlify
@@ -22,7 +24,14 @@ from home.version import VERSION
 from home.wifi import WiFiManager
 
 CAPS = NAMES  # the peripheral types this firmware runs
-_INBOX = const(8)
+# Replay protection without a flash write per command: data/n holds a mark reserved this far
+# (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
+_N_AHEAD = const(60000)
+_WDT_MS = const(8000)  # the rp2 watchdog's maximum is about 8.3 s
+_FEED_MS = const(1000)
+_STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset
+_SAFE_AFTER = const(3)  # boots in a row that crashed early: the next one is in safe mode
+_STABLE_MS = const(60000)  # up this long: the boot did not crash early
 _CRASH_LINES = const(16)
 _LINE_MAX = const(160)
 _REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replayed n"}
@@ -30,6 +39,8 @@ _REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replay
 
 class Home:
     def __init__(self, config):
+        wdt = getattr(machine, "WDT", None)  # from here on: a boot that hangs is reset too
+        self.wdt = wdt(timeout=_WDT_MS) if wdt else None
         store.init()
         self.log = log = Log()
         self.boot = log.boot = store.read_int("boot") + 1
@@ -41,11 +52,15 @@ class Home:
         self.signer = Signer(key)
         self.key_id = key_id(key)
         self.node_name = getattr(config, "NODE_NAME", None) or self.node_id
-        self.last_n = store.read_int("n")
+        self.last_n = self.n_reserved = store.read_int("n")
         self.last_sig = store.read("sig", "").encode()
         self.sensors = {}
-        self.inbox = []
+        self.inbox = Inbox()
         self.inbox_event = asyncio.Event()
+        self.replies = replies  # commands refused by the MQTT reader (busy)
+        self.replies_event = asyncio.Event()
+        self.unanswered = 0  # commands neither run nor answered: the reply ring was full
+        self._oom = None  # where the last MemoryError was logged
         self.connected = asyncio.Event()  # set once on_connect has published everything
         self.status_led = StatusLED(self)
         self.wifi = WiFiManager(
@@ -55,20 +70,26 @@ class Home:
             self._wifi_down,
         )
         self.mqtt = MQTTManager(self, config)
+        self.cmd_topic = self.mqtt.topic("cmd")
+        self.cmd_topic_bytes = self.cmd_topic.encode()
         self.update = UpdateManager(self)
-        self._crash_report()
+        self.safe_mode = self._safe_mode(self._crash_report())
         self.cfg = {"version": 0, "name": "", "telemetry_interval": 60, "log_level": "I", "sensors": []}
         stored = store.read_json("config.json")
         if stored:
             errors = validate(stored)
             if errors:
                 log("E", "home", "stored config refused: %s" % "; ".join(errors))
+            elif self.safe_mode:
+                self.cfg = stored  # reported, not run: no peripheral is started
             else:
                 self.apply(stored)
                 log("I", "home", "config version %d loaded" % stored["version"])
 
     def _crash_report(self):
-        """Log the traceback main.py left on the flash: one C line per line of it."""
+        """Log the traceback main.py left on the flash: one C line per line of it. Its last
+        line, or None when the last boot did not crash."""
+        last = None
         try:
             with open(store.path("crash.txt")) as f:
                 self.log("C", "crash", "unhandled exception before boot %d:" % self.boot)
@@ -77,10 +98,37 @@ class Home:
                     if not line:
                         break
                     self.log("C", "crash", line)
+                    last = line
         except (OSError, MemoryError):
-            return
+            return None
         store.remove("crash.txt")
         self.status_led.error(10)
+        return last or "unknown"
+
+    def _safe_mode(self, crash):
+        """Count the boots in a row that ended early in a crash or a watchdog reset (a planned
+        reset writes `p`); after _SAFE_AFTER the node boots without peripherals. The reason,
+        or None."""
+        early = store.read("early", "0")
+        crashed = early != "p" and (crash is not None or self.cause == "wdt")
+        self.early = int(early) + 1 if crashed and early.isdigit() else 0
+        store.write("early", str(self.early))
+        if self.early < _SAFE_AFTER or self.update.trial:  # a trial has its own rollback
+            return None
+        reason = "%d boots in a row crashed within %d s; last: %s" % (
+            self.early,
+            _STABLE_MS // 1000,
+            crash or "watchdog reset",
+        )
+        self.log("E", "home", "safe mode, no peripherals: " + reason)
+        return reason
+
+    def _leave_safe_mode(self):
+        if self.safe_mode:
+            self.safe_mode = None
+            self.early = 0
+            store.write("early", "0")
+            self.log("I", "home", "safe mode left")
 
     def _wifi_down(self):
         self.mqtt.client.disconnect()
@@ -119,7 +167,7 @@ class Home:
     async def on_config(self, topic, msg):
         if not msg:
             return  # the config was deleted in Home Assistant: keep running the stored one
-        if msg[:64] == self.last_sig:
+        if bytes(msg[:64]) == self.last_sig:
             return  # the broker re-delivers the retained config we answered already
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
@@ -134,6 +182,7 @@ class Home:
         if errors:
             self.log("W", "home", "config %s refused: %s" % (version, "; ".join(errors)))
         else:
+            self._leave_safe_mode()
             removed = self.apply(data)
             store.write_json("config.json", data)
             self.log("I", "home", "config version %d applied" % version)
@@ -151,7 +200,13 @@ class Home:
 
     def _accept_n(self, n):
         self.last_n = n
-        store.write("n", str(n))
+        if n > self.n_reserved:
+            self.n_reserved = n + _N_AHEAD
+            store.write("n", str(self.n_reserved))
+
+    def keep_n(self):
+        """Before a planned reset: store the exact last n, so no command is refused after it."""
+        store.write("n", str(self.last_n))
 
     # --- commands -----------------------------------------------------------------
 
@@ -163,7 +218,17 @@ class Home:
             await self.reply(n, _REFUSED[stage])
             return
         self._accept_n(data["n"])
-        error = await self.command(data)
+        try:
+            if type(data.get("id", "")) is not str:
+                error = "bad value: id"
+            else:
+                error = await self.command(data)
+        except MemoryError:
+            self.no_memory("cmd")
+            error = "busy"
+        except Exception as e:  # a body of a shape no check foresaw: refused, never unanswered
+            self.log("E", "home", "cmd %r failed: %r" % (data.get("cmd"), e))
+            error = "failed: " + type(e).__name__
         if error:
             self.log("W", "home", "cmd %s refused: %s" % (data.get("cmd"), error))
         await self.reply(data["n"], error)
@@ -207,17 +272,78 @@ class Home:
         await asyncio.sleep_ms(500)
         await self.mqtt.publish("status", b"offline", True, 0)
         await asyncio.sleep_ms(50)
+        self.keep_n()
+        store.write("early", "p")  # a planned reset: the next boot is a normal one
         machine.reset()
 
     # --- incoming messages --------------------------------------------------------
 
-    def receive(self, topic, msg, retained):
-        """From the MQTT reader: queue the message for the inbox task."""
-        if len(self.inbox) >= _INBOX:
-            self.log("W", "home", "busy: dropped a message on %s" % topic)
+    def receive(self, topic, msg, retained, size):
+        """From the MQTT reader: msg None when it was queued in the inbox, else (the inbox is
+        full) a memoryview of its first bytes, valid only during the call. A command that does
+        not fit is answered `busy`; nothing blocks the reader."""
+        if msg is None:
+            self.inbox_event.set()
             return
-        self.inbox.append((topic, msg))
-        self.inbox_event.set()
+        if topic == self.cmd_topic:
+            try:
+                self._refuse_busy(msg, size)
+            except MemoryError:  # no memory to check it: answered busy all the same
+                gc.collect()
+                self._queue_reply(_scan_n(msg, 0), "busy")
+        else:
+            self.log("W", "home", "busy: dropped a message on %s" % topic)
+
+    def _refuse_busy(self, msg, size):
+        if len(msg) < size:  # only its start was kept: no signature to check, its n if written first
+            stage, data = None, {"n": _scan_n(msg, 0)}
+        else:
+            stage, data = check(self.signer, self.cmd_topic_bytes, msg, self.last_n)
+        if stage:
+            self._queue_reply(data["n"] if data else _peek_n(msg), _REFUSED[stage])
+        else:
+            self._queue_reply(data["n"], "busy")
+
+    def _queue_reply(self, n, error):
+        if self.replies.put(n, error):
+            self.replies_event.set()
+        else:
+            self.unanswered += 1
+
+    async def reply_loop(self):
+        """Answer the commands the reader refused, oldest first."""
+        while True:
+            await self.replies_event.wait()
+            self.replies_event.clear()
+            busy = 0
+            while self.replies.count:
+                n, error = self.replies.take()
+                busy += error == "busy"
+                await self.reply(n, error)
+            if busy:
+                self.log("W", "home", "busy: %d commands answered busy" % busy)
+            if self.unanswered:
+                self.log("E", "home", "busy: %d commands lost unanswered" % self.unanswered)
+                self.unanswered = 0
+
+    def no_memory(self, where):
+        """A task ran out of memory: what it held is dropped; logged once per place."""
+        gc.collect()
+        if self._oom != where:
+            self._oom = where
+            try:
+                self.log("E", "home", "out of memory in %s, %d bytes free" % (where, gc.mem_free()))
+            except MemoryError:
+                pass
+
+    async def keep(self, name, task):
+        """Run task() and run it again after a MemoryError."""
+        while True:
+            try:
+                return await task()
+            except MemoryError:
+                self.no_memory(name)
+            await asyncio.sleep_ms(100)
 
     async def inbox_loop(self):
         prefix = self.mqtt.prefix
@@ -226,19 +352,22 @@ class Home:
             self.inbox_event.clear()
             await self.connected.wait()  # one burst at a time: less memory at its peak
             while self.inbox:
-                topic, msg = self.inbox.pop(0)
+                topic, msg = self.inbox.first()
                 try:
-                    if topic == prefix + "cmd":
+                    if topic == self.cmd_topic:
                         await self.on_cmd(topic, msg)
                     elif topic == prefix + "config/set":
                         await self.on_config(topic, msg)
                     elif topic == "microhome/discover" or (
-                        topic == "homeassistant/status" and msg == b"online"
+                        topic == "homeassistant/status" and bytes(msg) == b"online"
                     ):
                         asyncio.create_task(self._announce_later())
+                except MemoryError:
+                    self.no_memory(topic)
                 except Exception as e:  # a bug must not stop the inbox; it is logged
                     self.log("E", "home", "handling %s: %r" % (topic, e))
                 msg = None
+                self.inbox.pop()
 
     # --- publishing ---------------------------------------------------------------
 
@@ -247,21 +376,22 @@ class Home:
             await self.mqtt.publish("state/" + sid, json.dumps(state), True, 0)
 
     def announce_body(self):
-        return json.dumps(
-            {
-                "id": self.node_id,
-                "name": self.cfg["name"] or self.node_name,
-                "platform": board.PLATFORM,
-                "board": board.BOARD,
-                "fw": VERSION,
-                "mpy": board.MPY,
-                "mac": self.wifi.mac(),
-                "ip": self.wifi.ip(),
-                "caps": CAPS,
-                "cfg": self.cfg["version"],
-                "key_id": self.key_id,
-            }
-        )
+        body = {
+            "id": self.node_id,
+            "name": self.cfg["name"] or self.node_name,
+            "platform": board.PLATFORM,
+            "board": board.BOARD,
+            "fw": VERSION,
+            "mpy": board.MPY,
+            "mac": self.wifi.mac(),
+            "ip": self.wifi.ip(),
+            "caps": CAPS,
+            "cfg": self.cfg["version"],
+            "key_id": self.key_id,
+        }
+        if self.safe_mode:
+            body["safe_mode"] = self.safe_mode
+        return json.dumps(body)
 
     async def announce(self):
         await self.mqtt.publish("announce", self.announce_body(), True, 1)
@@ -271,7 +401,18 @@ class Home:
         await self.announce()
 
     async def on_connect(self):
+        """The burst after a connect; then the inbox and the log sender go on."""
         self.connected.clear()
+        for _ in range(3):
+            try:
+                await self._connect_burst()
+                break
+            except MemoryError:  # out of memory mid-burst: collect and publish it again
+                self.no_memory("connect")
+                await asyncio.sleep_ms(200)
+        self.connected.set()
+
+    async def _connect_burst(self):
         await self.mqtt.publish("status", b"online", True, 1)
         await self.announce()
         await self.update.publish()
@@ -279,7 +420,6 @@ class Home:
             if sensor.state is not None:
                 await self.publish_state(sensor.id, sensor.state)
         await self.telemetry()
-        self.connected.set()
 
     async def telemetry(self):
         gc.collect()
@@ -304,6 +444,9 @@ class Home:
         while True:
             await asyncio.sleep_ms(1000)
             ticks += 1
+            if self.early and ticks * 1000 >= _STABLE_MS and not self.safe_mode:
+                self.early = 0  # up for a while: this boot did not crash early
+                store.write("early", "0")
             if ticks_diff(ticks_ms(), last) >= self.cfg["telemetry_interval"] * 1000:
                 last = ticks_ms()
                 await self.telemetry()
@@ -311,32 +454,85 @@ class Home:
                 gc.collect()
 
     async def main(self):
-        asyncio.get_event_loop().set_exception_handler(_task_crashed)
-        asyncio.create_task(self.status_led.run())
-        asyncio.create_task(self.wifi.run())
-        log = self.log.send_loop(self.mqtt.client, self.mqtt.topic("log"), self.connected)
-        asyncio.create_task(log)
-        asyncio.create_task(self.inbox_loop())
-        asyncio.create_task(self.telemetry_loop())
+        asyncio.get_event_loop().set_exception_handler(self._task_crashed)
+        log_topic = self.mqtt.topic("log")
+        for name, task in (
+            ("status led", self.status_led.run),
+            ("wifi", self.wifi.run),
+            ("log", lambda: self.log.send_loop(self.mqtt.client, log_topic, self.connected)),
+            ("inbox", self.inbox_loop),
+            ("reply", self.reply_loop),
+            ("telemetry", self.telemetry_loop),
+            ("watchdog", self.watchdog_loop),
+        ):
+            asyncio.create_task(self.keep(name, task))
         await self.mqtt.run()
 
+    async def watchdog_loop(self):
+        """Feed machine.WDT while the loop runs and the Wi-Fi and MQTT supervision progress."""
+        wdt = self.wdt
+        if wdt is None:
+            return
+        wifi, client = self.wifi, self.mqtt.client
+        while True:
+            await asyncio.sleep_ms(_FEED_MS)
+            now = ticks_ms()
+            if ticks_diff(now, wifi.progress) < _STALL_MS and (
+                not wifi.up.is_set() or ticks_diff(now, client.progress) < _STALL_MS
+            ):
+                wdt.feed()
 
-def _task_crashed(loop, context):
-    raise context["exception"]  # out of asyncio.run(): main.py records it and resets
+    def _task_crashed(self, loop, context):
+        error = context["exception"]
+        if isinstance(error, MemoryError):  # a driver's task: it ends, the node keeps running
+            self.no_memory("a task")
+            return
+        raise error  # out of asyncio.run(): main.py records it and resets
 
 
 def _peek_n(msg):
     """The n of a message that failed its checks, for the reply; 0 if there is none."""
-    start = msg.find(b"{")
+    start = 0
+    for c in msg:  # msg may be a memoryview: no find(), and no copy of it
+        if c == 0x7B:  # {
+            break
+        start += 1
     try:
-        n = json.loads(msg[start:]).get("n") if start >= 0 else 0
+        n = json.loads(msg[start:]).get("n") if start < len(msg) else 0
     except (ValueError, AttributeError):
         n = 0
+    except Exception:  # MemoryError or RuntimeError: nested too deep to parse here
+        return _scan_n(msg, start)
     return n if type(n) is int else 0
+
+
+def _scan_n(msg, i):
+    """The digits after the first `"n":` from msg[i], for a body too deep to parse; or 0."""
+    size = len(msg)
+    while i < size - 3:
+        if msg[i] == 0x22 and msg[i + 1] == 0x6E and msg[i + 2] == 0x22:  # "n"
+            i += 3
+            while i < size and msg[i] in (0x20, 0x3A):  # spaces and the colon
+                i += 1
+            n = digits = 0
+            while i < size and 0x30 <= msg[i] <= 0x39:
+                n = n * 10 + msg[i] - 0x30
+                i += 1
+                digits += 1
+            if digits:
+                return n
+        i += 1
+    return 0
 
 
 def run(config):
     home = Home(config)
     gc.collect()
     gc.threshold(4096)  # collect after every 4 KB allocated: less fragmentation
-    asyncio.run(home.main())
+    try:
+        asyncio.run(home.main())
+    finally:  # a crash: main.py resets the board, and commands right after it are accepted
+        try:
+            home.keep_n()
+        except Exception:  # the crash itself is what gets reported
+            pass

@@ -54,7 +54,7 @@ def check(signer, topic, payload, last_n):
         return "signature", None
     try:
         data = json.loads(body)
-    except ValueError:
+    except Exception:  # ValueError; MemoryError or RuntimeError for a body nested too deep
         return "n", None
     if type(data) is not dict or type(data.get("n")) is not int:
         return "n", None

@@ -14,6 +14,7 @@ class WiFiManager:
         self.on_down = on_down
         self.wlan = network.WLAN(network.STA_IF)
         self.up = asyncio.Event()
+        self.progress = ticks_ms()  # the last turn of the supervision loop, for the watchdog
 
     def mac(self):
         return ":".join("%02x" % b for b in self.wlan.config("mac"))
@@ -34,6 +35,7 @@ class WiFiManager:
             wlan.config(pm=getattr(network.WLAN, "PM_NONE", 0xA11140))  # power saving off
         delay = 1000
         while True:
+            self.progress = ticks_ms()
             if wlan.isconnected():
                 if not self.up.is_set():
                     self.up.set()

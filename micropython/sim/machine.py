@@ -42,6 +42,10 @@ def _write():
 
 def _level(value):
     # anything but a number or a DHT22 reading: a broken board, whose pin read fails
+    if value == "hang":  # a driver stuck in a read: the whole loop stops, as on a board
+        import time
+
+        time.sleep(3600)
     return 0 if type(value) is dict else int(value or 0)
 
 
@@ -111,6 +115,20 @@ class Pin:
             _irqs[self.name] = [self, handler, trigger, _level(hw_pin(self.name))]
             if _poller is None:
                 _poller = asyncio.create_task(_poll())
+
+
+class WDT:
+    """The watchdog: feed() stamps <state-dir>/wdt with the timeout; `microhome sim` resets the
+    firmware (reset cause WDT_RESET) when the file is older than that."""
+
+    def __init__(self, id=0, timeout=5000):
+        self.timeout = timeout
+        self.feed()
+
+    def feed(self):
+        with open(_STATE + "/wdt.tmp", "w") as f:
+            f.write(str(self.timeout))
+        os.rename(_STATE + "/wdt.tmp", _STATE + "/wdt")
 
 
 class PWM:

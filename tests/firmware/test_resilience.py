@@ -12,7 +12,7 @@ import pytest
 
 from microhome_tools.broker import Mosquitto
 from tests.firmware.conftest import CONFIG, HARDWARE, NodeFactory, online
-from tests.firmware.harness import Observer, SimNode, wait_until
+from tests.firmware.harness import N_RESERVED_MS, Observer, SimNode, time_passes, wait_until
 
 
 def log_entries(observer: Observer, node: SimNode, boot: int) -> list[dict[str, Any]]:
@@ -179,3 +179,58 @@ def test_wifi_loss_blinks_the_status_led_and_the_node_comes_back(
     messages = [e["msg"] for e in log_entries(observer, node, 1)]
     assert any("wifi" in m or "connection lost" in m for m in messages)
     wait_until(lambda: node.hw_out()["pins"].get("LED") == 0, 3, "the LED back to its state")
+
+
+def test_a_driver_blocking_the_loop_ends_in_a_watchdog_reset_reported_after_it(
+    start_node: NodeFactory, observer: Observer
+) -> None:
+    node = start_node(platform="esp32")  # there machine.reset() says soft, a watchdog wdt
+    node.set_hw(HARDWARE)
+    online(observer, node)
+    node.push_config(observer, {**CONFIG, "sensors": CONFIG["sensors"][:3]})
+    assert observer.wait_json(node.topic("config/state"))["ok"]
+    mark = observer.mark()
+    node.set_hw({**HARDWARE, "16": "hang"})  # the PIR read never returns: the loop stops
+    wait_until(lambda: "--- watchdog reset ---" in node.console(), 20, "the watchdog reset")
+    node.set_hw(HARDWARE)
+    online(observer, node, mark)
+    telemetry = observer.wait_json(node.topic("telemetry"), since=mark)
+    assert telemetry["reset_cause"] == "wdt"
+    assert telemetry["boot"] == 2
+    boot = [e["msg"] for e in log_entries(observer, node, 2) if e["src"] == "home"]
+    assert "reset cause wdt" in boot[0]
+
+
+def test_three_early_crashes_boot_into_safe_mode_until_a_new_config(
+    configured: SimNode, observer: Observer
+) -> None:
+    node = configured
+    observer.wait_json(node.topic("state/pir"))
+    mark = observer.mark()
+    node.set_hw({**HARDWARE, "16": "hang"})  # every boot hangs reading the PIR pin
+
+    def safe_announce() -> Any:
+        for message in observer.on(node.topic("announce"), mark):
+            if "safe_mode" in message.json():
+                return message.json()
+        return None
+
+    announce = wait_until(safe_announce, 60, "an announce in safe mode")
+    reason = "3 boots in a row crashed within 60 s; last: watchdog reset"
+    assert announce["safe_mode"] == reason
+    assert announce["cfg"] == 1
+    assert node.console().count("--- watchdog reset ---") == 3
+    telemetry = observer.wait_json(node.topic("telemetry"), since=mark)
+    assert telemetry["boot"] == 4
+    time.sleep(2)  # no peripheral runs: no crash, and no state from a sensor
+    assert observer.on(node.topic("state/pir"), observer.mark() - 1) == []
+    assert "safe mode, no peripherals" in node.console()
+
+    mark = observer.mark()
+    time_passes(N_RESERVED_MS)  # past the replay mark the node reserved before the resets
+    node.push_config(observer, {**CONFIG, "version": 2, "sensors": CONFIG["sensors"][2:]})
+    assert observer.wait_json(node.topic("config/state"), since=mark)["ok"]
+    announce = observer.wait_json(node.topic("announce"), lambda a: a["cfg"] == 2, since=mark)
+    assert "safe_mode" not in announce
+    n = node.command(observer, "set", id="lamp", on=True)
+    assert node.reply(observer, n, mark)["ok"]

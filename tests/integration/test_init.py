@@ -75,6 +75,25 @@ async def test_key_mismatch_repair(
     assert issues.async_get_issue(DOMAIN, issue_id) is None
 
 
+async def test_safe_mode_repair_shows_the_reason_until_the_node_leaves_it(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire, announce: dict[str, Any]
+) -> None:
+    issues = ir.async_get(hass)
+    issue_id = f"safe_mode_{NODE_ID}"
+    reason = "3 boots in a row crashed within 60 s; last: ValueError: bad pin <b>\n"
+    fire("announce", announce | {"safe_mode": reason})
+    await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "safe_mode"
+    assert issue.translation_placeholders == {"name": "Kitchen", "reason": reason}
+    stored = loaded_entry.runtime_data.entry.data["announce"]
+    assert stored["safe_mode"] == reason
+    fire("announce", announce)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
 async def test_setup_waits_for_mqtt(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,

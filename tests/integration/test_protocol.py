@@ -198,9 +198,19 @@ def test_announce_field_checks(vectors: dict[str, Any]) -> None:
         ("caps", [1], "caps: expected a list of strings"),
         ("cfg", -1, "cfg: -1 is not in 0-"),
         ("fw", None, "fw: expected str"),
+        ("safe_mode", 3, "safe_mode: expected str or null, got 3"),
     ):
         with pytest.raises(ProtocolError, match=message):
             protocol.parse_announce(json.dumps(announce | {field: value}))
+
+
+def test_announce_safe_mode_is_optional(vectors: dict[str, Any]) -> None:
+    announce = dict(vectors["node_payloads"]["announce"])
+    assert protocol.parse_announce(json.dumps(announce)).safe_mode is None
+    assert protocol.parse_announce(json.dumps(announce | {"safe_mode": None})).safe_mode is None
+    parsed = protocol.parse_announce(json.dumps(announce | {"safe_mode": "3 boots crashed"}))
+    assert parsed.safe_mode == "3 boots crashed"
+    assert parsed.as_dict() == announce | {"safe_mode": "3 boots crashed"}
 
 
 def test_oversized_payload(vectors: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 # (a file: the unix port cannot take an argument longer than 255 bytes).
 import asyncio
 import json
+import os
 import sys
 
 from home.lib.ftp import Ftp, FtpError
@@ -11,8 +12,13 @@ with open(sys.argv[1]) as f:
     settings = json.load(f)
 
 
+def open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
 async def main():
     results = []
+    before = open_fds()
     try:
         async with Ftp(
             settings["host"],
@@ -36,6 +42,7 @@ async def main():
                         results.append({"error": type(err).__name__, "message": str(err)})
     except FtpError as err:
         results.append({"error": type(err).__name__, "message": str(err)})
+    print("open sockets left:", open_fds() - before)  # no garbage collection in between
     print(json.dumps(results))
 
 

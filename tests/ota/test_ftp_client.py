@@ -92,6 +92,18 @@ def test_fetches_files_in_blocks_with_their_hash(
     assert small.read_bytes() == b"x" * 1000
 
 
+def test_every_socket_is_closed_when_the_session_ends(
+    client_path: Path, ftpd: FtpTestServer, tmp_path: Path
+) -> None:
+    files = [(f"/1.3.0/{name}", None, tmp_path / f"{i}.out") for i, name in enumerate(
+        ["small.txt", "big.bin", "missing.bin", "small.txt"]
+    )]  # fmt: skip
+    command, env = fetch_command(client_path, ftpd.port, files)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "open sockets left: 0" in done.stdout.splitlines()
+
+
 def test_file_shorter_than_expected(client_path: Path, ftpd: FtpTestServer, tmp_path: Path) -> None:
     results = fetch(client_path, ftpd.port, [("/1.3.0/small.txt", 1500, tmp_path / "out")])
     assert results == [

@@ -22,10 +22,11 @@ from typing import Any
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
+from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary
 
 NODE_ID = "bench"
 KEY = bytes(range(32))
-SENSORS = [
+SENSORS: list[dict[str, Any]] = [
     {"id": "climate", "type": "dht22", "pin": 15, "interval": 2},
     {"id": "pir", "type": "motion", "pin": 16, "off_delay": 0},
     {"id": "lamp", "type": "led", "pin": 14, "freq": 1000},
@@ -35,9 +36,15 @@ SENSORS = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--only", choices=["firmware", "bundle", "logs"], action="append", help="default: all"
+        "--only",
+        choices=["firmware", "bundle", "logs", "heap"],
+        action="append",
+        help="default: all but heap (the smallest heap for each job: several minutes)",
     )
-    parser.add_argument("--heapsize", default="96K", help="the node's heap (firmware bench)")
+    parser.add_argument(
+        "--heapsize", help="the node's heap (firmware bench; default: as `microhome sim`)"
+    )
+    parser.add_argument("--micropython", help="the micropython binary (as `microhome sim`)")
     parser.add_argument("--samples", type=int, default=20, help="edges and commands to time")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
 
@@ -96,7 +103,9 @@ def write_inputs(state: Path, motion: int) -> None:
     tmp.replace(state / "hw.json")
 
 
-def bench_firmware(heapsize: str, samples: int) -> dict[str, Any]:
+def bench_firmware(heapsize: str | None, samples: int, binary: str | None = None) -> dict[str, Any]:
+    binary = micropython_binary(binary)
+    heapsize = heapsize or default_heapsize(binary)
     base = f"microhome/{NODE_ID}"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -123,6 +132,8 @@ def bench_firmware(heapsize: str, samples: int) -> dict[str, Any]:
                 bench_node_key().hex(),
                 "--heapsize",
                 heapsize,
+                "--micropython",
+                binary,
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -174,6 +185,7 @@ def bench_firmware(heapsize: str, samples: int) -> dict[str, Any]:
             broker.stop()
     return {
         "heapsize": heapsize,
+        "micropython_bits": 32 if is_32bit(binary) else 64,
         "boot_to_online_s": round(online - started, 2),
         "config_applied_s": round(applied, 3),
         "motion_edge_to_state_ms": summary(motion),
@@ -222,11 +234,16 @@ def run(args: argparse.Namespace) -> int:
         results["bundle"] = bench_bundle()
         print(json.dumps({"bundle": results["bundle"]}, indent=2), flush=True)
     if "firmware" in chosen:
-        results["firmware"] = bench_firmware(args.heapsize, args.samples)
+        results["firmware"] = bench_firmware(args.heapsize, args.samples, args.micropython)
         print(json.dumps({"firmware": results["firmware"]}, indent=2), flush=True)
     if "logs" in chosen:
         results["logs"] = bench_logs()
         print(json.dumps({"logs": results["logs"]}, indent=2), flush=True)
+    if "heap" in chosen:
+        from microhome_tools.bench_heap import bench_heap  # noqa: PLC0415
+
+        results["heap"] = bench_heap(args.micropython)
+        print(json.dumps({"heap": results["heap"]}, indent=2), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -49,6 +49,8 @@ class Mosquitto:
             access = self._logins(users)
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n{access}{persistence}"
+            # each packet out at once: no delayed-ACK stall behind a small one (issue 14)
+            "set_tcp_nodelay true\n"
             # as root, mosquitto would switch to its own user, who cannot write here
             f"{'user root' + chr(10) if os.geteuid() == 0 else ''}"
             f"log_dest file {workdir / 'mosquitto.log'}\nlog_type all\n"

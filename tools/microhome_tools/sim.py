@@ -28,6 +28,7 @@ from microhome_tools.common import node_key, parse_broker, render_config
 SIM_DIR = FIRMWARE_DIR / "sim"
 EXIT_RESET = 75  # micropython/sim/machine.py: exit status of machine.reset()
 PWRON_RESET = 1
+WDT_RESET = 3  # machine.WDT_RESET on rp2 and esp32
 # machine.reset_cause() after machine.reset(): a watchdog reboot on rp2, a soft reset on esp32
 RESET_CAUSE_AFTER_RESET = {"rp2": 3, "esp32": 5, "unix": 5}
 RESTART_DELAY = 1.0  # seconds before a crashed or killed firmware is powered up again
@@ -48,7 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-id", help="node id (default: mh- + the simulated unique id)")
     parser.add_argument("--platform", choices=["rp2", "esp32", "unix"], default="rp2")
     parser.add_argument("--state-dir", type=Path, required=True, help="flash root and hardware")
-    parser.add_argument("--heapsize", type=parse_size, default="96K")
+    parser.add_argument(
+        "--heapsize",
+        type=parse_size,
+        help="the MicroPython heap (default: 80K on a 32-bit micropython, as on a board; "
+        "120K on a 64-bit one, whose objects are about 1.5 times larger)",
+    )
+    parser.add_argument(
+        "--micropython",
+        help="the micropython binary (default: $MICROHOME_MICROPYTHON, else a 32-bit one "
+        "when installed, else the one on PATH)",
+    )
     keys = parser.add_mutually_exclusive_group(required=True)
     keys.add_argument("--key", help="the node key (64 hex characters)")
     keys.add_argument("--fleet-key", help="the fleet key; each node's key is derived from it")
@@ -62,11 +73,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def micropython_binary() -> str:
+# Where a 32-bit micropython is found (Debian's i386 package, which scripts/env installs).
+MICROPYTHON_32BIT_CANDIDATES = ("/usr/bin/micropython", "/usr/local/bin/micropython")
+
+
+def is_32bit(binary: str) -> bool:
+    """Whether binary is a 32-bit ELF executable."""
+    try:
+        with open(binary, "rb") as f:
+            head = f.read(5)
+    except OSError:
+        return False
+    return head[:4] == b"\x7fELF" and head[4] == 1
+
+
+def micropython_binary(choice: str | None = None) -> str:
+    """The micropython to run: choice, $MICROHOME_MICROPYTHON, a 32-bit one, or PATH's."""
+    choice = choice or os.environ.get("MICROHOME_MICROPYTHON")
+    if choice:
+        found = shutil.which(choice) or choice
+        if not Path(found).exists():
+            raise SystemExit(f"micropython not found: {choice}")
+        return found
+    for candidate in MICROPYTHON_32BIT_CANDIDATES:
+        if is_32bit(candidate):
+            return candidate
     found = shutil.which("micropython") or str(Path(sys.executable).parent / "micropython")
     if not Path(found).exists():
         raise SystemExit("micropython not found; run this inside scripts/env")
     return found
+
+
+def default_heapsize(binary: str) -> str:
+    """A heap with a margin over what the firmware needs (docs/firmware.md, "Memory"): 80K on
+    a 32-bit build, as on a board; 120K (about 1.5 x) on a 64-bit one."""
+    return "80K" if is_32bit(binary) else "120K"
 
 
 def mpy_cross_binary() -> str | None:
@@ -118,7 +159,8 @@ class SimNode:
         self.state_dir = state_dir.resolve()
         self.flash = self.state_dir / "flash"
         self.platform = args.platform
-        self.heapsize = args.heapsize
+        self.micropython = micropython_binary(args.micropython)
+        self.heapsize = args.heapsize or default_heapsize(self.micropython)
         seed = node_id or str(self.state_dir)
         self.uid = hashlib.sha256(seed.encode()).hexdigest()[:16]
         self.node_id = node_id or "mh-" + self.uid[-6:]
@@ -167,9 +209,10 @@ class SimNode:
             MICROHOME_UID=self.uid,
             MICROHOME_RESET_CAUSE=str(self.cause),
         )
+        (self.state_dir / "wdt").unlink(missing_ok=True)  # a new boot starts without a watchdog
         self.say(f"--- power on (reset cause {self.cause}) ---")
         self.process = subprocess.Popen(
-            [micropython_binary(), "-X", f"heapsize={self.heapsize}", "main.py"],
+            [self.micropython, "-X", f"heapsize={self.heapsize}", "main.py"],
             cwd=self.flash,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -197,6 +240,7 @@ class SimNode:
         if self.process is not None:
             code = self.process.poll()
             if code is None:
+                self._watch_dog()
                 return
             self.process = None
             if code == EXIT_RESET:
@@ -210,6 +254,22 @@ class SimNode:
         if self.restart_at is not None and now >= self.restart_at:
             self.restart_at = None
             self.start()
+
+    def _watch_dog(self) -> None:
+        """Reset the firmware, as the board's watchdog would, when it was not fed in time."""
+        stamp = self.state_dir / "wdt"
+        try:
+            timeout_ms = int(stamp.read_text())
+            starved = time.time() - stamp.stat().st_mtime > timeout_ms / 1000
+        except OSError, ValueError:
+            return
+        if starved and self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+            self.cause = WDT_RESET
+            self.restart_at = time.monotonic()
+            self.say("--- watchdog reset ---")
 
     def stop(self) -> None:
         process, self.process = self.process, None

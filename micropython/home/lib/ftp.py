@@ -62,7 +62,7 @@ class Ftp:
         if exc_type is None:
             await self.quit()
         else:
-            self.close()
+            await self.close()
 
     async def connect(self):
         self._ctrl = await self._open(self.port, "connect")
@@ -73,7 +73,7 @@ class Ftp:
                 await self.command("PASS " + self._password, (230, 202), "PASS")
             await self.command("TYPE I", (200,))
         except BaseException:
-            self.close()
+            await self.close()
             raise
 
     async def command(self, line, expect, name=None):
@@ -101,10 +101,10 @@ class Ftp:
             try:
                 got = await self._copy(data, write, sha, path, size)
             except BaseException:
-                self.close()  # a transfer cut short: its last reply would come out of turn
+                await self.close()  # a transfer cut short: its last reply would come out of turn
                 raise
         finally:
-            data.close()
+            await data.wait_closed()  # Stream.close() does nothing in MicroPython
         try:
             await self._reply("RETR " + path, (226, 250))
         except FtpConnectionLost:
@@ -118,12 +118,13 @@ class Ftp:
             await self.command("QUIT", (221,))
         except FtpError:
             pass
-        self.close()
+        await self.close()
 
-    def close(self):
-        if self._ctrl is not None:
-            self._ctrl.close()
-            self._ctrl = None
+    async def close(self):
+        """Close the control connection (`wait_closed()` closes; `close()` would not)."""
+        ctrl, self._ctrl = self._ctrl, None
+        if ctrl is not None:
+            await ctrl.wait_closed()
 
     async def _copy(self, data, write, sha, path, size):
         # The data loop: one preallocated buffer, no per-block allocation when blocks are

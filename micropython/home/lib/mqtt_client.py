@@ -1,32 +1,57 @@
-# MQTT 3.1.1 client on asyncio streams: QoS 0/1, retain, last will, keepalive,
-# reconnect with exponential back-off and jitter. The broker's name is looked up
-# again on every connect. A QoS 1 publish is retried until the broker acks it,
-# across reconnects, so it is never lost.
+# MQTT 3.1.1 client on asyncio streams, after Peter Hinch's mqtt_as: QoS 0/1, retain, last
+# will, keepalive, reconnect with exponential back-off and jitter. The broker's name is looked
+# up again on every connect. A QoS 1 publish is retried until the broker acks it, across
+# reconnects, so it is never lost.
+#
+# Every packet is assembled in one preallocated buffer and goes out in one write, on a socket
+# with TCP_NODELAY (a packet in pieces waits for the broker's delayed ACK). CONNECT is the first
+# packet of a connection and nothing else is written before its CONNACK: a sender holds the
+# connection's generation, and a packet meant for an old connection is never written on a new
+# one. An incoming PUBLISH larger than the inbox (rx_max) is read past in chunks and
+# dropped, the connection kept. Payloads go straight into the inbox's ring buffer; one that does
+# not fit there (the node is busy) is read into a small scratch buffer for on_message.
 import asyncio
+import gc
 import struct
+from asyncio import open_connection  # asyncio loads its stream module on first use: now
 from random import getrandbits
 from time import ticks_diff, ticks_ms
 
 from micropython import const
 
+_SCRATCH = const(384)  # topic, control packets, and a payload the inbox has no room for
+_TX_SIZE = const(768)  # a larger packet is assembled in a buffer of its own, still one write
 _ACK_TIMEOUT = const(5000)
 _CONNECT_TIMEOUT = const(8000)
+_IPPROTO_TCP = const(6)  # lwIP and Linux alike
+_TCP_NODELAY = const(1)
+# Allocated at import, before the heap fragments: import this module early.
+_tx = bytearray(_TX_SIZE)
+_scratch = bytearray(_SCRATCH)
 
 
-def _str(s):
-    if isinstance(s, str):
-        s = s.encode()
-    return struct.pack("!H", len(s)) + s
-
-
-def _header(kind, size):
-    out = bytearray((kind,))
+def _put_header(buf, kind, size):
+    """Fixed header at buf[0:]; its length."""
+    buf[0] = kind
+    i = 1
     while True:
         byte = size & 0x7F
         size >>= 7
-        out.append(byte | 0x80 if size else byte)
+        buf[i] = byte | 0x80 if size else byte
+        i += 1
         if not size:
-            return out
+            return i
+
+
+def _put_str(buf, i, data):
+    n = len(data)
+    struct.pack_into("!H", buf, i, n)
+    buf[i + 2 : i + 2 + n] = data
+    return i + 2 + n
+
+
+def _bytes(s):
+    return s.encode() if type(s) is str else s
 
 
 class MQTTClient:
@@ -39,6 +64,7 @@ class MQTTClient:
         password=None,
         keepalive=30,
         will=None,
+        inbox=None,
         on_message=None,
         on_connect=None,
         on_down=None,
@@ -54,7 +80,13 @@ class MQTTClient:
         self.password = password
         self.keepalive = keepalive
         self.will = will  # (topic, message, retain, qos)
-        self.on_message = on_message  # (topic str, payload bytes, retained bool), synchronous
+        # inbox: home.inbox.Inbox, where payloads are queued (its size is the largest message)
+        # on_message(topic str, payload, retained bool, size), synchronous: payload None when
+        # the message was queued in the inbox; else (no room) a memoryview of its first bytes
+        # (all of them when size is no larger), valid only during the call
+        self.inbox = inbox
+        self.rx_max = len(inbox.mv) if inbox is not None else _SCRATCH
+        self.on_message = on_message
         self.on_connect = on_connect  # coroutine function, run as a task after each connect
         self.on_down = on_down  # called when a connection is lost
         self.log = log or (lambda lvl, msg: None)
@@ -62,74 +94,177 @@ class MQTTClient:
         self.min_delay = min_delay
         self.max_delay = max_delay
         self.subs = []  # (topic, qos), subscribed on every connect
-        self.up = asyncio.Event()
+        self.up = asyncio.Event()  # set from CONNACK (and SUBSCRIBE sent) to connection loss
         self.connects = 0
+        self.dropped = 0  # incoming messages over rx_max
+        self._gen = 0  # the connection's generation: +1 on every connect attempt
         self._down = asyncio.Event()
         self._lock = asyncio.Lock()
         self._reader = None
         self._writer = None
         self._pid = 0
         self._unacked = set()
-        self._last_rx = 0
         self._last_tx = 0
+        self._last_rx = 0
+        self.progress = ticks_ms()  # the supervision's last sign of life, for a watchdog
+        self._ping_sent = None  # ticks of the oldest PINGREQ not answered yet
+        self._tx = _tx
+        self._rxv = memoryview(_scratch)
+        self._oom = False
 
     def _next_pid(self):
         self._pid = self._pid % 65535 + 1
         return self._pid
 
-    async def _send(self, *parts):
-        async with self._lock:
-            w = self._writer
-            if w is None:
-                raise OSError(107)  # ENOTCONN
-            for part in parts:
-                w.write(part)
-            await w.drain()
-            self._last_tx = ticks_ms()
+    # --- writing ------------------------------------------------------------------
 
-    async def _read_packet(self):
+    async def _write(self, buf, size, gen):
+        """Write buf[:size] in one write on connection gen (the lock is held)."""
+        w = self._writer
+        if w is None or gen != self._gen:
+            raise OSError(107)  # ENOTCONN: that connection is gone
+        w.write(memoryview(buf)[:size])
+        await w.drain()
+        self._last_tx = ticks_ms()
+
+    async def _send_short(self, kind, pid, gen):
+        """PUBACK (with pid) or PINGREQ (pid None)."""
+        async with self._lock:
+            if not self.up.is_set():
+                raise OSError(107)
+            buf = self._tx
+            buf[0] = kind
+            if pid is None:
+                buf[1] = 0
+                return await self._write(buf, 2, gen)
+            buf[1] = 2
+            struct.pack_into("!H", buf, 2, pid)
+            await self._write(buf, 4, gen)
+
+    async def _publish_packet(self, kind, topic, parts, pid, gen):
+        async with self._lock:
+            if not self.up.is_set():
+                raise OSError(107)
+            size = 2 + len(topic) + (2 if pid else 0)
+            for part in parts:
+                size += len(part)
+            buf = self._tx
+            if size + 5 > len(buf):
+                buf = bytearray(size + 5)
+            i = _put_str(buf, _put_header(buf, kind, size), topic)
+            if pid:
+                struct.pack_into("!H", buf, i, pid)
+                i += 2
+            for part in parts:
+                buf[i : i + len(part)] = part
+                i += len(part)
+            await self._write(buf, i, gen)
+
+    # --- reading ------------------------------------------------------------------
+
+    async def _fill(self, mv):
+        """Read exactly len(mv) bytes into mv."""
         r = self._reader
-        kind = (await r.readexactly(1))[0]
+        got = 0
+        n = len(mv)
+        while got < n:
+            k = await r.readinto(mv[got:])
+            if not k:
+                raise EOFError
+            got += k
+
+    async def _read_header(self):
+        """(packet type byte, remaining length)."""
+        one = self._rxv[:1]
+        await self._fill(one)
+        kind = one[0]
         size = 0
         shift = 0
         while True:
-            byte = (await r.readexactly(1))[0]
-            size |= (byte & 0x7F) << shift
-            if not byte & 0x80:
+            await self._fill(one)
+            size |= (one[0] & 0x7F) << shift
+            if not one[0] & 0x80:
                 break
             shift += 7
-        body = await r.readexactly(size) if size else b""
+            if shift > 21:
+                raise OSError(22)  # not MQTT
+        self._ping_sent = None  # the broker is there
         self._last_rx = ticks_ms()
+        return kind, size
+
+    async def _skip(self, size):
+        while size:
+            chunk = min(size, _SCRATCH)
+            await self._fill(self._rxv[:chunk])
+            size -= chunk
+
+    async def _read_small(self):
+        """A control packet: (kind, body memoryview); a body too long for it is skipped."""
+        kind, size = await self._read_header()
+        if size > _SCRATCH:
+            await self._skip(size)
+            return kind, self._rxv[:0]
+        body = self._rxv[:size]
+        await self._fill(body)
         return kind, body
 
+    # --- connecting ---------------------------------------------------------------
+
     async def _connect(self):
+        self._gen += 1
+        gen = self._gen
         self._reader = self._writer = None
         r, w = await asyncio.wait_for_ms(
-            asyncio.open_connection(self.host, self.port), _CONNECT_TIMEOUT
+            open_connection(self.host, self.port), _CONNECT_TIMEOUT
         )
-        self._reader = r
-        self._writer = w
+        try:
+            w.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
         flags = 0x02  # clean session
-        payload = _str(self.client_id)
+        fields = [_bytes(self.client_id)]
         if self.will:
             topic, msg, retain, qos = self.will
             flags |= 0x04 | qos << 3 | (0x20 if retain else 0)
-            payload += _str(topic) + _str(msg)
+            fields += (_bytes(topic), _bytes(msg))
         if self.user:
             flags |= 0x80
-            payload += _str(self.user)
+            fields.append(_bytes(self.user))
             if self.password:
                 flags |= 0x40
-                payload += _str(self.password)
-        head = b"\x00\x04MQTT\x04" + bytes((flags,)) + struct.pack("!H", self.keepalive)
-        await self._send(_header(0x10, len(head) + len(payload)), head, payload)
-        kind, body = await asyncio.wait_for_ms(self._read_packet(), _CONNECT_TIMEOUT)
-        if kind != 0x20 or len(body) != 2 or body[1]:
-            raise OSError(-(body[1] if len(body) == 2 else 255))  # refused by the broker
-        if self.subs:
-            pid = self._next_pid()
-            payload = b"".join(_str(t) + bytes((q,)) for t, q in self.subs)
-            await self._send(_header(0x82, 2 + len(payload)), struct.pack("!H", pid), payload)
+                fields.append(_bytes(self.password))
+        size = 10
+        for field in fields:
+            size += 2 + len(field)
+        async with self._lock:  # nothing else may be written before CONNECT
+            self._reader = r
+            self._writer = w
+            buf = self._tx if size + 5 <= _TX_SIZE else bytearray(size + 5)
+            i = _put_header(buf, 0x10, size)
+            buf[i : i + 7] = b"\x00\x04MQTT\x04"
+            buf[i + 7] = flags
+            struct.pack_into("!H", buf, i + 8, self.keepalive)
+            i += 10
+            for field in fields:
+                i = _put_str(buf, i, field)
+            await self._write(buf, i, gen)
+            kind, body = await asyncio.wait_for_ms(self._read_small(), _CONNECT_TIMEOUT)
+            if kind != 0x20 or len(body) != 2 or body[1]:
+                raise OSError(-(body[1] if len(body) == 2 else 255))  # refused by the broker
+            if self.subs:
+                size = 2
+                for topic, _ in self.subs:
+                    size += 3 + len(_bytes(topic))
+                buf = self._tx
+                i = _put_header(buf, 0x82, size)
+                struct.pack_into("!H", buf, i, self._next_pid())
+                i += 2
+                for topic, qos in self.subs:
+                    i = _put_str(buf, i, _bytes(topic))
+                    buf[i] = qos
+                    i += 1
+                await self._write(buf, i, gen)
+        return gen
 
     def _close(self):
         w = self._writer
@@ -140,128 +275,196 @@ class MQTTClient:
             except (OSError, AttributeError):
                 pass
 
-    def disconnect(self):
-        """Drop the connection now (for example when Wi-Fi is lost); run() reconnects."""
+    def disconnect(self, gen=None):
+        """Drop the connection now (for example when Wi-Fi is lost); run() reconnects.
+        With gen, only if that connection is still the current one."""
+        if gen is not None and gen != self._gen:
+            return
         self.up.clear()  # first: publishers must wait for the next connection, not spin
         self._down.set()
+
+    def _no_memory(self, where):
+        gc.collect()
+        if not self._oom:
+            self._oom = True
+            self.log("E", "out of memory in %s" % where)
 
     async def run(self):
         """Keep a session up forever."""
         delay = self.min_delay
         while True:
-            if self.net:
-                await self.net.wait()
+            self.progress = ticks_ms()
             try:
-                await self._connect()
-            except Exception as e:  # OSError, EOFError, TimeoutError
+                if self.net:
+                    await self.net.wait()
+                try:
+                    gen = await self._connect()
+                except MemoryError:
+                    raise
+                except Exception as e:  # OSError, EOFError, TimeoutError
+                    self._close()
+                    wait = delay - delay // 4 + getrandbits(16) % (delay // 2 + 1)
+                    self.log("W", "connect to %s:%d failed (%r), retry in %d ms" % (self.host, self.port, e, wait))
+                    await asyncio.sleep_ms(wait)
+                    delay = min(delay * 2, self.max_delay)
+                    continue
+                delay = self.min_delay
+                self.connects += 1
+                self._ping_sent = None
+                self._last_rx = ticks_ms()
+                self._down.clear()
+                self.up.set()
+                self.log("I", "connected to %s:%d" % (self.host, self.port))
+                reader = asyncio.create_task(self._read_loop(gen))
+                pinger = asyncio.create_task(self._ping_loop(gen))
+                if self.on_connect:
+                    asyncio.create_task(self.on_connect())
+                await self._down.wait()
+                self.up.clear()
+                reader.cancel()
+                pinger.cancel()
                 self._close()
-                wait = delay - delay // 4 + getrandbits(16) % (delay // 2 + 1)
-                self.log("W", "connect to %s:%d failed (%r), retry in %d ms" % (self.host, self.port, e, wait))
-                await asyncio.sleep_ms(wait)
-                delay = min(delay * 2, self.max_delay)
-                continue
-            delay = self.min_delay
-            self.connects += 1
-            self._down.clear()
-            self.up.set()
-            self.log("I", "connected to %s:%d" % (self.host, self.port))
-            reader = asyncio.create_task(self._read_loop())
-            pinger = asyncio.create_task(self._ping_loop())
-            if self.on_connect:
-                asyncio.create_task(self.on_connect())
-            await self._down.wait()
-            self.up.clear()
-            reader.cancel()
-            pinger.cancel()
-            self._close()
-            self.log("W", "connection lost")
-            if self.on_down:
-                self.on_down()
-            await asyncio.sleep_ms(0)
+                self.log("W", "connection lost")
+                if self.on_down:
+                    self.on_down()
+                await asyncio.sleep_ms(0)
+            except MemoryError:
+                self.up.clear()
+                self._close()
+                self._no_memory("connect")
+                await asyncio.sleep_ms(200)
 
-    async def _read_loop(self):
-        try:
-            while True:
-                kind, body = await self._read_packet()
+    async def _read_loop(self, gen):
+        while True:
+            try:
+                kind, size = await self._read_header()
                 k = kind & 0xF0
                 if k == 0x30:
-                    await self._on_publish(kind, body)
-                elif k == 0x40 and len(body) >= 2:  # PUBACK
+                    await self._on_publish(kind, size, gen)
+                    continue
+                if size > _SCRATCH:
+                    await self._skip(size)
+                    continue
+                body = self._rxv[:size]
+                await self._fill(body)
+                if k == 0x40 and size >= 2:  # PUBACK
                     self._unacked.discard(struct.unpack_from("!H", body)[0])
-                elif k == 0x90 and len(body) >= 3 and body[2] & 0x80:
+                elif k == 0x90 and size >= 3 and body[2] & 0x80:
                     self.log("E", "subscribe refused")
-        except Exception as e:  # OSError, EOFError on a dropped connection
-            if not self._down.is_set():
-                self.log("D", "read: %r" % e)
-            self.disconnect()
-
-    async def _on_publish(self, kind, body):
-        size = struct.unpack_from("!H", body)[0]
-        topic = str(body[2 : 2 + size], "utf-8")
-        pos = 2 + size
-        qos = kind >> 1 & 3
-        pid = 0
-        if qos:
-            pid = struct.unpack_from("!H", body, pos)[0]
-            pos += 2
-        if self.on_message:
-            self.on_message(topic, body[pos:], bool(kind & 1))
-        if qos == 1:
-            await self._send(b"\x40\x02", struct.pack("!H", pid))
-
-    async def _ping_loop(self):
-        period = self.keepalive * 500
-        while True:
-            await asyncio.sleep_ms(period // 4)
-            now = ticks_ms()
-            if ticks_diff(now, self._last_rx) > self.keepalive * 1500:
-                self.log("W", "broker silent for %d s" % (self.keepalive * 3 // 2))
-                self.disconnect()
+                self._oom = False
+            except MemoryError:  # the message is lost, the connection kept
+                self._no_memory("read")
+            except Exception as e:  # OSError, EOFError on a dropped connection
+                if not self._down.is_set():
+                    self.log("D", "read: %r" % e)
+                self.disconnect(gen)
                 return
-            if ticks_diff(now, self._last_tx) >= period:
+
+    async def _on_publish(self, kind, size, gen):
+        rx = self._rxv
+        await self._fill(rx[:2])
+        tlen = rx[0] << 8 | rx[1]
+        qos = kind >> 1 & 3
+        head = 2 + tlen + (2 if qos else 0)
+        if head > _SCRATCH or head > size:
+            raise OSError(22)
+        await self._fill(rx[2:head])
+        pid = rx[head - 2] << 8 | rx[head - 1] if qos else 0
+        topic = str(rx[2 : 2 + tlen], "utf-8")
+        n = size - head
+        inbox = self.inbox
+        start = inbox.reserve(n) if inbox is not None else None
+        if n > self.rx_max:
+            self.dropped += 1
+            await self._skip(n)
+            self.log("W", "message on %s dropped: %d bytes, the limit is %d" % (topic, n, self.rx_max))
+        else:
+            if start is not None:
+                payload = None
+                await self._fill(inbox.mv[start : start + n])
+                inbox.commit(topic, start, n)
+            else:  # no room: its start (all of it when it fits) goes to on_message
+                payload = rx[: min(n, _SCRATCH)]
+                await self._fill(payload)
+            if self.on_message:
                 try:
-                    await self._send(b"\xc0\x00")
+                    self.on_message(topic, payload, bool(kind & 1), n)
+                except MemoryError:
+                    self._no_memory("message")
+                except Exception as e:  # a bug in the handler must not cost the connection
+                    self.log("E", "message handler: %r" % e)
+            if payload is not None:
+                await self._skip(n - len(payload))  # after on_message: it reuses the scratch
+        if qos == 1:
+            try:
+                await self._send_short(0x40, pid, gen)
+            except OSError:
+                self.disconnect(gen)
+
+    async def _ping_loop(self, gen):
+        """PINGREQ when nothing was sent for 3/4 of keepalive, or nothing received for
+        keepalive; the broker is gone when a PINGREQ is not answered (by anything) within
+        keepalive. Keepalive 0: no pings."""
+        keepalive = self.keepalive * 1000
+        while True:
+            await asyncio.sleep_ms(keepalive // 8 or 5000)
+            now = self.progress = ticks_ms()
+            if not keepalive:
+                continue
+            sent = self._ping_sent
+            if sent is not None and ticks_diff(now, sent) > keepalive:
+                self.log("W", "no answer to PINGREQ in %d s" % self.keepalive)
+                self.disconnect(gen)
+                return
+            if ticks_diff(now, self._last_tx) >= keepalive * 3 // 4 or (
+                sent is None and ticks_diff(now, self._last_rx) >= keepalive
+            ):
+                try:
+                    await self._send_short(0xC0, None, gen)
                 except OSError:
-                    self.disconnect()
+                    self.disconnect(gen)
                     return
+                except MemoryError:
+                    self._no_memory("ping")
+                    continue
+                if sent is None:
+                    self._ping_sent = now
 
     async def publish(self, topic, msg, retain=False, qos=0):
         """Publish msg (str, bytes or a list of them, sent one after another).
         QoS 0 returns False at once when offline; QoS 1 returns once the broker acks."""
         if type(msg) is not list:
             msg = [msg]
-        size = 0
         for i, part in enumerate(msg):
             if type(part) is str:
-                msg[i] = part = part.encode()
-            size += len(part)
-        topic = _str(topic)
+                msg[i] = part.encode()
+        topic = _bytes(topic)
         if not qos:
             if not self.up.is_set():
                 return False
+            gen = self._gen
             try:
-                await self._send(_header(0x31 if retain else 0x30, len(topic) + size), topic, *msg)
+                await self._publish_packet(0x31 if retain else 0x30, topic, msg, 0, gen)
             except OSError:
-                self.disconnect()
+                self.disconnect(gen)
                 return False
             return True
         pid = self._next_pid()
-        head = _header(0x32 | (1 if retain else 0), len(topic) + 2 + size)
-        pid_bytes = struct.pack("!H", pid)
+        kind = 0x32 | (1 if retain else 0)
         self._unacked.add(pid)
         while True:
             await self.up.wait()
-            connects = self.connects
+            gen = self._gen
             try:
-                await self._send(head, topic, pid_bytes, *msg)
+                await self._publish_packet(kind, topic, msg, pid, gen)
             except OSError:
-                self.disconnect()
+                self.disconnect(gen)
                 continue
             start = ticks_ms()
-            while pid in self._unacked and self.connects == connects and self.up.is_set():
+            while pid in self._unacked and gen == self._gen and self.up.is_set():
                 if ticks_diff(ticks_ms(), start) > _ACK_TIMEOUT:
                     break
                 await asyncio.sleep_ms(10)
             if pid not in self._unacked:
                 return True
-            head[0] |= 0x08  # DUP
+            kind |= 0x08  # DUP

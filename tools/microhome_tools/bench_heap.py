@@ -1,0 +1,162 @@
+"""`microhome bench --only heap`: the smallest heap at which the real firmware does each job.
+
+Each job runs on a fresh simulated node (the real firmware on the chosen micropython, a real
+mosquitto); a heap passes when the job completes without a reboot or a lost connection. The
+search halves the range between a failing and a passing heap down to 4 KB.
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from microhome_tools.bench import NODE_ID, SENSORS, Inbox, bench_node_key, write_inputs
+from microhome_tools.broker import Mosquitto
+from microhome_tools.sim import is_32bit, micropython_binary
+
+BASE = f"microhome/{NODE_ID}"
+STEP = 4  # KB
+EIGHT: list[dict[str, Any]] = [
+    *SENSORS,
+    {"id": "pir2", "type": "motion", "pin": 17, "off_delay": 30},
+    {"id": "lamp2", "type": "led", "pin": 18, "freq": 1000},
+    {"id": "climate2", "type": "dht22", "pin": 19, "interval": 30},
+    {"id": "lamp3", "type": "led", "pin": 20, "freq": 1000},
+]
+# The largest configuration the protocol allows: 16 sensors, every id 16 characters long.
+SIXTEEN: list[dict[str, Any]] = [
+    *(
+        {"id": f"motion_sensor_{i:02d}", "type": "motion", "pin": i, "off_delay": 3600}
+        for i in range(8)
+    ),
+    *(
+        {"id": f"climate_sensor{i:02d}", "type": "dht22", "pin": 8 + i, "interval": 86400}
+        for i in range(4)
+    ),
+    *(
+        {"id": f"led_light_num_{i:02d}", "type": "led", "pin": 12 + i, "freq": 40000}
+        for i in range(3)
+    ),
+    {"id": "status_light_led", "type": "status_led", "pin": "LED"},
+]
+
+
+class Failed(Exception):
+    """The job did not complete at this heap."""
+
+
+def _config(inbox: Inbox, sensors: list[dict[str, Any]]) -> None:
+    since = time.monotonic()
+    inbox.publish_signed(
+        f"{BASE}/config/set",
+        {"version": 1, "name": "Heap", "telemetry_interval": 60, "log_level": "I",
+         "sensors": sensors},
+        retain=True,
+    )  # fmt: skip
+    inbox.wait(f"{BASE}/config/state", since, lambda p: json.loads(p)["ok"], 20)
+
+
+def _command(inbox: Inbox, light: str) -> None:
+    since = time.monotonic()
+    inbox.publish_signed(f"{BASE}/cmd", {"cmd": "set", "id": light, "on": True})
+    inbox.wait(f"{BASE}/reply", since, lambda p: json.loads(p)["ok"], 15)
+
+
+def job_sensors(sensors: list[dict[str, Any]], light: str) -> Callable[[Inbox], None]:
+    def job(inbox: Inbox) -> None:
+        _config(inbox, sensors)
+        _command(inbox, light)
+        time.sleep(3)  # the drivers' first readings
+
+    return job
+
+
+def job_burst(inbox: Inbox) -> None:
+    _config(inbox, SENSORS)
+    since = time.monotonic()
+    for i in range(100):
+        inbox.publish_signed(f"{BASE}/cmd", {"cmd": "set", "id": "lamp", "on": bool(i % 2)})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        replies = [m for m in inbox.messages if m[0] >= since and m[1] == f"{BASE}/reply"]
+        if len(replies) >= 100:
+            break
+        time.sleep(0.2)
+    else:
+        raise Failed("not every command was answered")
+    _command(inbox, "lamp")
+
+
+def job_big_message(inbox: Inbox) -> None:
+    _config(inbox, SENSORS)
+    inbox.client.publish(f"{BASE}/cmd", b"0" * 65536, qos=1).wait_for_publish()
+    _command(inbox, "lamp")
+
+
+JOBS: dict[str, Callable[[Inbox], None]] = {
+    "4 sensors running": job_sensors(SENSORS, "lamp"),
+    "8 peripherals running": job_sensors(EIGHT, "lamp3"),
+    "16-peripheral configuration": job_sensors(SIXTEEN, "led_light_num_02"),
+    "100-command burst": job_burst,
+    "64 KB message": job_big_message,
+}
+
+
+def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None]) -> bool:
+    """Whether the job completes at this heap without a reboot or a reconnect."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "broker").mkdir()
+        broker = Mosquitto(work / "broker").start()
+        inbox = Inbox(broker)
+        state = work / "node"
+        state.mkdir()
+        write_inputs(state, 0)
+        started = time.monotonic()
+        sim = subprocess.Popen(
+            [sys.executable, "-m", "microhome_tools.cli", "sim",
+             "--broker", f"{broker.host}:{broker.port}", "--node-id", NODE_ID,
+             "--state-dir", str(state), "--key", bench_node_key().hex(),
+             "--heapsize", f"{heap_kb}K", "--micropython", binary],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            inbox.wait(f"{BASE}/status", started, lambda p: p == b"online", 20)
+            job(inbox)
+            onlines = [m for m in inbox.messages if m[1] == f"{BASE}/status" and m[2] == b"online"]
+            return len(onlines) == 1
+        except Failed, TimeoutError:
+            return False
+        finally:
+            sim.terminate()
+            sim.wait(15)
+            inbox.close()
+            broker.stop()
+
+
+def smallest_heap(binary: str, job: Callable[[Inbox], None], low: int, high: int) -> int | None:
+    """The smallest heap in KB (a multiple of STEP) in (low, high] at which job passes."""
+    if not attempt(binary, high, job):
+        return None
+    while high - low > STEP:
+        middle = (low + high) // 2 // STEP * STEP
+        if attempt(binary, middle, job):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def bench_heap(binary: str | None = None) -> dict[str, Any]:
+    binary = micropython_binary(binary)
+    bits = 32 if is_32bit(binary) else 64
+    low, high = (40, 128) if bits == 32 else (64, 192)
+    results: dict[str, Any] = {"micropython": binary, "bits": bits}
+    for name, job in JOBS.items():
+        found = smallest_heap(binary, job, low, high)
+        results[name] = f"{found}K" if found else f"fails at {high}K"
+    return results
