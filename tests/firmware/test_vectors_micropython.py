@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 
 from microhome_tools import FIRMWARE_DIR
 from tests.conftest import VECTORS_PATH
-from tests.firmware.harness import HEAPSIZE
+from tests.firmware.harness import HEAPSIZE, MICROPYTHON
 
 SCRIPT = Path(__file__).with_name("mp_vectors.py")
 
@@ -26,10 +25,8 @@ def test_firmware_verifies_and_validates_every_vector(
         "MICROHOME_PLATFORM": platform,
         "MICROHOME_STATE": str(tmp_path),
     }
-    micropython = shutil.which("micropython")
-    assert micropython
     result = subprocess.run(
-        [micropython, "-X", f"heapsize={HEAPSIZE}", str(SCRIPT), str(VECTORS_PATH)],
+        [MICROPYTHON, "-X", f"heapsize={HEAPSIZE}", str(SCRIPT), str(VECTORS_PATH)],
         env=env,
         capture_output=True,
         text=True,
