@@ -16,6 +16,8 @@ if SIM_PLATFORM != "rp2":
 
 _out = {"pwm": {}, "pins": {}}
 _irqs = {}  # pin name -> [pin, handler, trigger, last level]
+# pins a simulated bus watches (the SDA and SCL of an I2C bus): name -> bus
+_bus_pins = {}
 _poller = None
 
 
@@ -94,11 +96,16 @@ class Pin:
             self.value(value or 0)
 
     def value(self, v=None):
+        bus = _bus_pins.get(self.name)
         if v is None:
             if self.mode == 1:
                 return _out["pins"].get(self.name, 0)
+            if bus:
+                return bus.level(self.name)
             return _level(hw_pin(self.name))
         v = 1 if v else 0
+        if bus:
+            bus.drive(self.name, v)
         if _out["pins"].get(self.name) != v:
             _out["pins"][self.name] = v
             _write()
@@ -138,4 +145,25 @@ class PWM:
         _write()
 
 
+class ADC:
+    """read_u16() from hw.json's "adc": {"26": 32768} (0 when the pin has no entry)."""
+
+    def __init__(self, pin, atten=None):
+        self.name = pin.name if isinstance(pin, Pin) else str(pin)
+
+    def read_u16(self):
+        values = hw().get("adc")
+        value = values.get(self.name) if type(values) is dict else None
+        return min(max(int(value or 0), 0), 65535)
+
+
+def I2C(id=-1, scl=None, sda=None, freq=400000, timeout=50000):
+    """A simulated I2C bus (sim/i2c.py, imported on first use: a board has it in ROM)."""
+    from i2c import Bus
+
+    return Bus(scl, sda, freq)
+
+
+def SoftI2C(scl, sda, freq=400000, timeout=50000):
+    return I2C(-1, scl, sda, freq)
 _write()
