@@ -93,7 +93,8 @@ class AHT(Chip):
             t = (float(cfg.get("temperature", 0)) + 50) * 1048576 / 200
             h = min(int(h + 0.5), 0xFFFFF)
             t = min(max(int(t + 0.5), 0), 0xFFFFF)
-            self.data = bytes((h >> 12, (h >> 4) & 0xFF, ((h & 0xF) << 4) | (t >> 16), (t >> 8) & 0xFF, t & 0xFF))
+            mid = ((h & 0xF) << 4) | (t >> 16)
+            self.data = bytes((h >> 12, (h >> 4) & 0xFF, mid, (t >> 8) & 0xFF, t & 0xFF))
             self.busy_until = time.ticks_add(_now(), 80)
 
     def read(self, n, cfg):

@@ -27,7 +27,8 @@ class Probe:
         self.replies = 0
 
     def convert(self, cfg):
-        raw = int(float(cfg.get("temperature", 0)) * 16 + (0.5 if cfg.get("temperature", 0) >= 0 else -0.5))
+        t = float(cfg.get("temperature", 0)) * 16
+        raw = int(t + 0.5 if t >= 0 else t - 0.5)
         bits = 9 + ((self.scratch[4] >> 5) & 3)
         raw &= ~((1 << (12 - bits)) - 1)
         self.pending = (raw & 0xFFFF, time.ticks_add(time.ticks_ms(), 750 >> (12 - bits)))

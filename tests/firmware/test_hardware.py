@@ -1,5 +1,6 @@
-"""The simulated hardware: I2C chips, 1-Wire probes, ADC, on the real micropython with the
-firmware compiled and installed as `microhome sim` installs it (tests/firmware/mp_hardware.py holds the checks, one process per test)."""
+"""The simulated hardware and the peripheral drivers on it: every chip model, driver read
+path and fault, on the real micropython with the firmware compiled and installed as `microhome sim`
+installs it (tests/firmware/mp_hardware.py holds the checks, one process per test)."""
 
 import os
 import re
@@ -57,7 +58,7 @@ def run(flash: Path, state: Path, test: str, platform: str = "rp2") -> str:
 
 
 def test_every_check_is_run() -> None:
-    assert len(TESTS) == len(set(TESTS)) >= 4
+    assert len(TESTS) == len(set(TESTS)) >= 20
 
 
 @pytest.mark.parametrize("test", TESTS)

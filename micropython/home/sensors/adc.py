@@ -1,0 +1,39 @@
+# An analog input: the voltage on an ADC pin (mean of 8 samples), or a user quantity through a
+# two-point calibration (two voltages and the values they stand for).
+# spec: {"id", "type": "adc", "pin": int, "interval": s, "vref": V = 3.3,
+#        "cal": [v1, value1, v2, value2] (optional; v1 != v2)}
+# state: {"voltage": V} or, calibrated, {"voltage": V, "value": number}
+from machine import ADC, Pin
+from micropython import const
+
+from home.poll import Polled
+
+_SAMPLES = const(8)
+
+
+class Analog(Polled):
+    kind = "adc"
+
+    def __init__(self, home, spec):
+        super().__init__(home, spec)
+        atten = getattr(ADC, "ATTN_11DB", None)  # esp32: the full 0..3.3 V range
+        pin = Pin(spec["pin"])
+        self.adc = ADC(pin) if atten is None else ADC(pin, atten=atten)
+        self.scale = (spec.get("vref") or 3.3) / 65535 / _SAMPLES
+        cal = spec.get("cal")
+        self.slope = (cal[3] - cal[1]) / (cal[2] - cal[0]) if cal else None
+        self.cal = cal
+
+    async def measure(self):
+        total = 0
+        for _ in range(_SAMPLES):
+            total += self.adc.read_u16()
+        volts = total * self.scale
+        state = {"voltage": round(volts, 3)}
+        if self.cal:
+            state["value"] = round(self.cal[1] + (volts - self.cal[0]) * self.slope, 3)
+        return state
+
+
+def make(home, spec):
+    return Analog(home, spec)
