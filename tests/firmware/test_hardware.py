@@ -2,11 +2,13 @@
 path and fault, on the real micropython with the firmware compiled and installed as `microhome sim`
 installs it (tests/firmware/mp_hardware.py holds the checks, one process per test)."""
 
+import json
 import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +71,63 @@ def test_on_micropython(flash: Path, tmp_path: Path, test: str) -> None:
 def test_esp32_nacks_with_enodev(flash: Path, tmp_path: Path) -> None:
     """A board's I2C reports a missing device as the port does: EIO on rp2, ENODEV on esp32."""
     run(flash, tmp_path / "state", "test_i2c_sim_scan_and_nack", "esp32")
+
+
+HEAP_SCRIPT = Path(__file__).with_name("mp_heap.py")
+I2C_BUS = {"sda": 4, "scl": 5, "freq": 100000}
+SHARED = "+home.poll,home.bus:"
+# (what is imported, a spec for one peripheral); the modules before ":" are loaded first
+HEAP_ROWS: list[tuple[str, dict[str, Any] | None]] = [
+    ("home.poll", None),
+    ("+home.poll:home.bus", None),
+    *(
+        (f"{SHARED}home.sensors.{kind}", {"id": "x", "type": kind, "bus": I2C_BUS, "interval": 30})
+        for kind in ("aht20", "sht3x", "sht4x", "bme280", "bh1750", "scd4x")
+    ),
+    ("home.sensors.aht20", {"id": "x", "type": "aht20", "bus": I2C_BUS, "interval": 30}),
+    (
+        "+home.poll:home.sensors.ds18b20",
+        {"id": "x", "type": "ds18b20", "pin": 22, "rom": "28ff641e8216015e", "interval": 30},
+    ),
+    (
+        "+home.poll:home.sensors.adc",
+        {"id": "x", "type": "adc", "pin": 26, "interval": 30, "cal": [0.5, 0, 2.5, 10]},
+    ),
+    (
+        "home.sensors.binary_input",
+        {"id": "x", "type": "binary_input", "pin": 9, "pull": "up", "events": True},
+    ),
+    ("home.sensors.pwm_output", {"id": "x", "type": "pwm_output", "pin": 14, "freq": 1000}),
+]
+
+
+def test_driver_heap(flash: Path, tmp_path: Path) -> None:
+    """What each driver module costs in the heap when imported, and one peripheral of it
+    (the figures docs/firmware.md states)."""
+    micropython = shutil.which("micropython")
+    assert micropython
+    (flash / "mp_heap.py").write_text(HEAP_SCRIPT.read_text())
+    rows = []
+    for module, spec in HEAP_ROWS:
+        result = subprocess.run(
+            [micropython, "-X", f"heapsize={HEAPSIZE}", str(flash / "mp_heap.py"), module]
+            + ([json.dumps(spec)] if spec else []),
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "MICROPYPATH": f".frozen:{flash / 'a'}:{flash / 'sim'}",
+                "MICROHOME_STATE": str(tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    print(json.dumps(rows, indent=1))
+    for row in rows:
+        # a driver costs its code and names, a few KB on this 64-bit port; a peripheral its
+        # object and preallocated buffers
+        assert 0 < row["import"] < 6000, row
+        assert row["instance"] is None or 0 < row["another"] <= row["instance"] < 1500, row
