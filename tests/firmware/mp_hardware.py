@@ -379,6 +379,21 @@ async def test_stuck_bus_recovered_without_reboot():
     light.stop()
 
 
+async def test_bus_that_stays_hung_reports_and_comes_back():
+    devices = {"0x44": {"chip": "sht3x", "temperature": 21, "humidity": 40}}
+    set_hw(i2c_hw(devices, stuck=1, release_after=1000))
+    home = Home()
+    sht = driver(home, i2c_spec("sht", "sht3x", 0x44))
+    check((await sht.sample()) == {"error": "bus stuck"}, "a bus that stays hung")
+    check(len(home.logged("E", "bus SDA 4 SCL 5 stuck: SDA still low after 16 clocks")) == 3, "E")
+    check(not home.logged("W", "released"), "no recovery claimed")
+    set_hw(i2c_hw(devices, stuck=1))  # the next 9 clocks free it (the device let go)
+    state = await sht.sample()
+    check(close(state.get("temperature", 0), 21, 0.01), f"reads again without a reboot: {state}")
+    check(len(home.logged("W", "released after")) == 1, "recovery logged at W")
+    sht.stop()
+
+
 async def test_bus_shared_and_released():
     set_hw(i2c_hw({"0x38": {"chip": "aht20"}, "0x44": {"chip": "sht3x"}}))
     home = Home()

@@ -126,8 +126,13 @@ def test_driver_heap(flash: Path, tmp_path: Path) -> None:
         assert result.returncode == 0, result.stdout + result.stderr
         rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
     print(json.dumps(rows, indent=1))
+    poll, i2c_bus, aht20 = rows[:3]
+    first_i2c = rows[8]
+    assert first_i2c["module"] == aht20["module"]
+    # the first I2C device of a node brings the shared modules, and nothing else
+    assert first_i2c["import"] <= poll["import"] + i2c_bus["import"] + aht20["import"] + 512
     for row in rows:
         # a driver costs its code and names, a few KB on this 64-bit port; a peripheral its
         # object and preallocated buffers
-        assert 0 < row["import"] < 6000, row
+        assert 0 < row["import"] < 6000 or row is first_i2c, row
         assert row["instance"] is None or 0 < row["another"] <= row["instance"] < 1500, row
