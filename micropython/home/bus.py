@@ -9,7 +9,7 @@ from machine import Pin
 from micropython import const
 
 from home.board import PLATFORM
-from home.poll import CRCError
+from home.poll import CRCError, Polled
 
 _CLOCKS = const(16)  # SCL pulses to free a slave stuck mid-byte (9 suffice)
 _buses = {}  # (sda, scl) -> I2CBus
@@ -120,3 +120,19 @@ class I2CBus:
 
     def write_reg(self, addr, reg, buf):
         self._do("writeto_mem", addr, reg, buf)
+
+
+class I2CSensor(Polled):
+    """A polled sensor at an address on a shared bus, with a reply buffer of `size` bytes."""
+
+    address = 0
+
+    def __init__(self, home, spec, size):
+        super().__init__(home, spec)
+        self.addr = spec.get("address") or self.address
+        self.where = "at 0x%02x" % self.addr
+        self.buf = bytearray(size)
+        self.bus = get(home, spec)
+
+    def close(self):
+        self.bus.release()

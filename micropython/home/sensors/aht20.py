@@ -8,7 +8,6 @@ import errno
 from micropython import const
 
 from home import bus
-from home.poll import Polled
 
 _BUSY = const(0x80)
 _CALIBRATED = const(0x08)
@@ -16,24 +15,18 @@ _MEASURE = b"\xac\x33\x00"
 _INIT = {"aht20": b"\xbe\x08\x00", "aht10": b"\xe1\x08\x00"}
 
 
-class AHT20(Polled):
+class AHT20(bus.I2CSensor):
     kind = "aht20"
+    address = 0x38
 
     def __init__(self, home, spec):
-        super().__init__(home, spec)
-        self.addr = spec.get("address") or 0x38
-        self.where = "at 0x%02x" % self.addr
+        super().__init__(home, spec, 7)
         model = spec.get("model") or "aht20"
         self.init = _INIT[model]
         self.crc = model == "aht20"  # the AHT10 sends no CRC
-        self.buf = bytearray(7)
         view = memoryview(self.buf)
         self.status = view[:1]
         self.reply = view if self.crc else view[:6]
-        self.bus = bus.get(home, spec)
-
-    def close(self):
-        self.bus.release()
 
     async def measure(self):
         b = self.buf

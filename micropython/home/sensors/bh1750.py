@@ -6,23 +6,16 @@
 import asyncio
 
 from home import bus
-from home.poll import Polled
 
 _ONE_TIME_HIGH = b"\x20"  # 120 ms typical, 180 ms at most
 
 
-class BH1750(Polled):
+class BH1750(bus.I2CSensor):
     kind = "bh1750"
+    address = 0x23
 
     def __init__(self, home, spec):
-        super().__init__(home, spec)
-        self.addr = spec.get("address") or 0x23
-        self.where = "at 0x%02x" % self.addr
-        self.buf = bytearray(2)
-        self.bus = bus.get(home, spec)
-
-    def close(self):
-        self.bus.release()
+        super().__init__(home, spec, 2)
 
     async def measure(self):
         self.bus.write(self.addr, _ONE_TIME_HIGH)

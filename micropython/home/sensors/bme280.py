@@ -7,7 +7,6 @@ import asyncio
 from micropython import const
 
 from home import bus
-from home.poll import Polled
 
 _ID = const(0xD0)
 _CALIB = const(0x88)  # T1..P9, then H1 at 0xA1
@@ -36,21 +35,15 @@ def _s12(v):
     return v - 4096 if v & 0x800 else v
 
 
-class BME280(Polled):
+class BME280(bus.I2CSensor):
     kind = "bme280"
+    address = 0x76
 
     def __init__(self, home, spec):
-        super().__init__(home, spec)
-        self.addr = spec.get("address") or 0x76
-        self.where = "at 0x%02x" % self.addr
-        self.buf = bytearray(26)
+        super().__init__(home, spec, 26)
         self.data = memoryview(self.buf)[:8]
         self.one = memoryview(self.buf)[:1]
         self.cal = None  # (T1..T3, P1..P9, H1..H6 or None), read once
-        self.bus = bus.get(home, spec)
-
-    def close(self):
-        self.bus.release()
 
     def calibrate(self):
         b = self.buf

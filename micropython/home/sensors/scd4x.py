@@ -7,7 +7,6 @@ import asyncio
 from micropython import const
 
 from home import bus
-from home.poll import Polled
 
 _START = b"\x21\xb1"
 _STOP = b"\x3f\x86"  # then 500 ms before the next command
@@ -16,24 +15,21 @@ _READ = b"\xec\x05"
 _WAIT_POLLS = const(70)  # of 100 ms: a measurement every 5 s, and some slack
 
 
-class SCD4x(Polled):
+class SCD4x(bus.I2CSensor):
     kind = "scd4x"
+    address = 0x62
 
     def __init__(self, home, spec):
-        super().__init__(home, spec)
-        self.addr = spec.get("address") or 0x62
-        self.where = "at 0x%02x" % self.addr
-        self.buf = bytearray(9)
+        super().__init__(home, spec, 9)
         self.word = memoryview(self.buf)[:3]
         self.running = False
-        self.bus = bus.get(home, spec)
 
     def close(self):
         try:
             self.bus.write(self.addr, _STOP)
         except OSError:
             pass
-        self.bus.release()
+        super().close()
 
     async def command(self, cmd, reply):
         self.bus.write(self.addr, cmd)

@@ -5,12 +5,11 @@
 import asyncio
 
 from home import bus
-from home.poll import Polled
 
 _MEASURE = b"\x24\x00"  # single shot, high repeatability, no clock stretching: 15 ms
 
 
-class SHT(Polled):
+class SHT(bus.I2CSensor):
     kind = "sht3x"
     command = _MEASURE
     wait_ms = 20
@@ -19,14 +18,7 @@ class SHT(Polled):
     rh_span = 100
 
     def __init__(self, home, spec):
-        super().__init__(home, spec)
-        self.addr = spec.get("address") or self.address
-        self.where = "at 0x%02x" % self.addr
-        self.buf = bytearray(6)
-        self.bus = bus.get(home, spec)
-
-    def close(self):
-        self.bus.release()
+        super().__init__(home, spec, 6)
 
     async def measure(self):
         self.bus.write(self.addr, self.command)
