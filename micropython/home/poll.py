@@ -43,6 +43,8 @@ class Polled:
     def why(self, e):
         if isinstance(e, CRCError):
             return "CRC check failed"
+        if not isinstance(e, OSError):
+            return "read failed: %r" % e
         if e.args and e.args[0] == errno.ETIMEDOUT:
             return "bus stuck"
         return "no answer " + self.where
@@ -54,7 +56,7 @@ class Polled:
                 await asyncio.sleep_ms(_RETRY_MS)
             try:
                 return await self.measure()
-            except (OSError, CRCError) as e:
+            except Exception as e:  # OSError, CRCError; any other: reported, the node runs on
                 error = e
                 self.log("D", "read %d failed: %s" % (attempt + 1, self.why(e)))
         return {"error": self.why(error)}
