@@ -477,7 +477,16 @@ async def test_adc_voltage_and_calibration():
     plain = driver(home, {"id": "v", "type": "adc", "pin": 26, "interval": 30})
     check((await plain.sample()) == {"voltage": 1.65}, "half of 3.3 V")
     # a pressure sensor: 0.5 V is 0 bar, 2.5 V is 10 bar
-    spec = {"id": "p", "type": "adc", "pin": 26, "interval": 30, "cal": [0.5, 0, 2.5, 10]}
+    spec = {
+        "id": "p",
+        "type": "adc",
+        "pin": 26,
+        "interval": 30,
+        "volts1": 0.5,
+        "value1": 0,
+        "volts2": 2.5,
+        "value2": 10,
+    }
     calibrated = driver(home, spec)
     check((await calibrated.sample()) == {"voltage": 1.65, "value": 5.75}, "two-point calibration")
     set_hw({"adc": {"26": 9930}})  # 0.5 V
@@ -488,7 +497,10 @@ async def test_adc_voltage_and_calibration():
         "pin": 26,
         "interval": 30,
         "vref": 5.0,
-        "cal": [5.0, -20, 0.0, 80],
+        "volts1": 5.0,
+        "value1": -20,
+        "volts2": 0.0,
+        "value2": 80,
     }
     set_hw({"adc": {"26": 65535}})
     check(

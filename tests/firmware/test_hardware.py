@@ -98,7 +98,16 @@ HEAP_ROWS: list[tuple[str, dict[str, Any] | None]] = [
     ),
     (
         "+home.poll:home.sensors.adc",
-        {"id": "x", "type": "adc", "pin": 26, "interval": 30, "cal": [0.5, 0, 2.5, 10]},
+        {
+            "id": "x",
+            "type": "adc",
+            "pin": 26,
+            "interval": 30,
+            "volts1": 0.5,
+            "value1": 0,
+            "volts2": 2.5,
+            "value2": 10,
+        },
     ),
     (
         "home.sensors.binary_input",
