@@ -17,6 +17,7 @@ import machine
 NACK = errno.EIO if machine.SIM_PLATFORM == "rp2" else errno.ENODEV
 _RELEASE_CLOCKS = 9
 _chips = {}  # (bus key, address) -> chip model, kept across Bus objects (a re-init)
+_bus_pins = {}  # pin name -> the Bus whose SDA or SCL it is
 _released = set()  # (bus key, stuck token) released by clocking SCL
 _clocks = {}  # bus key -> SCL falling edges seen while stuck
 
@@ -85,6 +86,24 @@ _MODELS = {
 }
 
 
+_plain_value = machine.Pin.value
+
+
+def _value(pin, v=None):
+    """Pin.value, for the pins of a bus as the bus sees them (SDA held low while stuck, SCL
+    clocks counted): machine.Pin pays for this only once a bus exists."""
+    bus = _bus_pins.get(pin.name)
+    if bus is not None:
+        if v is not None:
+            bus.drive(pin.name, 1 if v else 0)
+        elif pin.mode != machine.Pin.OUT:
+            return bus.level(pin.name)
+    return _plain_value(pin, v)
+
+
+machine.Pin.value = _value
+
+
 def _name(pin):
     return pin.name if isinstance(pin, machine.Pin) else str(pin)
 
@@ -99,8 +118,8 @@ class Bus:
         self.key = self.sda + "," + self.scl
         self.freq = freq
         self.last_scl = 1
-        machine._bus_pins[self.sda] = self
-        machine._bus_pins[self.scl] = self
+        _bus_pins[self.sda] = self
+        _bus_pins[self.scl] = self
 
     def entry(self):
         buses = machine.hw().get("i2c")

@@ -16,8 +16,6 @@ if SIM_PLATFORM != "rp2":
 
 _out = {"pwm": {}, "pins": {}}
 _irqs = {}  # pin name -> [pin, handler, trigger, last level]
-# pins a simulated bus watches (the SDA and SCL of an I2C bus): name -> bus
-_bus_pins = {}
 _poller = None
 
 
@@ -96,16 +94,11 @@ class Pin:
             self.value(value or 0)
 
     def value(self, v=None):
-        bus = _bus_pins.get(self.name)
         if v is None:
             if self.mode == 1:
                 return _out["pins"].get(self.name, 0)
-            if bus:
-                return bus.level(self.name)
             return _level(hw_pin(self.name))
         v = 1 if v else 0
-        if bus:
-            bus.drive(self.name, v)
         if _out["pins"].get(self.name) != v:
             _out["pins"][self.name] = v
             _write()
@@ -145,25 +138,13 @@ class PWM:
         _write()
 
 
-class ADC:
-    """read_u16() from hw.json's "adc": {"26": 32768} (0 when the pin has no entry)."""
+# The buses (ADC, I2C, SoftI2C) live in sim/buses.py, imported on first use: a board has them
+# in ROM, and a sim node without them should not pay for them.
+def __getattr__(name):
+    if name not in ("ADC", "I2C", "SoftI2C"):
+        raise AttributeError(name)
+    import buses
 
-    def __init__(self, pin, atten=None):
-        self.name = pin.name if isinstance(pin, Pin) else str(pin)
+    return getattr(buses, name)
 
-    def read_u16(self):
-        values = hw().get("adc")
-        value = values.get(self.name) if type(values) is dict else None
-        return min(max(int(value or 0), 0), 65535)
-
-
-def I2C(id=-1, scl=None, sda=None, freq=400000, timeout=50000):
-    """A simulated I2C bus (sim/i2c.py, imported on first use: a board has it in ROM)."""
-    from i2c import Bus
-
-    return Bus(scl, sda, freq)
-
-
-def SoftI2C(scl, sda, freq=400000, timeout=50000):
-    return I2C(-1, scl, sda, freq)
 _write()
