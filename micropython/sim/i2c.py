@@ -3,7 +3,7 @@
 # and each device's address:
 #   {"i2c": {"4,5": {"0x38": {"chip": "aht20", "temperature": 21.5, "humidity": 40}}}}
 # Faults: a device that is missing or says "absent": true NACKs (OSError EIO on rp2, ENODEV on
-# esp32, as the boards raise); "bad_crc": N corrupts the CRC of its next N replies (true: all);
+# esp32, as the boards raise) and forgets its state, as a chip unplugged; "bad_crc": N corrupts the CRC of its next N replies (true: all);
 # a bus with "stuck": TOKEN has SDA held low: every transfer fails with ETIMEDOUT until SCL is
 # clocked 9 times through machine.Pin, which releases it (for that TOKEN; a new one hangs again;
 # "release_after": N asks for N clocks instead, more than a driver gives: a bus that stays hung).
@@ -150,6 +150,7 @@ class Bus:
             raise OSError(errno.ETIMEDOUT)
         cfg = entry.get("0x%02x" % addr)
         if type(cfg) is not dict or cfg.get("absent") or cfg.get("chip") not in _MODELS:
+            _chips.pop((self.key, addr), None)  # unplugged: it comes back powered up afresh
             nack()
         chip = _chips.get((self.key, addr))
         if chip is None or chip.name != cfg["chip"]:

@@ -1,6 +1,6 @@
 # onewire for the unix port (a board has it built in): a simulated 1-Wire bus per pin whose
 # DS18B20 probes are configured in hw.json, keyed by pin and ROM code (hex, 8 bytes):
-#   {"onewire": {"22": {"28ff641e8216c3a1": {"temperature": 21.5}}}}
+#   {"onewire": {"22": {"28ff641e8216015e": {"temperature": 21.5}}}}
 # A probe with "absent": true does not answer (it reads as 0xFF, as the pulled-up line does);
 # "bad_crc": N makes the CRC of its next N scratchpads wrong (true: all of them).
 # The bus follows the real byte protocol: reset, a ROM command (0xCC skip, 0x55 match + ROM),

@@ -288,6 +288,38 @@ async def test_scd4x():
 # --- faults ----------------------------------------------------------------------------------
 
 
+async def test_scd4x_that_vanished_is_started_again():
+    devices = {"0x62": {"chip": "scd4x", "co2": 700, "period_ms": 100}}
+    set_hw(i2c_hw(devices))
+    home = Home()
+    scd = driver(home, i2c_spec("iaq", "scd4x", 0x62))
+    check((await scd.sample())["co2"] == 700, "reads")
+    devices["0x62"]["absent"] = True
+    set_hw(i2c_hw(devices))
+    check((await scd.sample()) == {"error": "no answer at 0x62"}, "unplugged")
+    devices["0x62"] = {"chip": "scd4x", "co2": 900, "period_ms": 100}
+    set_hw(i2c_hw(devices))
+    # back, powered up idle: without a new start_periodic_measurement it would never be ready
+    check((await scd.sample())["co2"] == 900, "measuring again")
+    scd.stop()
+
+
+async def test_aht20_that_vanished_is_calibrated_again():
+    devices = {"0x38": {"chip": "aht20", "temperature": 25, "humidity": 50}}
+    set_hw(i2c_hw(devices))
+    aht = driver(Home(), i2c_spec("aht", "aht20", 0x38))
+    check((await aht.sample())["temperature"] == 25.0, "reads")
+    devices["0x38"]["absent"] = True
+    set_hw(i2c_hw(devices))
+    check((await aht.sample()) == {"error": "no answer at 0x38"}, "unplugged")
+    del devices["0x38"]["absent"]
+    set_hw(i2c_hw(devices))
+    await aht.sample()
+    bus_i2c = machine.I2C(0, sda=machine.Pin(4), scl=machine.Pin(5))
+    check(bus_i2c.readfrom(0x38, 1)[0] & 0x08, "the driver calibrated it again")
+    aht.stop()
+
+
 async def test_vanished_device_reports_error_and_the_rest_runs():
     devices = {
         "0x38": {"chip": "aht20", "temperature": 20, "humidity": 50},

@@ -1,7 +1,7 @@
 # One DS18B20 probe on a 1-Wire bus, known by its ROM code (several probes share a pin, each
 # its own peripheral). Scratchpad CRC checked; a probe that does not answer reports an error
 # while the others on the pin go on.
-# spec: {"id", "type": "ds18b20", "pin": int, "rom": "28ff641e8216c3a1" (16 hex digits),
+# spec: {"id", "type": "ds18b20", "pin": int, "rom": "28ff641e8216015e" (16 hex digits),
 #        "interval": s}
 # state: {"temperature": C} or {"error": str}
 import asyncio
