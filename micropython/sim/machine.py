@@ -156,4 +156,13 @@ class PWM:
         _write()
 
 
+# The buses (ADC, I2C, SoftI2C) live in sim/buses.py, imported on first use: a board has them
+# in ROM, and a sim node without them should not pay for them.
+def __getattr__(name):
+    if name not in ("ADC", "I2C", "SoftI2C"):
+        raise AttributeError(name)
+    import buses
+
+    return getattr(buses, name)
+
 _write()

@@ -18,12 +18,12 @@ with open(sys.argv[1]) as f:
 for name in [name for name in vectors if name not in USED]:
     del vectors[name]
 gc.collect()
-results = []
+checks = [0]  # a count, not a list of results: that list's growth fragmented the 96K heap
 failures = []
 
 
 def expect(ok, what):
-    results.append(ok)
+    checks[0] += 1
     if not ok:
         failures.append(what)
 
@@ -72,4 +72,4 @@ for nid in vectors["node_ids"]["valid"]:
 for nid in vectors["node_ids"]["invalid"]:
     expect(not is_id(nid, "_-", 32), "bad node id " + nid)
 
-print(json.dumps({"platform": PLATFORM, "checks": len(results), "failures": failures}))
+print(json.dumps({"platform": PLATFORM, "checks": checks[0], "failures": failures}))

@@ -1,0 +1,103 @@
+# A contact on a GPIO (door, window, button): on/off by pin interrupt with debounce; for a
+# button ("events": true) also press, double press and long press.
+# spec: {"id", "type": "binary_input", "pin": int, "pull": "up" | "down" | None = None,
+#        "inverted": bool = False (on when the pin is low, e.g. a button to GND with "up"),
+#        "debounce_ms": int = 50, "events": bool = False,
+#        "long_ms": int = 1000 (held this long: long press),
+#        "double_ms": int = 400 (a second press within this: double press)}
+# state: {"on": bool}; with an event, once: {"on": bool, "event": "press" | "double_press" |
+#        "long_press"}
+import asyncio
+from time import ticks_diff, ticks_ms
+
+from machine import Pin
+from micropython import const
+
+_POLL_MS = const(10)
+_PULLS = {"up": Pin.PULL_UP, "down": Pin.PULL_DOWN}
+
+
+class BinaryInput:
+    kind = "binary_input"
+
+    def __init__(self, home, spec):
+        self.home = home
+        self.spec = spec
+        self.id = spec["id"]
+        pull = _PULLS.get(spec.get("pull"))
+        self.pin = Pin(spec["pin"], Pin.IN) if pull is None else Pin(spec["pin"], Pin.IN, pull)
+        self.inverted = bool(spec.get("inverted"))
+        self.debounce = spec.get("debounce_ms") or 50
+        self.events = bool(spec.get("events"))
+        self.long_ms = spec.get("long_ms") or 1000
+        self.double_ms = spec.get("double_ms") or 400
+        self.flag = asyncio.ThreadSafeFlag()
+        self.on = None
+        self.state = None
+        self.task = None
+        self.pin.irq(self._irq, Pin.IRQ_RISING | Pin.IRQ_FALLING)
+
+    def _irq(self, pin):
+        self.flag.set()
+
+    def start(self):
+        self.task = asyncio.create_task(self.run())
+
+    def stop(self):
+        self.pin.irq(None)
+        if self.task:
+            self.task.cancel()
+
+    def level(self):
+        return self.pin.value() != self.inverted
+
+    async def publish(self, event=None):
+        self.state = {"on": self.on}
+        if event:
+            self.state["event"] = event
+        await self.home.publish_state(self.id, self.state)
+        if event:
+            self.state = {"on": self.on}  # the event is told once, not on every reconnect
+
+    async def settle(self):
+        """Take a level that held for the debounce time; whether it changed."""
+        on = self.level()
+        if on == self.on:
+            return False
+        await asyncio.sleep_ms(self.debounce)
+        if self.level() != on:
+            return False
+        self.on = on
+        await self.publish()
+        return True
+
+    async def gesture(self):
+        """From a press: a long press while held, or after the release a press, or a double
+        press if a second one follows soon."""
+        pressed = ticks_ms()
+        while self.on:
+            if ticks_diff(ticks_ms(), pressed) >= self.long_ms:
+                await self.publish("long_press")
+                return
+            await asyncio.sleep_ms(_POLL_MS)
+            await self.settle()
+        released = ticks_ms()
+        while not self.on:
+            if ticks_diff(ticks_ms(), released) >= self.double_ms:
+                await self.publish("press")
+                return
+            await asyncio.sleep_ms(_POLL_MS)
+            await self.settle()
+        await self.publish("double_press")
+
+    async def run(self):
+        self.on = self.level()
+        await self.publish()
+        while True:
+            await self.flag.wait()
+            if await self.settle() and self.on and self.events:
+                await self.gesture()
+
+
+def make(home, spec):
+    return BinaryInput(home, spec)
