@@ -3,13 +3,12 @@ real micropython, with the firmware compiled and installed as `microhome sim` in
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.sim import install_firmware
-from tests.firmware.harness import HEAPSIZE
+from tests.firmware.harness import HEAPSIZE, MICROPYTHON
 
 SCRIPT = Path(__file__).with_name("mp_drivers.py")
 
@@ -17,8 +16,7 @@ SCRIPT = Path(__file__).with_name("mp_drivers.py")
 def test_heap_holds_the_drivers_in_use(tmp_path: Path) -> None:
     flash = tmp_path / "flash"
     install_firmware(flash)
-    micropython = shutil.which("micropython")
-    assert micropython
+    micropython = MICROPYTHON
     result = subprocess.run(
         [micropython, "-X", f"heapsize={HEAPSIZE}", str(SCRIPT)],
         env={

@@ -5,7 +5,6 @@ installs it (tests/firmware/mp_hardware.py holds the checks, one process per tes
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.sim import install_firmware, mpy_cross_binary
-from tests.firmware.harness import HEAPSIZE
+from tests.firmware.harness import HEAPSIZE, MICROPYTHON
 
 SCRIPT = Path(__file__).with_name("mp_hardware.py")
 TESTS = re.findall(r"^async def (test_\w+)", SCRIPT.read_text(), re.MULTILINE)
@@ -40,8 +39,7 @@ def flash(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def micropython(flash: Path, state: Path, args: list[str], platform: str = "rp2") -> str:
     """Run micropython in the node's heap on the installed firmware and the compiled sim; its
     output, or fail with it."""
-    binary = shutil.which("micropython")
-    assert binary
+    binary = MICROPYTHON
     state.mkdir(exist_ok=True)
     result = subprocess.run(
         [binary, "-X", f"heapsize={HEAPSIZE}", *args],
