@@ -12,17 +12,30 @@ from microhome_tools.common import free_port
 
 
 class Mosquitto:
-    """One mosquitto process listening on 127.0.0.1:port."""
+    """One mosquitto process listening on 127.0.0.1:port; with tls (the broker's certificate
+    and key files, PEM), on 127.0.0.1:tls_port in TLS as well."""
 
-    def __init__(self, workdir: Path, port: int | None = None, *, persist: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        persist: bool = False,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
         self.conf = workdir / "mosquitto.conf"
         persistence = f"persistence true\npersistence_location {workdir}/\n" if persist else ""
+        self.tls_port = free_port() if tls else None
+        listeners = f"listener {self.port} 127.0.0.1\n"
+        if tls:
+            listeners += f"listener {self.tls_port} 127.0.0.1\n"
+            listeners += f"certfile {tls[0]}\nkeyfile {tls[1]}\n"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
+            f"{listeners}allow_anonymous true\n{persistence}"
             # as root, mosquitto would switch to its own user, who cannot write here
             f"{'user root' + chr(10) if os.geteuid() == 0 else ''}"
             f"log_dest file {workdir / 'mosquitto.log'}\nlog_type all\n"

@@ -1,8 +1,14 @@
 """Small pieces the `microhome` sub-commands share."""
 
+import argparse
 import hashlib
 import hmac
 import socket
+from pathlib import Path
+
+# Where the broker's CA certificate is stored on a board (config.py names it in MQTT_CA).
+BOARD_CA_FILE = "ca.pem"
+MQTT_TLS_PORT = 8883
 
 
 def node_key(fleet_key: bytes, node_id: str) -> bytes:
@@ -10,12 +16,49 @@ def node_key(fleet_key: bytes, node_id: str) -> bytes:
     return hmac.new(fleet_key, node_id.encode(), hashlib.sha256).digest()
 
 
-def parse_broker(text: str) -> tuple[str, int]:
-    """HOST[:PORT] of an MQTT broker; the port defaults to 1883."""
+def parse_broker(text: str, default_port: int = 1883) -> tuple[str, int]:
+    """HOST[:PORT] of an MQTT broker."""
     host, _, port = text.rpartition(":")
     if not host:
-        return text, 1883
+        return text, default_port
     return host, int(port)
+
+
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mqtt-tls",
+        action="store_true",
+        help=f"talk TLS to the broker (port {MQTT_TLS_PORT} unless --broker names one); "
+        "the node refuses a broker whose certificate does not chain to --ca",
+    )
+    parser.add_argument(
+        "--ca", type=Path, help="the CA certificate (PEM) the broker's certificate must chain to"
+    )
+    parser.add_argument(
+        "--server-name", help="the name in the broker's certificate (default: the broker's host)"
+    )
+
+
+def tls_settings(args: argparse.Namespace) -> tuple[dict[str, object], bytes | None]:
+    """config.py's TLS settings and the CA certificate to store as BOARD_CA_FILE (None: no TLS)."""
+    if not args.mqtt_tls:
+        if args.ca or args.server_name:
+            raise SystemExit("--ca and --server-name need --mqtt-tls")
+        return {}, None
+    if not args.ca:
+        raise SystemExit("--mqtt-tls needs --ca FILE: the CA certificate the broker's chains to")
+    try:
+        ca = args.ca.read_bytes()
+    except OSError as err:
+        raise SystemExit(f"--ca {args.ca}: {err.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in ca:
+        raise SystemExit(f"--ca {args.ca}: not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    settings: dict[str, object] = {
+        "MQTT_TLS": True,
+        "MQTT_CA": BOARD_CA_FILE,
+        "MQTT_SERVER_NAME": args.server_name,
+    }
+    return settings, ca
 
 
 def render_config(settings: dict[str, object], writer: str) -> str:

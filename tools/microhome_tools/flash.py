@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from microhome_tools import FIRMWARE_DIR
-from microhome_tools.common import node_key, parse_broker, render_config
+from microhome_tools.common import (
+    BOARD_CA_FILE,
+    MQTT_TLS_PORT,
+    add_tls_arguments,
+    node_key,
+    parse_broker,
+    render_config,
+    tls_settings,
+)
 
 # Where each chip's MicroPython image starts in flash.
 ESP_FLASH_OFFSETS = {
@@ -35,6 +43,7 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", required=True, help="MQTT broker HOST[:PORT]")
     parser.add_argument("--mqtt-user")
     parser.add_argument("--mqtt-password")
+    add_tls_arguments(parser)
     parser.add_argument("--node-id", help="default: mh- + the last 3 bytes of the board's id")
     parser.add_argument("--name", help="a friendly name for the node")
     keys = parser.add_mutually_exclusive_group(required=True)
@@ -59,7 +68,8 @@ def run_flash(args: argparse.Namespace) -> int:
 
 
 def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], None]) -> int:
-    """Copy the bundle, main.py and config.py to the board, verify them and soft-reset it."""
+    """Copy the bundle, main.py, config.py (and with --mqtt-tls the CA certificate) to the
+    board, verify them and soft-reset it."""
     node_id = args.node_id
     if not node_id:
         unique = transport.eval("__import__('binascii').hexlify(__import__('machine').unique_id())")
@@ -67,7 +77,8 @@ def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], N
     key = bytes.fromhex(args.key) if args.key else node_key(bytes.fromhex(args.fleet_key), node_id)
     if len(key) != 32:
         raise SystemExit("the key must be 32 bytes (64 hex characters)")
-    host, port = parse_broker(args.broker)
+    tls, ca = tls_settings(args)
+    host, port = parse_broker(args.broker, MQTT_TLS_PORT if tls else 1883)
     config = render_config(
         {
             "WIFI_SSID": args.wifi_ssid,
@@ -79,12 +90,15 @@ def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], N
             "NODE_ID": node_id,
             "NODE_NAME": args.name,
             "NODE_KEY": key.hex(),
+            **tls,
         },
         "microhome flash",
     )
     with tempfile.TemporaryDirectory() as tmp:
         files = board_files(args.bundle, Path(tmp))
         files["config.py"] = config.encode()
+        if ca is not None:
+            files[BOARD_CA_FILE] = ca
         for path, data in sorted(files.items()):
             parent = path.rpartition("/")[0]
             if parent and not transport.fs_exists(parent):

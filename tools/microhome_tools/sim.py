@@ -2,7 +2,7 @@
 
 Each node gets a state directory: `flash/` is the board's file system (the firmware is
 installed there once, as flashing a board would: main.py, a/home/ and the boot record slot.txt;
-`config.py` is written on every start),
+`config.py` (and with --mqtt-tls the CA certificate, ca.pem) is written on every start),
 `hw.json` holds the simulated inputs, `hw_out.json` the outputs, `console.log` the console.
 `machine.reset()` and a crash restart the firmware on the same flash, as a board reboots.
 """
@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import IO
 
 from microhome_tools import FIRMWARE_DIR
-from microhome_tools.common import node_key, parse_broker, render_config
+from microhome_tools.common import (
+    BOARD_CA_FILE,
+    MQTT_TLS_PORT,
+    add_tls_arguments,
+    node_key,
+    parse_broker,
+    render_config,
+    tls_settings,
+)
 
 SIM_DIR = FIRMWARE_DIR / "sim"
 EXIT_RESET = 75  # micropython/sim/machine.py: exit status of machine.reset()
@@ -67,6 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-user")
     parser.add_argument("--mqtt-password")
     parser.add_argument("--keepalive", type=int, default=30, help="MQTT keepalive in seconds")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--reinstall", action="store_true", help="install the firmware again over the flash"
     )
@@ -167,7 +176,8 @@ class SimNode:
             key = node_key(bytes.fromhex(args.fleet_key), self.node_id)
         if len(key) != 32:
             raise SystemExit("the key must be 32 bytes (64 hex characters)")
-        host, port = parse_broker(args.broker)
+        tls, self.ca = tls_settings(args)
+        host, port = parse_broker(args.broker, MQTT_TLS_PORT if tls else 1883)
         self.config = {
             "WIFI_SSID": "microhome-sim",
             "WIFI_PASSWORD": "",
@@ -179,6 +189,7 @@ class SimNode:
             "NODE_ID": node_id,
             "NODE_NAME": args.name,
             "NODE_KEY": key.hex(),
+            **tls,
         }
         self.reinstall = args.reinstall
         self.process: subprocess.Popen[bytes] | None = None
@@ -192,6 +203,8 @@ class SimNode:
         if self.reinstall or not (self.flash / "main.py").exists():
             install_firmware(self.flash)
         (self.flash / "config.py").write_text(render_config(self.config, "microhome sim"))
+        if self.ca is not None:
+            (self.flash / BOARD_CA_FILE).write_bytes(self.ca)
         hw = self.state_dir / "hw.json"
         if not hw.exists():
             hw.write_text('{"pins": {}}\n')
@@ -258,7 +271,7 @@ class SimNode:
         try:
             timeout_ms = int(stamp.read_text())
             starved = time.time() - stamp.stat().st_mtime > timeout_ms / 1000
-        except (OSError, ValueError):
+        except OSError, ValueError:
             return
         if starved and self.process is not None:
             self.process.kill()
