@@ -17,6 +17,8 @@ MQTT_KEEPALIVE = 30  # seconds; optional
 MQTT_TLS = False
 MQTT_CA = "ca.pem"  # the CA certificate (PEM) on the board's flash
 MQTT_SERVER_NAME = None  # the name the broker's certificate must carry; None: MQTT_HOST
+# With MQTT_TLS a board sets its clock over NTP before the first handshake (certificate dates).
+NTP_HOST = None  # None: ntptime's default server; or your router, e.g. "192.168.1.1"
 
 # Node id, [a-z0-9_-]{1,32}. None: "mh-" + the last 3 bytes of machine.unique_id().
 NODE_ID = None

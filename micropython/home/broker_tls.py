@@ -1,10 +1,18 @@
 # TLS to the broker (config.MQTT_TLS), imported only when it is on: the broker's certificate
-# must chain to the CA in config.MQTT_CA and name MQTT_SERVER_NAME (default: MQTT_HOST).
+# must chain to the CA in config.MQTT_CA, be valid now and name MQTT_SERVER_NAME (default:
+# MQTT_HOST). mbedTLS checks the dates against the board's clock, which starts in 2000/2021
+# on a board: it is set over NTP (NTP_HOST, default ntptime's) before the first handshake.
+import time
+
 import tls
+from micropython import const
+
+_CLOCK_SET_AFTER = const(2025)  # a year before this: the board's clock was never set
 
 
 class BrokerTLS:
-    def __init__(self, ca_file, server_hostname, log):
+    def __init__(self, ca_file, server_hostname, log, ntp_host=None):
+        self.ntp_host = ntp_host
         self.ca_file = ca_file
         self.server_hostname = server_hostname
         self.log = log
@@ -27,8 +35,22 @@ class BrokerTLS:
             self.ctx = ctx
         return self.ctx
 
+    def _set_clock(self):
+        if time.gmtime()[0] >= _CLOCK_SET_AFTER:
+            return
+        try:
+            import ntptime
+
+            if self.ntp_host:
+                ntptime.host = self.ntp_host
+            ntptime.settime()  # blocks for at most ntptime.timeout (1 s)
+            self.log("I", "clock set over NTP from %s" % ntptime.host)
+        except Exception as e:  # ImportError, OSError: the certificate's dates will be refused
+            self.log("W", "TLS: the clock is not set (%r)" % (e,))
+
     def __call__(self, sock):
         """sock in TLS; the handshake runs on the first read or write."""
+        self._set_clock()
         return self.context().wrap_socket(
             sock, server_hostname=self.server_hostname, do_handshake_on_connect=False
         )

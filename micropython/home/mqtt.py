@@ -12,7 +12,8 @@ class MQTTManager:
             from home.broker_tls import BrokerTLS
 
             server_name = getattr(config, "MQTT_SERVER_NAME", None) or config.MQTT_HOST
-            tls = BrokerTLS(getattr(config, "MQTT_CA", "ca.pem"), server_name, log)
+            ca = getattr(config, "MQTT_CA", "ca.pem")
+            tls = BrokerTLS(ca, server_name, log, getattr(config, "NTP_HOST", None))
         self.client = MQTTClient(
             home.node_id,
             config.MQTT_HOST,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from microhome_tools.broker import Mosquitto
-from tests.certs import CertificateAuthority
+from microhome_tools.certs import CertificateAuthority
 from tests.firmware.conftest import CONFIG, HARDWARE, NodeFactory, online
 from tests.firmware.harness import BOARD_SIZED, Observer, SimNode, wait_until
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from microhome_tools import flash
-from tests.certs import CertificateAuthority
+from microhome_tools.certs import CertificateAuthority
 
 RAW_REPL = Path(__file__).with_name("raw_repl.py")
 

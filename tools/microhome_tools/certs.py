@@ -1,4 +1,4 @@
-"""Certificates made in the test: a CA and broker certificates it signs (P-256, PEM files)."""
+"""Certificates for TLS tests and benches: a CA and broker certificates it signs (P-256, PEM)."""
 
 import datetime
 import ipaddress
