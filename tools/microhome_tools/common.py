@@ -24,7 +24,10 @@ def parse_broker(text: str, default_port: int = 1883) -> tuple[str, int]:
     return host, int(port)
 
 
-def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mqtt-user, --mqtt-password and TLS: the broker options of `flash` and `sim`."""
+    parser.add_argument("--mqtt-user")
+    parser.add_argument("--mqtt-password")
     parser.add_argument(
         "--mqtt-tls",
         action="store_true",
@@ -39,12 +42,20 @@ def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def tls_settings(args: argparse.Namespace) -> tuple[dict[str, object], bytes | None]:
-    """config.py's TLS settings and the CA certificate to store as BOARD_CA_FILE (None: no TLS)."""
+def broker_settings(args: argparse.Namespace) -> tuple[dict[str, object], bytes | None]:
+    """config.py's broker settings (MQTT_HOST, ..., TLS), and the CA certificate to store as
+    BOARD_CA_FILE (None without TLS)."""
+    host, port = parse_broker(args.broker, MQTT_TLS_PORT if args.mqtt_tls else 1883)
+    settings: dict[str, object] = {
+        "MQTT_HOST": host,
+        "MQTT_PORT": port,
+        "MQTT_USER": args.mqtt_user,
+        "MQTT_PASSWORD": args.mqtt_password,
+    }
     if not args.mqtt_tls:
         if args.ca or args.server_name:
             raise SystemExit("--ca and --server-name need --mqtt-tls")
-        return {}, None
+        return settings, None
     if not args.ca:
         raise SystemExit("--mqtt-tls needs --ca FILE: the CA certificate the broker's chains to")
     try:
@@ -53,11 +64,7 @@ def tls_settings(args: argparse.Namespace) -> tuple[dict[str, object], bytes | N
         raise SystemExit(f"--ca {args.ca}: {err.strerror}") from None
     if b"-----BEGIN CERTIFICATE-----" not in ca:
         raise SystemExit(f"--ca {args.ca}: not a PEM certificate (-----BEGIN CERTIFICATE-----)")
-    settings: dict[str, object] = {
-        "MQTT_TLS": True,
-        "MQTT_CA": BOARD_CA_FILE,
-        "MQTT_SERVER_NAME": args.server_name,
-    }
+    settings.update(MQTT_TLS=True, MQTT_CA=BOARD_CA_FILE, MQTT_SERVER_NAME=args.server_name)
     return settings, ca
 
 

@@ -13,12 +13,10 @@ from typing import Any
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.common import (
     BOARD_CA_FILE,
-    MQTT_TLS_PORT,
-    add_tls_arguments,
+    add_broker_arguments,
+    broker_settings,
     node_key,
-    parse_broker,
     render_config,
-    tls_settings,
 )
 
 # Where each chip's MicroPython image starts in flash.
@@ -41,9 +39,7 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wifi-ssid", required=True)
     parser.add_argument("--wifi-password", required=True)
     parser.add_argument("--broker", required=True, help="MQTT broker HOST[:PORT]")
-    parser.add_argument("--mqtt-user")
-    parser.add_argument("--mqtt-password")
-    add_tls_arguments(parser)
+    add_broker_arguments(parser)
     parser.add_argument("--node-id", help="default: mh- + the last 3 bytes of the board's id")
     parser.add_argument("--name", help="a friendly name for the node")
     keys = parser.add_mutually_exclusive_group(required=True)
@@ -77,20 +73,15 @@ def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], N
     key = bytes.fromhex(args.key) if args.key else node_key(bytes.fromhex(args.fleet_key), node_id)
     if len(key) != 32:
         raise SystemExit("the key must be 32 bytes (64 hex characters)")
-    tls, ca = tls_settings(args)
-    host, port = parse_broker(args.broker, MQTT_TLS_PORT if tls else 1883)
+    broker, ca = broker_settings(args)
     config = render_config(
         {
             "WIFI_SSID": args.wifi_ssid,
             "WIFI_PASSWORD": args.wifi_password,
-            "MQTT_HOST": host,
-            "MQTT_PORT": port,
-            "MQTT_USER": args.mqtt_user,
-            "MQTT_PASSWORD": args.mqtt_password,
+            **broker,
             "NODE_ID": node_id,
             "NODE_NAME": args.name,
             "NODE_KEY": key.hex(),
-            **tls,
         },
         "microhome flash",
     )

@@ -24,12 +24,10 @@ from typing import IO
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.common import (
     BOARD_CA_FILE,
-    MQTT_TLS_PORT,
-    add_tls_arguments,
+    add_broker_arguments,
+    broker_settings,
     node_key,
-    parse_broker,
     render_config,
-    tls_settings,
 )
 
 SIM_DIR = FIRMWARE_DIR / "sim"
@@ -72,10 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keys.add_argument("--fleet-key", help="the fleet key; each node's key is derived from it")
     parser.add_argument("--count", type=int, default=1, help="run N nodes <id>-1..N")
     parser.add_argument("--name", help="the node's name until a configuration names it")
-    parser.add_argument("--mqtt-user")
-    parser.add_argument("--mqtt-password")
     parser.add_argument("--keepalive", type=int, default=30, help="MQTT keepalive in seconds")
-    add_tls_arguments(parser)
+    add_broker_arguments(parser)
     parser.add_argument(
         "--reinstall", action="store_true", help="install the firmware again over the flash"
     )
@@ -176,20 +172,15 @@ class SimNode:
             key = node_key(bytes.fromhex(args.fleet_key), self.node_id)
         if len(key) != 32:
             raise SystemExit("the key must be 32 bytes (64 hex characters)")
-        tls, self.ca = tls_settings(args)
-        host, port = parse_broker(args.broker, MQTT_TLS_PORT if tls else 1883)
+        broker, self.ca = broker_settings(args)
         self.config = {
             "WIFI_SSID": "microhome-sim",
             "WIFI_PASSWORD": "",
-            "MQTT_HOST": host,
-            "MQTT_PORT": port,
-            "MQTT_USER": args.mqtt_user,
-            "MQTT_PASSWORD": args.mqtt_password,
+            **broker,
             "MQTT_KEEPALIVE": args.keepalive,
             "NODE_ID": node_id,
             "NODE_NAME": args.name,
             "NODE_KEY": key.hex(),
-            **tls,
         }
         self.reinstall = args.reinstall
         self.process: subprocess.Popen[bytes] | None = None
