@@ -19,8 +19,8 @@ class BrokerTLS:
         self.ctx = None
         try:
             self.context()  # now, while the heap has room for its ~2 KB in one piece
-        except OSError:
-            pass  # logged; every connect tries again
+        except (OSError, MemoryError):
+            pass  # every connect tries again (an OSError was logged)
 
     def context(self):
         if self.ctx is None:
