@@ -6,6 +6,14 @@ class MQTTManager:
     def __init__(self, home, config):
         self.home = home
         self.prefix = prefix = "microhome/%s/" % home.node_id
+        log = home.log.src("mqtt")
+        tls = None
+        if getattr(config, "MQTT_TLS", False):
+            from home.broker_tls import BrokerTLS
+
+            server_name = getattr(config, "MQTT_SERVER_NAME", None) or config.MQTT_HOST
+            ca = getattr(config, "MQTT_CA", "ca.pem")
+            tls = BrokerTLS(ca, server_name, log, getattr(config, "NTP_HOST", None))
         self.client = MQTTClient(
             home.node_id,
             config.MQTT_HOST,
@@ -18,8 +26,9 @@ class MQTTManager:
             on_message=home.receive,
             on_connect=home.on_connect,
             on_down=home.connected.clear,
-            log=home.log.src("mqtt"),
+            log=log,
             net=home.wifi.up,
+            tls=tls,
         )
         self.client.subs = [
             (prefix + "config/set", 1),

@@ -1,5 +1,6 @@
 """MicroHome end to end: a real `hass`, mosquitto, the integration's FTP server and a real
 firmware node on micropython, driven the way a user drives them (REST and websocket APIs).
+The node talks TLS to the broker (a CA made here), Home Assistant plain MQTT on the LAN port.
 
 The tests share one stack and run in order: each builds on what the one before did.
 """
@@ -18,6 +19,7 @@ import pytest
 import pytest_socket
 
 from microhome_tools.broker import HA_USER, Mosquitto
+from microhome_tools.certs import CertificateAuthority
 from microhome_tools.demo import (
     OTA_HEAPSIZE,
     DemoNode,
@@ -42,6 +44,8 @@ NODE = DemoNode(
 USER, PASSWORD = "e2e", "e2e-password-1"
 # The broker runs under the ACL of docs/security.md: one login per node, one for HA.
 BROKER_LOGINS = {HA_USER: "ha-broker-password", NODE.node_id: "node-broker-password"}
+# An update's heap, and the TLS context and socket on top (README, "TLS to the broker").
+NODE_HEAPSIZE = f"{int(OTA_HEAPSIZE.rstrip('K')) + 8}K"
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -103,7 +107,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("e2e")
     fleet_key = bytes(range(32))
     (root / "broker").mkdir()
-    broker = Mosquitto(root / "broker", users=BROKER_LOGINS).start()
+    ca = CertificateAuthority(root, "e2e-ca")
+    issued = ca.issue("broker", ["127.0.0.1"])
+    broker = Mosquitto(root / "broker", users=BROKER_LOGINS, tls=(issued.cert, issued.key)).start()
     hass = HassRunner(root / "config", fleet_key=fleet_key)
     hass.start()
     node_dir = root / "node"
@@ -119,7 +125,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "microhome_tools.cli",
             "sim",
             "--broker",
-            f"{broker.host}:{broker.port}",
+            f"{broker.host}:{broker.tls_port}",
+            "--mqtt-tls",
+            "--ca",
+            str(ca.pem),
             "--node-id",
             NODE.node_id,
             "--platform",
@@ -131,7 +140,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "--fleet-key",
             fleet_key.hex(),
             "--heapsize",
-            OTA_HEAPSIZE,
+            NODE_HEAPSIZE,
             "--mqtt-user",
             NODE.node_id,
             "--mqtt-password",
@@ -167,6 +176,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_node_is_discovered_and_added(stack: Stack) -> None:
     entries = accept_discovered(stack.hass, {NODE.node_id}, timeout=60)
+    broker_log = (stack.broker.workdir / "mosquitto.log").read_text(errors="replace")
+    assert f"on port {stack.broker.tls_port}" in broker_log  # the node came in over TLS
     stack.entry_id = entries[NODE.node_id]
     entry = next(e for e in stack.hass.config_entries("microhome"))
     assert (entry["title"], entry["state"]) == ("Kitchen", "loaded")

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from microhome_tools import flash
+from microhome_tools.certs import CertificateAuthority
 
 RAW_REPL = Path(__file__).with_name("raw_repl.py")
 
@@ -95,6 +96,53 @@ def test_flash_with_a_node_key_writes_it_unchanged(board: tuple[Path, str]) -> N
     exec((flash_root / "config.py").read_text(), config)
     assert config["NODE_KEY"] == key
     assert config["MQTT_PORT"] == 1883
+
+
+def test_flash_with_mqtt_tls_copies_the_ca_and_writes_the_tls_settings(
+    board: tuple[Path, str], tmp_path: Path
+) -> None:
+    flash_root, device = board
+    ca = CertificateAuthority(tmp_path, "home-ca").pem
+    result = run_cli(
+        "flash", "--port", device, "--wifi-ssid", "s", "--wifi-password", "p",
+        "--broker", "mqtt.home.arpa", "--node-id", "garage", "--key", "ab" * 32,
+        "--mqtt-tls", "--ca", str(ca), "--server-name", "broker.home.arpa",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    config: dict[str, Any] = {}
+    exec((flash_root / "config.py").read_text(), config)
+    assert config["MQTT_TLS"] is True
+    assert (config["MQTT_HOST"], config["MQTT_PORT"]) == ("mqtt.home.arpa", 8883)
+    assert config["MQTT_SERVER_NAME"] == "broker.home.arpa"
+    assert (flash_root / config["MQTT_CA"]).read_bytes() == ca.read_bytes()
+    assert "copying ca.pem" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (("--mqtt-tls",), "--mqtt-tls needs --ca FILE"),
+        (("--ca", "ca.pem"), "--ca and --server-name need --mqtt-tls"),
+        (("--mqtt-tls", "--ca", "missing.pem"), "missing.pem: No such file or directory"),
+        (("--mqtt-tls", "--ca", "config.py"), "not a PEM certificate"),
+    ],
+)
+def test_flash_refuses_incomplete_tls_options_before_writing_anything(
+    board: tuple[Path, str], tmp_path: Path, options: tuple[str, ...], error: str
+) -> None:
+    flash_root, device = board
+    (tmp_path / "config.py").write_text("MQTT_HOST = 'x'\n")
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "microhome_tools.cli", "flash", "--port", device,
+            "--wifi-ssid", "s", "--wifi-password", "p", "--broker", "10.0.0.5",
+            "--node-id", "garage", "--key", "ab" * 32, *options,
+        ],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert error in result.stderr
+    assert not any(flash_root.iterdir())
 
 
 def test_default_node_id_and_key_follow_the_protocol(vectors: dict[str, Any]) -> None:

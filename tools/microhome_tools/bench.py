@@ -37,9 +37,9 @@ SENSORS: list[dict[str, Any]] = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
-        choices=["firmware", "bundle", "logs", "heap"],
+        choices=["firmware", "bundle", "logs", "heap", "tls"],
         action="append",
-        help="default: all but heap (the smallest heap for each job: several minutes)",
+        help="default: all but heap (the smallest heap for each job: several minutes) and tls",
     )
     parser.add_argument(
         "--heapsize", help="the node's heap (firmware bench; default: as `microhome sim`)"
@@ -244,6 +244,11 @@ def run(args: argparse.Namespace) -> int:
 
         results["heap"] = bench_heap(args.micropython)
         print(json.dumps({"heap": results["heap"]}, indent=2), flush=True)
+    if "tls" in chosen:
+        from microhome_tools.bench_tls import bench_tls  # noqa: PLC0415
+
+        results["tls"] = bench_tls(args.micropython, args.samples)
+        print(json.dumps({"tls": results["tls"]}, indent=2), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from microhome_tools.bench import NODE_ID, SENSORS, Inbox, bench_node_key, write_inputs
 from microhome_tools.broker import Mosquitto
+from microhome_tools.certs import CertificateAuthority
 from microhome_tools.sim import is_32bit, micropython_binary
 
 BASE = f"microhome/{NODE_ID}"
@@ -104,14 +105,26 @@ JOBS: dict[str, Callable[[Inbox], None]] = {
     "100-command burst": job_burst,
     "64 KB message": job_big_message,
 }
+# Jobs run on a node that talks TLS to the broker (a P-256 certificate from a CA made here).
+TLS_JOBS: dict[str, Callable[[Inbox], None]] = {
+    "4 sensors running, TLS to the broker": job_sensors(SENSORS, "lamp"),
+}
 
 
-def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None]) -> bool:
+def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None], tls: bool = False) -> bool:
     """Whether the job completes at this heap without a reboot or a reconnect."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "broker").mkdir()
-        broker = Mosquitto(work / "broker").start()
+        node_broker: list[str] = []
+        if tls:
+            ca = CertificateAuthority(work, "bench-ca")
+            issued = ca.issue("broker", ["127.0.0.1"])
+            broker = Mosquitto(work / "broker", tls=(issued.cert, issued.key)).start()
+            node_broker = ["--broker", f"{broker.host}:{broker.tls_port}", "--mqtt-tls", "--ca",
+                           str(ca.pem)]  # fmt: skip
+        else:
+            broker = Mosquitto(work / "broker").start()
         inbox = Inbox(broker)
         state = work / "node"
         state.mkdir()
@@ -121,7 +134,7 @@ def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None]) -> bool:
             [sys.executable, "-m", "microhome_tools.cli", "sim",
              "--broker", f"{broker.host}:{broker.port}", "--node-id", NODE_ID,
              "--state-dir", str(state), "--key", bench_node_key().hex(),
-             "--heapsize", f"{heap_kb}K", "--micropython", binary],
+             "--heapsize", f"{heap_kb}K", "--micropython", binary, *node_broker],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -138,13 +151,15 @@ def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None]) -> bool:
             broker.stop()
 
 
-def smallest_heap(binary: str, job: Callable[[Inbox], None], low: int, high: int) -> int | None:
+def smallest_heap(
+    binary: str, job: Callable[[Inbox], None], low: int, high: int, tls: bool = False
+) -> int | None:
     """The smallest heap in KB (a multiple of STEP) in (low, high] at which job passes."""
-    if not attempt(binary, high, job):
+    if not attempt(binary, high, job, tls):
         return None
     while high - low > STEP:
         middle = (low + high) // 2 // STEP * STEP
-        if attempt(binary, middle, job):
+        if attempt(binary, middle, job, tls):
             high = middle
         else:
             low = middle
@@ -158,5 +173,8 @@ def bench_heap(binary: str | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"micropython": binary, "bits": bits}
     for name, job in JOBS.items():
         found = smallest_heap(binary, job, low, high)
+        results[name] = f"{found}K" if found else f"fails at {high}K"
+    for name, job in TLS_JOBS.items():
+        found = smallest_heap(binary, job, low, high, tls=True)
         results[name] = f"{found}K" if found else f"fails at {high}K"
     return results

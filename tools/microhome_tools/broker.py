@@ -27,7 +27,8 @@ HA_USER = "homeassistant"
 
 
 class Mosquitto:
-    """One mosquitto process listening on 127.0.0.1:port."""
+    """One mosquitto process listening on 127.0.0.1:port; with tls (the broker's certificate
+    and key files, PEM), on 127.0.0.1:tls_port in TLS as well."""
 
     def __init__(
         self,
@@ -36,8 +37,10 @@ class Mosquitto:
         *,
         persist: bool = False,
         users: dict[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
-        """users (name: password): logins only, under NODE_ACL; otherwise anonymous clients."""
+        """users (name: password): logins only, under NODE_ACL; otherwise anonymous clients.
+        tls (certificate, key): a second listener, on tls_port, for MQTT over TLS."""
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.workdir = workdir
@@ -47,8 +50,13 @@ class Mosquitto:
         access = "allow_anonymous true\n"
         if users is not None:
             access = self._logins(users)
+        self.tls_port = free_port() if tls else None
+        listeners = f"listener {self.port} 127.0.0.1\n"
+        if tls:
+            listeners += f"listener {self.tls_port} 127.0.0.1\n"
+            listeners += f"certfile {tls[0]}\nkeyfile {tls[1]}\n"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n{access}{persistence}"
+            f"{listeners}{access}{persistence}"
             # each packet out at once: no delayed-ACK stall behind a small one (issue 14)
             "set_tcp_nodelay true\n"
             # as root, mosquitto would switch to its own user, who cannot write here

@@ -1,16 +1,21 @@
 """Small pieces the `microhome` sub-commands share."""
 
+import argparse
 import importlib
 import importlib.machinery
 import importlib.util
 import socket
 import sys
+from pathlib import Path
 from types import ModuleType
 
 from microhome_tools import REPO
 
 INTEGRATION_DIR = REPO / "custom_components" / "microhome"
 _INTEGRATION_PACKAGE = "microhome_integration"
+# Where the broker's CA certificate is stored on a board (config.py names it in MQTT_CA).
+BOARD_CA_FILE = "ca.pem"
+MQTT_TLS_PORT = 8883
 
 
 def integration_module(name: str) -> ModuleType:
@@ -30,12 +35,56 @@ def node_key(fleet_key: bytes, node_id: str) -> bytes:
     return bytes(derive(fleet_key, node_id))
 
 
-def parse_broker(text: str) -> tuple[str, int]:
-    """HOST[:PORT] of an MQTT broker; the port defaults to 1883."""
+def parse_broker(text: str, default_port: int = 1883) -> tuple[str, int]:
+    """HOST[:PORT] of an MQTT broker."""
     host, _, port = text.rpartition(":")
     if not host:
-        return text, 1883
+        return text, default_port
     return host, int(port)
+
+
+def add_broker_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mqtt-user, --mqtt-password and TLS: the broker options of `flash` and `sim`."""
+    parser.add_argument("--mqtt-user")
+    parser.add_argument("--mqtt-password")
+    parser.add_argument(
+        "--mqtt-tls",
+        action="store_true",
+        help=f"talk TLS to the broker (port {MQTT_TLS_PORT} unless --broker names one); "
+        "the node refuses a broker whose certificate does not chain to --ca",
+    )
+    parser.add_argument(
+        "--ca", type=Path, help="the CA certificate (PEM) the broker's certificate must chain to"
+    )
+    parser.add_argument(
+        "--server-name", help="the name in the broker's certificate (default: the broker's host)"
+    )
+
+
+def broker_settings(args: argparse.Namespace) -> tuple[dict[str, object], bytes | None]:
+    """config.py's broker settings (MQTT_HOST, ..., TLS), and the CA certificate to store as
+    BOARD_CA_FILE (None without TLS)."""
+    host, port = parse_broker(args.broker, MQTT_TLS_PORT if args.mqtt_tls else 1883)
+    settings: dict[str, object] = {
+        "MQTT_HOST": host,
+        "MQTT_PORT": port,
+        "MQTT_USER": args.mqtt_user,
+        "MQTT_PASSWORD": args.mqtt_password,
+    }
+    if not args.mqtt_tls:
+        if args.ca or args.server_name:
+            raise SystemExit("--ca and --server-name need --mqtt-tls")
+        return settings, None
+    if not args.ca:
+        raise SystemExit("--mqtt-tls needs --ca FILE: the CA certificate the broker's chains to")
+    try:
+        ca = args.ca.read_bytes()
+    except OSError as err:
+        raise SystemExit(f"--ca {args.ca}: {err.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in ca:
+        raise SystemExit(f"--ca {args.ca}: not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    settings.update(MQTT_TLS=True, MQTT_CA=BOARD_CA_FILE, MQTT_SERVER_NAME=args.server_name)
+    return settings, ca
 
 
 def render_config(settings: dict[str, object], writer: str) -> str:

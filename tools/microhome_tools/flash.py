@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from microhome_tools import FIRMWARE_DIR
-from microhome_tools.common import node_key, parse_broker, render_config
+from microhome_tools.common import (
+    BOARD_CA_FILE,
+    add_broker_arguments,
+    broker_settings,
+    node_key,
+    render_config,
+)
 
 # Where each chip's MicroPython image starts in flash.
 ESP_FLASH_OFFSETS = {
@@ -33,8 +39,7 @@ def add_flash_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wifi-ssid", required=True)
     parser.add_argument("--wifi-password", required=True)
     parser.add_argument("--broker", required=True, help="MQTT broker HOST[:PORT]")
-    parser.add_argument("--mqtt-user")
-    parser.add_argument("--mqtt-password")
+    add_broker_arguments(parser)
     parser.add_argument("--node-id", help="default: mh- + the last 3 bytes of the board's id")
     parser.add_argument("--name", help="a friendly name for the node")
     keys = parser.add_mutually_exclusive_group(required=True)
@@ -59,7 +64,8 @@ def run_flash(args: argparse.Namespace) -> int:
 
 
 def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], None]) -> int:
-    """Copy the bundle, main.py and config.py to the board, verify them and soft-reset it."""
+    """Copy the bundle, main.py, config.py (and with --mqtt-tls the CA certificate) to the
+    board, verify them and soft-reset it."""
     node_id = args.node_id
     if not node_id:
         unique = transport.eval("__import__('binascii').hexlify(__import__('machine').unique_id())")
@@ -67,15 +73,12 @@ def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], N
     key = bytes.fromhex(args.key) if args.key else node_key(bytes.fromhex(args.fleet_key), node_id)
     if len(key) != 32:
         raise SystemExit("the key must be 32 bytes (64 hex characters)")
-    host, port = parse_broker(args.broker)
+    broker, ca = broker_settings(args)
     config = render_config(
         {
             "WIFI_SSID": args.wifi_ssid,
             "WIFI_PASSWORD": args.wifi_password,
-            "MQTT_HOST": host,
-            "MQTT_PORT": port,
-            "MQTT_USER": args.mqtt_user,
-            "MQTT_PASSWORD": args.mqtt_password,
+            **broker,
             "NODE_ID": node_id,
             "NODE_NAME": args.name,
             "NODE_KEY": key.hex(),
@@ -85,6 +88,8 @@ def flash_board(transport: Any, args: argparse.Namespace, say: Callable[[str], N
     with tempfile.TemporaryDirectory() as tmp:
         files = board_files(args.bundle, Path(tmp))
         files["config.py"] = config.encode()
+        if ca is not None:
+            files[BOARD_CA_FILE] = ca
         for path, data in sorted(files.items()):
             parent = path.rpartition("/")[0]
             if parent and not transport.fs_exists(parent):

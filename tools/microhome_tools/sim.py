@@ -2,7 +2,7 @@
 
 Each node gets a state directory: `flash/` is the board's file system (the firmware is
 installed there once, as flashing a board would: main.py, a/home/ and the boot record slot.txt;
-`config.py` is written on every start),
+`config.py` (and with --mqtt-tls the CA certificate, ca.pem) is written on every start),
 `hw.json` holds the simulated inputs, `hw_out.json` the outputs, `console.log` the console.
 `machine.reset()` and a crash restart the firmware on the same flash, as a board reboots.
 """
@@ -23,7 +23,13 @@ from typing import IO
 
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.catalogue import write_firmware_table
-from microhome_tools.common import node_key, parse_broker, render_config
+from microhome_tools.common import (
+    BOARD_CA_FILE,
+    add_broker_arguments,
+    broker_settings,
+    node_key,
+    render_config,
+)
 
 SIM_DIR = FIRMWARE_DIR / "sim"
 EXIT_RESET = 75  # micropython/sim/machine.py: exit status of machine.reset()
@@ -65,9 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keys.add_argument("--fleet-key", help="the fleet key; each node's key is derived from it")
     parser.add_argument("--count", type=int, default=1, help="run N nodes <id>-1..N")
     parser.add_argument("--name", help="the node's name until a configuration names it")
-    parser.add_argument("--mqtt-user")
-    parser.add_argument("--mqtt-password")
     parser.add_argument("--keepalive", type=int, default=30, help="MQTT keepalive in seconds")
+    add_broker_arguments(parser)
     parser.add_argument(
         "--reinstall", action="store_true", help="install the firmware again over the flash"
     )
@@ -170,14 +175,11 @@ class SimNode:
             key = node_key(bytes.fromhex(args.fleet_key), self.node_id)
         if len(key) != 32:
             raise SystemExit("the key must be 32 bytes (64 hex characters)")
-        host, port = parse_broker(args.broker)
+        broker, self.ca = broker_settings(args)
         self.config = {
             "WIFI_SSID": "microhome-sim",
             "WIFI_PASSWORD": "",
-            "MQTT_HOST": host,
-            "MQTT_PORT": port,
-            "MQTT_USER": args.mqtt_user,
-            "MQTT_PASSWORD": args.mqtt_password,
+            **broker,
             "MQTT_KEEPALIVE": args.keepalive,
             "NODE_ID": node_id,
             "NODE_NAME": args.name,
@@ -195,6 +197,8 @@ class SimNode:
         if self.reinstall or not (self.flash / "main.py").exists():
             install_firmware(self.flash)
         (self.flash / "config.py").write_text(render_config(self.config, "microhome sim"))
+        if self.ca is not None:
+            (self.flash / BOARD_CA_FILE).write_bytes(self.ca)
         hw = self.state_dir / "hw.json"
         if not hw.exists():
             hw.write_text('{"pins": {}}\n')

@@ -50,11 +50,18 @@ def _put_str(buf, i, data):
     return i + 2 + n
 
 
+def _tls_refusal(e):
+    """mbedTLS refuses a certificate with ValueError, the rest with an errno <= -0x1000."""
+    code = e.errno if type(e) is OSError else 0
+    return type(e) is ValueError or type(code) is int and code <= -0x1000
+
+
 def _bytes(s):
     return s.encode() if type(s) is str else s
 
 
 class MQTTClient:
+    tls = None  # plain TCP
     def __init__(
         self,
         client_id,
@@ -72,6 +79,7 @@ class MQTTClient:
         net=None,
         min_delay=500,
         max_delay=30000,
+        tls=None,
     ):
         self.client_id = client_id
         self.host = host
@@ -93,6 +101,8 @@ class MQTTClient:
         self.net = net  # asyncio.Event that is set while the network is up
         self.min_delay = min_delay
         self.max_delay = max_delay
+        if tls:  # tls(socket): that socket in TLS (home.broker_tls); never a plaintext fallback
+            self.tls = tls
         self.subs = []  # (topic, qos), subscribed on every connect
         self.up = asyncio.Event()  # set from CONNACK (and SUBSCRIBE sent) to connection loss
         self.connects = 0
@@ -169,6 +179,8 @@ class MQTTClient:
         n = len(mv)
         while got < n:
             k = await r.readinto(mv[got:])
+            if k is None:  # TLS: no application data yet
+                continue
             if not k:
                 raise EOFError
             got += k
@@ -221,6 +233,13 @@ class MQTTClient:
             w.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass
+        if self.tls:  # the handshake and the certificate check run on the first write
+            try:
+                w = asyncio.StreamWriter(self.tls(w.s))
+            except Exception:
+                w.s.close()
+                raise
+            r = w
         flags = 0x02  # clean session
         fields = [_bytes(self.client_id)]
         if self.will:
@@ -304,6 +323,8 @@ class MQTTClient:
                 except Exception as e:  # OSError, EOFError, TimeoutError
                     self._close()
                     wait = delay - delay // 4 + getrandbits(16) % (delay // 2 + 1)
+                    if self.tls and _tls_refusal(e):
+                        self.log("E", "TLS to %s:%d refused: %s" % (self.host, self.port, str(e).strip()))
                     self.log("W", "connect to %s:%d failed (%r), retry in %d ms" % (self.host, self.port, e, wait))
                     await asyncio.sleep_ms(wait)
                     delay = min(delay * 2, self.max_delay)
