@@ -22,6 +22,7 @@ from typing import Any
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
+from microhome_tools.repo import RepositoryNotFound
 
 NODE_ID = "bench"
 KEY = bytes(range(32))
@@ -216,6 +217,14 @@ def bench_logs() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return run_parts(args)
+    except RepositoryNotFound as err:
+        print(f"microhome bench: {err}", file=sys.stderr)
+        return 2
+
+
+def run_parts(args: argparse.Namespace) -> int:
     chosen = args.only or ["bundle", "firmware", "logs"]
     results: dict[str, Any] = {}
     if "bundle" in chosen:
