@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from microhome_tools import FIRMWARE_DIR
+from microhome_tools import FIRMWARE_DIR, bench_ha
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
 from microhome_tools.repo import RepositoryNotFound
@@ -36,11 +36,15 @@ SENSORS = [
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--only", choices=["firmware", "bundle", "logs"], action="append", help="default: all"
+        "--only",
+        choices=["firmware", "bundle", "logs", *bench_ha.PARTS],
+        action="append",
+        help="default: all",
     )
     parser.add_argument("--heapsize", default="96K", help="the node's heap (firmware bench)")
     parser.add_argument("--samples", type=int, default=20, help="edges and commands to time")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    bench_ha.add_arguments(parser)
 
 
 class Inbox:
@@ -210,10 +214,10 @@ def bench_bundle() -> dict[str, Any]:
         }
 
 
-def bench_logs() -> dict[str, Any]:
+def bench_logs(seconds: float = 10.0) -> dict[str, Any]:
     from microhome_tools.bench_logs import measure_log_ingestion  # noqa: PLC0415
 
-    return measure_log_ingestion().as_dict()
+    return measure_log_ingestion(seconds=seconds).as_dict()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -225,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_parts(args: argparse.Namespace) -> int:
-    chosen = args.only or ["bundle", "firmware", "logs"]
+    chosen = args.only or ["bundle", "firmware", "logs", *bench_ha.PARTS]
     results: dict[str, Any] = {}
     if "bundle" in chosen:
         results["bundle"] = bench_bundle()
@@ -234,8 +238,9 @@ def run_parts(args: argparse.Namespace) -> int:
         results["firmware"] = bench_firmware(args.heapsize, args.samples)
         print(json.dumps({"firmware": results["firmware"]}, indent=2), flush=True)
     if "logs" in chosen:
-        results["logs"] = bench_logs()
+        results["logs"] = bench_logs(args.log_seconds)
         print(json.dumps({"logs": results["logs"]}, indent=2), flush=True)
+    results.update(bench_ha.run_parts(args, chosen, results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
