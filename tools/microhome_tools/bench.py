@@ -214,10 +214,10 @@ def bench_bundle() -> dict[str, Any]:
         }
 
 
-def bench_logs(seconds: float = 10.0) -> dict[str, Any]:
+def bench_logs(seconds: float = 10.0, nodes: int = 50) -> dict[str, Any]:
     from microhome_tools.bench_logs import measure_log_ingestion  # noqa: PLC0415
 
-    return measure_log_ingestion(seconds=seconds).as_dict()
+    return measure_log_ingestion(nodes=nodes, seconds=seconds).as_dict()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -238,7 +238,7 @@ def run_parts(args: argparse.Namespace) -> int:
         results["firmware"] = bench_firmware(args.heapsize, args.samples)
         print(json.dumps({"firmware": results["firmware"]}, indent=2), flush=True)
     if "logs" in chosen:
-        results["logs"] = bench_logs(args.log_seconds)
+        results["logs"] = bench_logs(args.log_seconds, args.log_nodes)
         print(json.dumps({"logs": results["logs"]}, indent=2), flush=True)
     results.update(bench_ha.run_parts(args, chosen, results))
     if args.json:

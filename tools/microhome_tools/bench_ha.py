@@ -70,6 +70,7 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument(
         "--log-seconds", type=float, default=10.0, help="how long the log part ingests"
     )
+    parser.add_argument("--log-nodes", type=int, default=50, help="nodes the log part has")
     parser.add_argument(
         "--out", type=Path, help="where results.json and RESULTS.md go (default: benchmarks/)"
     )
