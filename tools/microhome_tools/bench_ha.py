@@ -339,22 +339,29 @@ class Bench:
                 raise TimeoutError(f"{len(pending)} MicroHome nodes not discovered")
             await self.confirm_discovered_nodes(pending)
             await asyncio.sleep(0.05)
-        await self.until(
-            lambda: all(self.live(self.microhome_entities(i)["lamp"]) for i in ids),
-            deadline - time.monotonic(),
-            "MicroHome lamps live",
-        )
+        await self.all_live(ids, "microhome", deadline - time.monotonic())
         return time.monotonic() - started
 
     async def add_peer(self, ids: list[str], within: float) -> float:
         started = time.monotonic()
         await self.blocking(self.standins.request, op="peer", ids=ids)
-        await self.until(
-            lambda: all(self.live(self.peer_entities(i)["lamp"]) for i in ids),
-            within,
-            "peer lamps live",
-        )
+        await self.all_live(ids, "peer", within)
         return time.monotonic() - started
+
+    async def all_live(self, ids: list[str], side: str, within: float) -> None:
+        """Until every node's lamp is live (each checked until it is, not again)."""
+        pending = set(ids)
+        lamp = (
+            (lambda i: self.entity_id("light", "microhome", f"{i}_lamp"))
+            if side == "microhome"
+            else (lambda i: self.entity_id("light", "mqtt", f"{i}_lamp"))
+        )
+
+        def done() -> bool:
+            pending.difference_update([i for i in pending if self.live(lamp(i))])
+            return not pending
+
+        await self.until(done, within, f"{side} lamps live")
 
     # --- compare -----------------------------------------------------------------------------
 
