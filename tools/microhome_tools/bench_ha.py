@@ -75,7 +75,9 @@ def add_arguments(parser: Any) -> None:
         "--out", type=Path, help="where results.json and RESULTS.md go (default: benchmarks/)"
     )
     parser.add_argument(
-        "--profile", type=Path, help="also write a tracemalloc + cProfile report of adding nodes"
+        "--profile",
+        type=Path,
+        help="instead of measuring, profile adding --nodes nodes per side into this text file",
     )
 
 
@@ -645,6 +647,11 @@ def measure(parts: list[str], args: Any) -> dict[str, Any]:
     async def main(bench: Bench) -> None:
         await bench.start_hass()
         try:
+            if args.profile:
+                from microhome_tools.bench_profile import profile  # noqa: PLC0415
+
+                await profile(bench, (args.nodes or [200])[0], args.profile.resolve())
+                return
             if "compare" in parts:
                 outcome["compare"] = await bench.compare(args.samples)
             if "scale" in parts:
@@ -699,6 +706,9 @@ def run_parts(args: Any, chosen: list[str], earlier: dict[str, Any]) -> dict[str
     """The `microhome bench` hook: run this module's parts, then write the results files."""
     from microhome_tools import bench_report  # noqa: PLC0415
 
+    if args.profile:
+        measure([], args)
+        return {}
     parts = [part for part in PARTS if part in chosen]
     results = measure(parts, args) if parts else {}
     for part, value in results.items():
