@@ -157,7 +157,7 @@ def bench_firmware(heapsize: str, samples: int) -> dict[str, Any]:
             echo = []
             for index in range(samples):
                 sent = time.monotonic()
-                brightness = 10 + index * 10
+                brightness = 10 + (index * 10) % 240  # a node takes 0..255
                 inbox.publish_signed(
                     f"{base}/cmd",
                     {"cmd": "set", "id": "lamp", "on": True, "brightness": brightness},
