@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,28 +331,32 @@ class Bench:
                         entry, options=next_options(entry, sensors=[dict(s) for s in SENSORS])
                     )
 
-    async def add_microhome(self, ids: list[str], within: float) -> float:
-        """Announce stand-ins, confirm their flows, wait until every lamp is live; seconds."""
+    async def add_microhome(self, ids: list[str], within: float) -> tuple[float, list[str]]:
+        """Announce stand-ins, confirm their flows, wait until every lamp is live.
+
+        Returns the seconds it took and the nodes not live by then (empty if all are).
+        """
         started = time.monotonic()
         await self.blocking(self.standins.request, op="microhome", ids=ids)
         pending = set(ids)
         deadline = started + within
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(pending)} MicroHome nodes not discovered")
+        while pending and time.monotonic() < deadline:
             await self.confirm_discovered_nodes(pending)
             await asyncio.sleep(0.05)
-        await self.all_live(ids, "microhome", deadline - time.monotonic())
-        return time.monotonic() - started
+        if pending:
+            return time.monotonic() - started, sorted(pending)
+        not_live = await self.all_live(ids, "microhome", deadline - time.monotonic())
+        return time.monotonic() - started, not_live
 
-    async def add_peer(self, ids: list[str], within: float) -> float:
+    async def add_peer(self, ids: list[str], within: float) -> tuple[float, list[str]]:
         started = time.monotonic()
         await self.blocking(self.standins.request, op="peer", ids=ids)
-        await self.all_live(ids, "peer", within)
-        return time.monotonic() - started
+        not_live = await self.all_live(ids, "peer", within)
+        return time.monotonic() - started, not_live
 
-    async def all_live(self, ids: list[str], side: str, within: float) -> None:
-        """Until every node's lamp is live (each checked until it is, not again)."""
+    async def all_live(self, ids: list[str], side: str, within: float) -> list[str]:
+        """Until every node's lamp is live (each checked until it is, not again), or `within`
+        seconds have passed: the nodes not live then."""
         pending = set(ids)
         lamp = (
             (lambda i: self.entity_id("light", "microhome", f"{i}_lamp"))
@@ -363,7 +368,26 @@ class Bench:
             pending.difference_update([i for i in pending if self.live(lamp(i))])
             return not pending
 
-        await self.until(done, within, f"{side} lamps live")
+        with contextlib.suppress(TimeoutError):
+            await self.until(done, max(0.0, within), f"{side} lamps live")
+        return sorted(pending)
+
+    async def add_probes(self) -> None:
+        """One node a side that the latency parts use; both must come live."""
+        for side, add, ident in (
+            ("microhome", self.add_microhome, PROBE_NODE),
+            ("peer", self.add_peer, PROBE_PEER),
+        ):
+            _, not_live = await add([ident], 120)
+            if not_live:
+                raise RuntimeError(f"the {side} probe node {ident} did not come live")
+
+    def lamp_state(self, side: str, ident: str) -> str:
+        entity_id = (self.microhome_entities if side == "microhome" else self.peer_entities)(ident)[
+            "lamp"
+        ]
+        state = self.hass.states.get(entity_id) if entity_id else None
+        return f"{ident}: {entity_id} is {state.state if state else 'missing'}"
 
     # --- compare -----------------------------------------------------------------------------
 
@@ -395,8 +419,7 @@ class Bench:
         return times
 
     async def compare(self, samples: int) -> dict[str, Any]:
-        await self.add_microhome([PROBE_NODE], 120)
-        await self.add_peer([PROBE_PEER], 60)
+        await self.add_probes()
         micro = self.microhome_entities(PROBE_NODE)
         peer = self.peer_entities(PROBE_PEER)
         assert micro["temperature"] and micro["lamp"] and peer["temperature"] and peer["lamp"]
@@ -496,12 +519,12 @@ class Bench:
         lag = LoopLag()
         stop = asyncio.Event()
         holder = asyncio.create_task(self.hold_back(side, stop))
-        timeout = 120 + len(ids) * 1.0
+        within = 60 + len(ids) * 0.3
         async with lag.measuring():
             if side == "microhome":
-                seconds = await self.add_microhome(ids, timeout)
+                seconds, not_live = await self.add_microhome(ids, within)
             else:
-                seconds = await self.add_peer(ids, timeout)
+                seconds, not_live = await self.add_peer(ids, within)
             adding_lag = list(lag.delays)
         stop.set()
         held = await holder
@@ -512,6 +535,8 @@ class Bench:
         return {
             "added": len(ids),
             "add_seconds": round(seconds, 2),
+            "not_live_when_given_up": len(not_live),
+            "not_live_examples": [self.lamp_state(side, i) for i in not_live[:5]],
             "memory_per_node_kb": round((rss_after - rss_before) / len(ids) / 1024, 1),
             "loop_lag_adding_ms": summary(adding_lag),
             "state_held_back_ms": summary(held),
@@ -552,11 +577,15 @@ class Bench:
             "loop_lag_running_ms": summary(running_lag),
         }
 
-    async def scale(self, counts: list[int], rounds: int) -> dict[str, Any]:
+    async def scale(
+        self, counts: list[int], rounds: int, outcome: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Each count in turn; a larger count adds the difference. Kept in outcome["scale"] as
+        it goes, so that a count that fails leaves the ones before it."""
         if self.microhome_entities(PROBE_NODE)["lamp"] is None:
-            await self.add_microhome([PROBE_NODE], 120)
-            await self.add_peer([PROBE_PEER], 60)
+            await self.add_probes()
         tiers: dict[str, Any] = {}
+        outcome["scale"] = tiers
         have = 0
         for count in sorted(counts):
             new = range(have, count)
@@ -656,7 +685,7 @@ def measure(parts: list[str], args: Any) -> dict[str, Any]:
                 outcome["compare"] = await bench.compare(args.samples)
             if "scale" in parts:
                 counts = args.nodes or [200, 1000]
-                outcome["scale"] = await bench.scale(counts, args.state_rounds)
+                outcome["scale"] = await bench.scale(counts, args.state_rounds, outcome)
         finally:
             await bench.hass.async_stop()
 
@@ -678,7 +707,8 @@ def measure(parts: list[str], args: Any) -> dict[str, Any]:
         bench.standins.close()
         bench.probe.close()
         if errors:
-            raise errors[0]
+            traceback.print_exception(errors[0])
+            outcome["error"] = f"{type(errors[0]).__name__}: {errors[0]}"
     return outcome
 
 
@@ -713,5 +743,8 @@ def run_parts(args: Any, chosen: list[str], earlier: dict[str, Any]) -> dict[str
     results = measure(parts, args) if parts else {}
     for part, value in results.items():
         print(json.dumps({part: value}, indent=2), flush=True)
-    bench_report.write(args, chosen, {**earlier, **results}, machine())
+    out = bench_report.write(args, chosen, {**earlier, **results}, machine())
+    if "error" in results:
+        raise RuntimeError(f"the bench stopped early ({results['error']}); what it measured "
+                           f"before is in {out}")  # fmt: skip
     return results

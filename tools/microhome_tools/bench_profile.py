@@ -17,7 +17,7 @@ import pstats
 import tracemalloc
 from pathlib import Path
 
-from microhome_tools.bench_ha import PROBE_NODE, PROBE_PEER, Bench
+from microhome_tools.bench_ha import Bench
 
 TOP = 30
 
@@ -65,9 +65,9 @@ async def profile_side(bench: Bench, side: str, ids: list[str]) -> list[str]:
     profiler = cProfile.Profile()
     profiler.enable()
     if side == "microhome":
-        seconds = await bench.add_microhome(ids, 120 + len(ids) * 2.0)
+        seconds, not_live = await bench.add_microhome(ids, 120 + len(ids) * 2.0)
     else:
-        seconds = await bench.add_peer(ids, 120 + len(ids) * 2.0)
+        seconds, not_live = await bench.add_peer(ids, 120 + len(ids) * 2.0)
     await bench.hass.async_block_till_done()
     profiler.disable()
     gc.collect()
@@ -78,7 +78,8 @@ async def profile_side(bench: Bench, side: str, ids: list[str]) -> list[str]:
     stats = second.compare_to(first, "lineno")
     total = sum(stat.size_diff for stat in stats)
     lines = [
-        f"## {side}: {nodes} nodes added in {seconds:.1f} s (under profiling)",
+        f"## {side}: {nodes} nodes added in {seconds:.1f} s (under profiling), "
+        f"{len(not_live)} not live then",
         "",
         f"Python allocations still alive after adding: {total / 1024:.0f} KB, "
         f"{total / nodes / 1024:.1f} KB per node",
@@ -121,8 +122,7 @@ async def profile_side(bench: Bench, side: str, ids: list[str]) -> list[str]:
 
 async def profile(bench: Bench, nodes: int, path: Path) -> None:
     """Add a probe node per side first (imports, platforms), then profile adding `nodes`."""
-    await bench.add_microhome([PROBE_NODE], 120)
-    await bench.add_peer([PROBE_PEER], 60)
+    await bench.add_probes()
     report = [f"# Profile of adding {nodes} nodes per side", ""]
     report += await profile_side(bench, "microhome", [f"mh-p{i:04d}" for i in range(nodes)])
     report += await profile_side(bench, "peer", [f"peer-p{i:04d}" for i in range(nodes)])

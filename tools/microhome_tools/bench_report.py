@@ -25,6 +25,7 @@ COMPARE_ROWS = [
 ]
 SCALE_ROWS = [
     ("add_seconds", "time to add them until all live (s)", None),
+    ("not_live_when_given_up", "nodes not live when the bench gave up waiting", None),
     ("memory_per_node_kb", "HA memory per node added (KB, RSS delta)", None),
     ("loop_lag_adding_ms", "event-loop lag while adding (ms)", "p99"),
     ("state_held_back_ms", "a live node's state held back while adding (ms)", "p99"),
@@ -103,6 +104,11 @@ def render(document: dict[str, Any]) -> str:
         "connection in a separate process. Ratios are MicroHome ÷ peer.",
         "",
     ]
+    if error := document.get("error"):
+        lines += [
+            f"**The run stopped early**: {error}. What follows is what it measured before.",
+            "",
+        ]
     if compare := document.get("compare"):
         lines += [
             "## Latency",
