@@ -24,7 +24,7 @@ TOP = 30
 
 def counts(bench: Bench) -> dict[str, int]:
     """Objects in Home Assistant that grow with nodes."""
-    from homeassistant.components.mqtt.const import DATA_MQTT  # noqa: PLC0415
+    from homeassistant.components.mqtt.models import DATA_MQTT  # noqa: PLC0415
     from homeassistant.helpers import entity_registry as er  # noqa: PLC0415
     from homeassistant.helpers.dispatcher import DATA_DISPATCHER  # noqa: PLC0415
     from homeassistant.helpers.entity_platform import DATA_ENTITY_PLATFORM  # noqa: PLC0415
