@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import socket
 import sys
 import threading
 import time
@@ -133,6 +134,11 @@ class Fleet:
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)
         self.client.on_message = self._on_message
+        # As a node does (and paho does not): a reply is not held back by Nagle's algorithm
+        # behind the PUBACK written just before it.
+        self.client.on_socket_open = lambda _client, _userdata, sock: sock.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+        )
         self.client.connect(host, port, keepalive=120)
         self.client.subscribe(
             [
