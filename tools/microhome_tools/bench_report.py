@@ -88,7 +88,7 @@ def render(document: dict[str, Any]) -> str:
         "with other work and noisy: read the figures as orders of magnitude and ratios, "
         "not as exact values.",
         "",
-        "Reproduce (from the repository, any working directory inside it):",
+        "Reproduce (from the repository's root; the profile is a separate run, see below):",
         "",
         f"    {document['command']}",
         "",
