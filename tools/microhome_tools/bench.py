@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from microhome_tools import FIRMWARE_DIR
+from microhome_tools import FIRMWARE_DIR, bench_ha
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
 from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary
+from microhome_tools.repo import RepositoryNotFound
 
 NODE_ID = "bench"
 KEY = bytes(range(32))
@@ -37,7 +38,7 @@ SENSORS: list[dict[str, Any]] = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
-        choices=["firmware", "bundle", "logs", "heap", "tls"],
+        choices=["firmware", "bundle", "logs", "heap", "tls", *bench_ha.PARTS],
         action="append",
         help="default: all but heap (the smallest heap for each job: several minutes) and tls",
     )
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--micropython", help="the micropython binary (as `microhome sim`)")
     parser.add_argument("--samples", type=int, default=20, help="edges and commands to time")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    bench_ha.add_arguments(parser)
 
 
 class Inbox:
@@ -163,7 +165,7 @@ def bench_firmware(heapsize: str | None, samples: int, binary: str | None = None
             echo = []
             for index in range(samples):
                 sent = time.monotonic()
-                brightness = 10 + index * 10
+                brightness = 10 + (index * 10) % 240  # a node takes 0..255
                 inbox.publish_signed(
                     f"{base}/cmd",
                     {"cmd": "set", "id": "lamp", "on": True, "brightness": brightness},
@@ -221,14 +223,22 @@ def bench_bundle() -> dict[str, Any]:
         }
 
 
-def bench_logs() -> dict[str, Any]:
+def bench_logs(seconds: float = 10.0, nodes: int = 50) -> dict[str, Any]:
     from microhome_tools.bench_logs import measure_log_ingestion  # noqa: PLC0415
 
-    return measure_log_ingestion().as_dict()
+    return measure_log_ingestion(nodes=nodes, seconds=seconds).as_dict()
 
 
 def run(args: argparse.Namespace) -> int:
-    chosen = args.only or ["bundle", "firmware", "logs"]
+    try:
+        return run_parts(args)
+    except RepositoryNotFound as err:
+        print(f"microhome bench: {err}", file=sys.stderr)
+        return 2
+
+
+def run_parts(args: argparse.Namespace) -> int:
+    chosen = args.only or ["bundle", "firmware", "logs", *bench_ha.PARTS]
     results: dict[str, Any] = {}
     if "bundle" in chosen:
         results["bundle"] = bench_bundle()
@@ -237,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         results["firmware"] = bench_firmware(args.heapsize, args.samples, args.micropython)
         print(json.dumps({"firmware": results["firmware"]}, indent=2), flush=True)
     if "logs" in chosen:
-        results["logs"] = bench_logs()
+        results["logs"] = bench_logs(args.log_seconds, args.log_nodes)
         print(json.dumps({"logs": results["logs"]}, indent=2), flush=True)
     if "heap" in chosen:
         from microhome_tools.bench_heap import bench_heap  # noqa: PLC0415
@@ -249,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
 
         results["tls"] = bench_tls(args.micropython, args.samples)
         print(json.dumps({"tls": results["tls"]}, indent=2), flush=True)
+    results.update(bench_ha.run_parts(args, chosen, results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

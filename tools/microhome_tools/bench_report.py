@@ -1,0 +1,196 @@
+"""benchmarks/results.json and benchmarks/RESULTS.md from one `microhome bench` run.
+
+RESULTS.md is written anew each run, except its hand-written analysis: everything from the
+heading ANALYSIS_HEADING on is carried over from the previous file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from microhome_tools.repo import repository_root
+
+ANALYSIS_HEADING = "## Where MicroHome loses"
+
+COMPARE_ROWS = [
+    ("state_to_ha_ms", "node state message → HA state (ms)"),
+    ("light_round_trip_standin_ms", "`light.turn_on` → state confirmed, stand-in node (ms)"),
+    ("light_round_trip_firmware_ms", "`light.turn_on` → state confirmed, real firmware (ms)"),
+    ("pin_edge_to_ha_ms", "real-firmware pin edge → HA state (ms)"),
+]
+SCALE_ROWS = [
+    ("add_seconds", "time to add them until all live (s)", None),
+    ("not_live_when_given_up", "nodes not live when the bench gave up waiting", None),
+    ("memory_per_node_kb", "HA memory per node added (KB, RSS delta)", None),
+    ("loop_lag_adding_ms", "event-loop lag while adding (ms)", "p99"),
+    ("state_held_back_ms", "a live node's state held back while adding (ms)", "p99"),
+    ("loop_lag_running_ms", "event-loop lag while running (ms)", "p99"),
+    ("states_dropped", "dropped states (of sent)", None),
+]
+
+
+def default_out() -> Path:
+    return repository_root() / "benchmarks"
+
+
+def write(args: Any, chosen: list[str], results: dict[str, Any], machine: dict[str, Any]) -> Path:
+    """Write both files into args.out (default: the checkout's benchmarks/); return the dir."""
+    out: Path = args.out or default_out()
+    out.mkdir(parents=True, exist_ok=True)
+    document = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "command": command_line(),
+        "parts": chosen,
+        **results,
+    }
+    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+    markdown = out / "RESULTS.md"
+    analysis = ""
+    if markdown.exists():
+        text = markdown.read_text()
+        if ANALYSIS_HEADING in text:
+            analysis = text[text.index(ANALYSIS_HEADING) :]
+    markdown.write_text(render(document) + ("\n" + analysis if analysis else ""))
+    return out
+
+
+def command_line() -> str:
+    return "scripts/env microhome bench " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def ratio(ours: Any, theirs: Any) -> str:
+    if not isinstance(ours, int | float) or not isinstance(theirs, int | float) or not theirs:
+        return "—"
+    return f"{ours / theirs:.2f}x"
+
+
+def render(document: dict[str, Any]) -> str:
+    machine = document["machine"]
+    lines = [
+        "# MicroHome bench results",
+        "",
+        f"Run {document['date']} on {machine['cores']} cores ({machine['cpu']}), "
+        f"{machine['memory_gb']} GB memory, Python {machine['python']}. The machine is shared "
+        "with other work and noisy: read the figures as orders of magnitude and ratios, "
+        "not as exact values.",
+        "",
+        "Reproduce (from the repository's root; the profile is a separate run, see below):",
+        "",
+        f"    {document['command']}",
+        "",
+        "One Home Assistant core (in the bench process, real `mqtt` integration, MicroHome "
+        "from this checkout) and one mosquitto for the whole run. The peer is what a user would "
+        "otherwise make: HA's own MQTT discovery entities (a JSON-schema light with brightness, "
+        "an on/off light, temperature and humidity sensors, a motion binary_sensor, with "
+        "availability) fed by an echo client that answers each light's command topic with its "
+        "state. MicroHome's side is fed by stand-in nodes (`microhome_tools/standin.py`: "
+        "announce, status, signed `config/set` verified and answered on `config/state`, "
+        "states, telemetry, signed `cmd` answered with the state and a `reply`) and by the "
+        "real firmware under `microhome sim`. Stand-ins and echo client share one MQTT "
+        "connection in a separate process. Ratios are MicroHome ÷ peer.",
+        "",
+    ]
+    if error := document.get("error"):
+        lines += [
+            f"**The run stopped early**: {error}. What follows is what it measured before.",
+            "",
+        ]
+    if compare := document.get("compare"):
+        lines += [
+            "## Latency",
+            "",
+            "| | MicroHome p50 / p95 / max | peer p50 / p95 / max | ratio p50 / p95 | samples |",
+            "|---|---|---|---|---|",
+        ]
+        for key, label in COMPARE_ROWS:
+            if key not in compare:
+                continue
+            ours, theirs = compare[key]["microhome"], compare[key]["peer"]
+            lines.append(
+                f"| {label} | {triple(ours)} | {triple(theirs)} | "
+                f"{ratio(ours.get('p50'), theirs.get('p50'))} / "
+                f"{ratio(ours.get('p95'), theirs.get('p95'))} | {ours.get('samples')} |"
+            )
+        lines += [
+            "",
+            "The pin edge's peer is the echo client publishing the same motion state (there is "
+            "no peer firmware); the simulated pin is polled every 20 ms, on a board the IRQ "
+            "fires at once.",
+            "",
+        ]
+    if scale := document.get("scale"):
+        lines += ["## Scale", ""]
+        for count, sides in scale.items():
+            ours, theirs = sides["microhome"], sides["peer"]
+            lines += [
+                f"### {count} nodes ({ours.get('added', 0)} added in this step)",
+                "",
+                "| | MicroHome | peer | ratio |",
+                "|---|---|---|---|",
+            ]
+            for key, label, pick in SCALE_ROWS:
+                a, b = ours.get(key), theirs.get(key)
+                shown = label
+                if pick:
+                    a = a.get(pick) if isinstance(a, dict) else None
+                    b = b.get(pick) if isinstance(b, dict) else None
+                    shown = f"{label}, {pick}"
+                if key == "states_dropped":
+                    lines.append(
+                        f"| {shown} | {fmt(a)} of {fmt(ours.get('states_sent'))} | "
+                        f"{fmt(b)} of {fmt(theirs.get('states_sent'))} | — |"
+                    )
+                else:
+                    lines.append(f"| {shown} | {fmt(a)} | {fmt(b)} | {ratio(a, b)} |")
+            lines.append("")
+        lines += [
+            "Nodes are added in steps on the same Home Assistant (the larger count adds the "
+            "difference). MicroHome's nodes come through its real discovery config flow (one "
+            "flow per retained announce, confirmed as a user would, then given four sensors the "
+            "way the options flow saves them, which pushes a signed configuration); the peer's "
+            'through MQTT discovery. "Live" is: the node\'s lamp has a state that is neither '
+            "unavailable nor unknown. While adding, a live node publishes a new temperature "
+            'every 50 ms; "held back" is how long that takes to reach its HA state. While '
+            "running, every node publishes one new temperature a second.",
+            "",
+        ]
+    if logs := document.get("logs"):
+        lines += [
+            "## Log ingestion (MicroHome only: HA's MQTT entities have no node logs)",
+            "",
+            f"{logs['entries_per_second']} entries/s from {logs['nodes']} nodes for "
+            f"{logs['seconds']} s: event-loop delay p99 {logs['loop_delay_p99_ms']} ms, max "
+            f"{logs['loop_delay_max_ms']} ms, median {logs['loop_delay_median_ms']} ms "
+            f"({logs['entries_ingested']} entries ingested, {logs['saves']} saves).",
+            "",
+        ]
+    if firmware := document.get("firmware"):
+        lines += [
+            "## Firmware alone (MicroHome only, real micropython on mosquitto)",
+            "",
+            "```json",
+            json.dumps(firmware, indent=2),
+            "```",
+            "",
+        ]
+    if bundle := document.get("bundle"):
+        lines += ["## Firmware bundle", "", "```json", json.dumps(bundle, indent=2), "```", ""]
+    return "\n".join(lines)
+
+
+def triple(values: dict[str, Any]) -> str:
+    return " / ".join(fmt(values.get(key)) for key in ("p50", "p95", "max"))
