@@ -22,8 +22,8 @@ from typing import Any
 from microhome_tools import FIRMWARE_DIR, bench_ha
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
-from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary
 from microhome_tools.repo import RepositoryNotFound
+from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary
 
 NODE_ID = "bench"
 KEY = bytes(range(32))
