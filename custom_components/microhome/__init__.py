@@ -9,11 +9,12 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 
 from . import protocol
-from .const import CONF_ANNOUNCE, CONF_NODE_ID, DOMAIN
+from .const import CONF_NODE_ID, DOMAIN
 from .issues import node_issue_ids
 from .keys import async_get_fleet_key
 from .logs import async_setup_logs
@@ -55,10 +56,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) ->
     node = MicroHomeNode(hass, entry, await async_get_fleet_key(hass))
     entry.runtime_data = node
     node.async_update_device()
+    # A node set up for the first time has no diagnostics to restore yet.
+    new = (
+        er.async_get(hass).async_get_entity_id(Platform.SENSOR, DOMAIN, f"{node.node_id}_rssi")
+        is None
+    )
     await node.async_start()
-    if entry.data.get(CONF_ANNOUNCE) is None:
-        # Added by hand, its announce is not on the broker: ask the nodes to announce now
-        # rather than when it next reconnects, so its device and address fill in at once.
+    if new:
+        # Ask the nodes to announce and report telemetry now rather than at their next
+        # telemetry interval, so a new node's device, address and signal fill in at once.
         try:
             await mqtt.async_publish(hass, protocol.DISCOVER_TOPIC, "discover")
         except HomeAssistantError as err:

@@ -397,8 +397,10 @@ class Home:
         await self.mqtt.publish("announce", self.announce_body(), True, 1)
 
     async def _announce_later(self):
+        # Announce and telemetry: a node just added in Home Assistant shows its diagnostics now.
         await asyncio.sleep_ms(getrandbits(11) % 2001)
         await self.announce()
+        await self.telemetry()
 
     async def on_connect(self):
         """The burst after a connect; then the inbox and the log sender go on."""

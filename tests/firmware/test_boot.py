@@ -71,6 +71,9 @@ def test_discover_and_home_assistant_online_trigger_announce(
         observer.publish(topic, payload, qos=0)
         message = observer.wait(node.topic("announce"), since=mark, timeout=5)
         assert message.json()["id"] == node.node_id
+        # and its telemetry, for the diagnostics of a node Home Assistant has just added
+        telemetry = observer.wait(node.topic("telemetry"), since=mark, timeout=5)
+        assert telemetry.json()["uptime"] >= 0
 
     mark = observer.mark()
     observer.publish("homeassistant/status", "offline", qos=0)

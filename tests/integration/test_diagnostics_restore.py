@@ -126,10 +126,22 @@ async def test_a_node_added_by_hand_is_asked_to_announce(
     ) == 0
 
 
-async def test_a_discovered_node_is_not_asked_to_announce(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, mqtt_mock: MqttMockHAClient
+async def test_a_discovered_node_is_asked_once_when_it_is_new(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    mqtt_mock: MqttMockHAClient,
+    fleet_key: bytes,
 ) -> None:
-    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    """Set up for the first time, its diagnostics have nothing to restore: the nodes are asked
+    to announce and report telemetry (the firmware answers `discover` with both). Once its
+    entities exist, a reload (as a restart) asks nobody: they restore their last values."""
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    topics = [c.args[0] for c in mqtt_mock.async_publish.call_args_list]
+    assert topics.count("microhome/discover") == 1
+    mqtt_mock.async_publish.reset_mock()
+    assert await hass.config_entries.async_reload(config_entry.entry_id)
     await hass.async_block_till_done()
     topics = [c.args[0] for c in mqtt_mock.async_publish.call_args_list]
     assert "microhome/discover" not in topics
