@@ -44,6 +44,8 @@ class Update:
             self.fetching = False
             slots.rmtree(slots.STAGING)
             store.remove("ota_target")
+            if isinstance(e, MemoryError):
+                raise  # reported by the manager once the update's memory is given back
             m.error = str(e) or repr(e)
             log("E", "update", "update to %s failed: %s" % (version, m.error))
             await self.set("failed")

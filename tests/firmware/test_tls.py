@@ -104,6 +104,8 @@ def test_node_over_tls_announces_takes_a_signed_config_and_a_command(
         "ok": True,
         "errors": [],
     }
+    # A new light starts off; its state follows config/state.
+    assert observer.wait_json(node.topic("state/lamp")) == {"on": False, "brightness": 0}
     mark = observer.mark()
     n = node.command(observer, "set", id="lamp", on=True, brightness=255)
     assert node.reply(observer, n, mark) == {"n": n, "ok": True, "error": None}

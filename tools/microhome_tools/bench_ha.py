@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -668,18 +668,21 @@ def environment() -> Iterator[tuple[Path, Mosquitto]]:
             broker.stop()
 
 
-def measure(parts: list[str], args: Any) -> dict[str, Any]:
-    """Run the chosen parts in one Home Assistant on one broker; their results by part."""
+# bench_profile.profile, passed in by the CLI (it imports this module, not the other way).
+type Profiler = Callable[[Bench, int, Path], Awaitable[None]]
+
+
+def measure(parts: list[str], args: Any, profiler: Profiler | None = None) -> dict[str, Any]:
+    """Run the chosen parts in one Home Assistant on one broker; their results by part; with
+    args.profile, profiler instead."""
     import_integration_from_repository()
     outcome: dict[str, Any] = {}
 
     async def main(bench: Bench) -> None:
         await bench.start_hass()
         try:
-            if args.profile:
-                from microhome_tools.bench_profile import profile  # noqa: PLC0415
-
-                await profile(bench, (args.nodes or [200])[0], args.profile.resolve())
+            if args.profile and profiler is not None:
+                await profiler(bench, (args.nodes or [200])[0], args.profile.resolve())
                 return
             if "compare" in parts:
                 outcome["compare"] = await bench.compare(args.samples)
@@ -732,12 +735,14 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_parts(args: Any, chosen: list[str], earlier: dict[str, Any]) -> dict[str, Any]:
+def run_parts(
+    args: Any, chosen: list[str], earlier: dict[str, Any], profiler: Profiler | None = None
+) -> dict[str, Any]:
     """The `microhome bench` hook: run this module's parts, then write the results files."""
     from microhome_tools import bench_report  # noqa: PLC0415
 
     if args.profile:
-        measure([], args)
+        measure([], args, profiler)
         return {}
     parts = [part for part in PARTS if part in chosen]
     results = measure(parts, args) if parts else {}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from microhome_tools.bench import NODE_ID, SENSORS, Inbox, bench_node_key, write_inputs
+from microhome_tools.bench_node import NODE_ID, SENSORS, Inbox, bench_node_key, write_inputs
 from microhome_tools.broker import Mosquitto
 from microhome_tools.certs import CertificateAuthority
 from microhome_tools.sim import is_32bit, micropython_binary
