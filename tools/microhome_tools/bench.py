@@ -9,7 +9,6 @@
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from microhome_tools import FIRMWARE_DIR, bench_ha, bench_profile
-from microhome_tools.bench_node import NODE_ID, SENSORS, Inbox, bench_node_key, write_inputs
+from microhome_tools.bench_node import NODE_ID, SENSORS, Inbox, start_bench_node, write_inputs
 from microhome_tools.broker import Mosquitto
 from microhome_tools.repo import RepositoryNotFound
 from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary
@@ -49,30 +48,8 @@ def bench_firmware(heapsize: str | None, samples: int, binary: str | None = None
         broker = Mosquitto(work / "broker").start()
         inbox = Inbox(broker)
         state = work / "node"
-        state.mkdir()
-        write_inputs(state, 0)
         started = time.monotonic()
-        sim = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "microhome_tools.cli",
-                "sim",
-                "--broker",
-                f"{broker.host}:{broker.port}",
-                "--node-id",
-                NODE_ID,
-                "--state-dir",
-                str(state),
-                "--key",
-                bench_node_key().hex(),
-                "--heapsize",
-                heapsize,
-                "--micropython",
-                binary,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        sim = start_bench_node(state, broker, "--heapsize", heapsize, "--micropython", binary)
         try:
             online = inbox.wait(f"{base}/status", started, lambda p: p == b"online", 60)
             configured = time.monotonic()

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from microhome_tools.bench_node import sim_command
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
 from microhome_tools.hass_runner import HassRunner
@@ -624,20 +625,7 @@ def write_pins(state_dir: Path, motion: int) -> None:
 
 def start_sim(broker: Mosquitto, state_dir: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "microhome_tools.cli",
-            "sim",
-            "--broker",
-            f"{broker.host}:{broker.port}",
-            "--node-id",
-            FIRMWARE_NODE,
-            "--state-dir",
-            str(state_dir),
-            "--key",
-            node_key(FLEET_KEY, FIRMWARE_NODE).hex(),
-        ],
+        sim_command(broker, FIRMWARE_NODE, state_dir, node_key(FLEET_KEY, FIRMWARE_NODE)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -6,15 +6,13 @@ search halves the range between a failing and a passing heap down to 4 KB.
 """
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from microhome_tools.bench_node import NODE_ID, SENSORS, Inbox, bench_node_key, write_inputs
+from microhome_tools.bench_node import NODE_ID, SENSORS, Inbox, start_bench_node
 from microhome_tools.broker import Mosquitto
 from microhome_tools.certs import CertificateAuthority
 from microhome_tools.sim import is_32bit, micropython_binary
@@ -127,16 +125,10 @@ def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None], tls: bool =
             broker = Mosquitto(work / "broker").start()
         inbox = Inbox(broker)
         state = work / "node"
-        state.mkdir()
-        write_inputs(state, 0)
         started = time.monotonic()
-        sim = subprocess.Popen(
-            [sys.executable, "-m", "microhome_tools.cli", "sim",
-             "--broker", f"{broker.host}:{broker.port}", "--node-id", NODE_ID,
-             "--state-dir", str(state), "--key", bench_node_key().hex(),
-             "--heapsize", f"{heap_kb}K", "--micropython", binary, *node_broker],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        sim = start_bench_node(
+            state, broker, "--heapsize", f"{heap_kb}K", "--micropython", binary, *node_broker
+        )
         try:
             inbox.wait(f"{BASE}/status", started, lambda p: p == b"online", 20)
             job(inbox)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -65,6 +67,15 @@ class Inbox:
         self.client.disconnect()
 
 
+def sim_command(
+    broker: Mosquitto, node_id: str, state: Path, key: bytes, *options: str
+) -> list[str]:
+    """The command line of `microhome sim` running node `node_id` from `state` on `broker`."""
+    return [sys.executable, "-m", "microhome_tools.cli", "sim", "--broker",
+            f"{broker.host}:{broker.port}", "--node-id", node_id, "--state-dir", str(state),
+            "--key", key.hex(), *options]  # fmt: skip
+
+
 def bench_node_key() -> bytes:
     return node_key(KEY, NODE_ID)
 
@@ -75,3 +86,12 @@ def write_inputs(state: Path, motion: int) -> None:
         json.dumps({"pins": {"15": {"temperature": 21.0, "humidity": 45.0}, "16": motion}})
     )
     tmp.replace(state / "hw.json")
+
+
+def start_bench_node(state: Path, broker: Mosquitto, *options: str) -> subprocess.Popen[bytes]:
+    """`microhome sim` running the bench node from the new directory `state`, inputs at rest."""
+    state.mkdir()
+    write_inputs(state, 0)
+    return subprocess.Popen(
+        sim_command(broker, NODE_ID, state, bench_node_key(), *options), stdout=subprocess.DEVNULL
+    )
