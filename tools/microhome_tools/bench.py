@@ -52,15 +52,8 @@ def bench_firmware(heapsize: str | None, samples: int, binary: str | None = None
         sim = start_bench_node(state, broker, "--heapsize", heapsize, "--micropython", binary)
         try:
             online = inbox.wait(f"{base}/status", started, lambda p: p == b"online", 60)
-            configured = time.monotonic()
-            inbox.publish_signed(
-                f"{base}/config/set",
-                {"version": 1, "name": "Bench", "telemetry_interval": 5, "log_level": "I",
-                 "sensors": SENSORS},
-                retain=True,
-            )  # fmt: skip
-            inbox.wait(f"{base}/config/state", configured, lambda p: b'"ok": true' in p or
-                       b'"ok":true' in p, 30)  # fmt: skip
+            config = {"version": 1, "name": "Bench", "telemetry_interval": 5, "log_level": "I"}
+            configured = inbox.configure(base, {**config, "sensors": SENSORS}, 30)
             applied = time.monotonic() - configured
             inbox.wait(f"{base}/state/pir", configured, timeout=30)
             time.sleep(1)

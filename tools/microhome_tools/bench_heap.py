@@ -49,14 +49,8 @@ class Failed(Exception):
 
 
 def _config(inbox: Inbox, sensors: list[dict[str, Any]]) -> None:
-    since = time.monotonic()
-    inbox.publish_signed(
-        f"{BASE}/config/set",
-        {"version": 1, "name": "Heap", "telemetry_interval": 60, "log_level": "I",
-         "sensors": sensors},
-        retain=True,
-    )  # fmt: skip
-    inbox.wait(f"{BASE}/config/state", since, lambda p: json.loads(p)["ok"], 20)
+    config = {"version": 1, "name": "Heap", "telemetry_interval": 60, "log_level": "I"}
+    inbox.configure(BASE, {**config, "sensors": sensors}, 20)
 
 
 def _command(inbox: Inbox, light: str) -> None:

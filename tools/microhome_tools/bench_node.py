@@ -62,6 +62,14 @@ class Inbox:
         ).hexdigest()
         self.client.publish(topic, f"{signature} {text}", qos=1, retain=retain).wait_for_publish()
 
+    def configure(self, base: str, config: dict[str, Any], timeout: float) -> float:
+        """Push `config` (signed, retained) to the node at `base`, wait until it is applied;
+        when it was sent."""
+        sent = time.monotonic()
+        self.publish_signed(f"{base}/config/set", config, retain=True)
+        self.wait(f"{base}/config/state", sent, lambda p: json.loads(p)["ok"], timeout)
+        return sent
+
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
