@@ -178,17 +178,12 @@ def render(document: dict[str, Any]) -> str:
             f"({logs['entries_ingested']} entries ingested, {logs['saves']} saves).",
             "",
         ]
-    if firmware := document.get("firmware"):
-        lines += [
-            "## Firmware alone (MicroHome only, real micropython on mosquitto)",
-            "",
-            "```json",
-            json.dumps(firmware, indent=2),
-            "```",
-            "",
-        ]
-    if bundle := document.get("bundle"):
-        lines += ["## Firmware bundle", "", "```json", json.dumps(bundle, indent=2), "```", ""]
+    for key, title in (
+        ("firmware", "Firmware alone (MicroHome only, real micropython on mosquitto)"),
+        ("bundle", "Firmware bundle"),
+    ):
+        if measured := document.get(key):
+            lines += [f"## {title}", "", "```json", json.dumps(measured, indent=2), "```", ""]
     return "\n".join(lines)
 
 
