@@ -4,8 +4,9 @@
 #   "a"        run a/
 #   "b a 2"    b/ is on trial (this is its boot 2), a/ is the one to go back to
 #   "a b"      a/ runs again: b/ did not come up in 3 boots (the firmware reports it)
-# An unhandled exception is written to data/crash.txt (published after the next boot)
-# and the board resets.
+# data/ota_cmd (an accepted `ota` command) makes it run the lean updater instead of the
+# application. An unhandled exception is written to data/crash.txt (published after the next
+# boot) and the board resets.
 import os
 import sys
 
@@ -34,7 +35,12 @@ try:
         app = "a"
     sys.path.insert(0, app)
     import config
-    from home.node import run
+
+    try:  # an update the application accepted: the lean updater runs it, once
+        os.rename("data/ota_cmd", "data/ota_run")
+        from home.updater import run
+    except OSError:
+        from home.node import run
 
     run(config)
 except KeyboardInterrupt:

@@ -1,12 +1,11 @@
-# MQTTManager: the node's MQTT session, topics and subscriptions.
+# MQTTManager: the node's MQTT session, topics and subscriptions. The lean updater
+# (home/updater.py) has one too, without a home: it only publishes.
 from home.lib.mqtt_client import MQTTClient
 
 
 class MQTTManager:
-    def __init__(self, home, config):
-        self.home = home
-        self.prefix = prefix = "microhome/%s/" % home.node_id
-        log = home.log.src("mqtt")
+    def __init__(self, config, node_id, log, net, home=None):
+        self.prefix = prefix = "microhome/%s/" % node_id
         tls = None
         if getattr(config, "MQTT_TLS", False):
             from home.broker_tls import BrokerTLS
@@ -15,27 +14,30 @@ class MQTTManager:
             ca = getattr(config, "MQTT_CA", "ca.pem")
             tls = BrokerTLS(ca, server_name, log, getattr(config, "NTP_HOST", None))
         self.client = MQTTClient(
-            home.node_id,
+            node_id,
             config.MQTT_HOST,
             getattr(config, "MQTT_PORT", 1883),
             getattr(config, "MQTT_USER", None),
             getattr(config, "MQTT_PASSWORD", None),
             keepalive=getattr(config, "MQTT_KEEPALIVE", 30),
             will=(prefix + "status", b"offline", True, 1),
-            inbox=home.inbox,
-            on_message=home.receive,
-            on_connect=home.on_connect,
-            on_down=home.connected.clear,
             log=log,
-            net=home.wifi.up,
+            net=net,
             tls=tls,
         )
-        self.client.subs = [
-            (prefix + "config/set", 1),
-            (prefix + "cmd", 1),
-            ("microhome/discover", 0),
-            ("homeassistant/status", 0),
-        ]
+        if home:
+            client = self.client
+            client.inbox = home.inbox
+            client.rx_max = len(home.inbox.mv)
+            client.on_message = home.receive
+            client.on_connect = home.on_connect
+            client.on_down = home.connected.clear
+            client.subs = [
+                (prefix + "config/set", 1),
+                (prefix + "cmd", 1),
+                ("microhome/discover", 0),
+                ("homeassistant/status", 0),
+            ]
 
     def topic(self, suffix):
         return self.prefix + suffix

@@ -1,8 +1,9 @@
 # Home: the coordinator. Owns the managers and the sensors, answers config/set and cmd.
-from home.inbox import Inbox, replies  # first: its buffers and the MQTT client's are allocated unfragmented
+from home.inbox import SIZE, Inbox, replies  # first: its buffers and the MQTT client's are allocated unfragmented
 
 import gc
 import json
+import sys
 from binascii import unhexlify
 from random import getrandbits
 from time import ticks_diff, ticks_ms
@@ -13,13 +14,13 @@ from micropython import const
 
 from home import board, store
 from home.catalogue import NAMES, TYPES
-from home.config import fits, validate
 from home.log import LEVELS, Log, uptime_ms
 from home.mqtt import MQTTManager
 from home.sensors import make, unload
 from home.sensors.status_led import StatusLED
 from home.signing import Signer, check, key_id
 from home.update import UpdateManager
+from home.values import fits
 from home.version import VERSION
 from home.wifi import WiFiManager
 
@@ -69,15 +70,17 @@ class Home:
             log.src("wifi"),
             self._wifi_down,
         )
-        self.mqtt = MQTTManager(self, config)
+        self.mqtt = MQTTManager(config, self.node_id, log.src("mqtt"), self.wifi.up, self)
         self.cmd_topic = self.mqtt.topic("cmd")
         self.cmd_topic_bytes = self.cmd_topic.encode()
+        self.config_topic = self.mqtt.topic("config/set")
+        self.refused_config = None  # (version, error) of a config/set too large for the inbox
         self.update = UpdateManager(self)
         self.safe_mode = self._safe_mode(self._crash_report())
         self.cfg = {"version": 0, "name": "", "telemetry_interval": 60, "log_level": "I", "sensors": []}
         stored = store.read_json("config.json")
         if stored:
-            errors = validate(stored)
+            errors = _validate(stored)
             if errors:
                 log("E", "home", "stored config refused: %s" % "; ".join(errors))
             elif self.safe_mode:
@@ -174,7 +177,7 @@ class Home:
             self.log("W", "home", "config/set dropped: %s" % _REFUSED[stage])
             return
         self._accept_n(data["n"])
-        errors = validate(data)
+        errors = _validate(data)
         version = data.get("version")
         if type(version) is not int:
             version = self.cfg["version"]
@@ -280,11 +283,14 @@ class Home:
 
     def receive(self, topic, msg, retained, size):
         """From the MQTT reader: msg None when it was queued in the inbox, else (the inbox is
-        full) a memoryview of its first bytes, valid only during the call. A command that does
-        not fit is answered `busy`; nothing blocks the reader."""
+        full, or the message is over its limit) a memoryview of its first bytes, valid only
+        during the call. A command that does not fit is answered `busy`; nothing blocks the
+        reader. For a message over the limit: feed(chunk) for the rest of it, or None."""
         if msg is None:
             self.inbox_event.set()
-            return
+            return None
+        if size > SIZE:
+            return self._large(topic, msg, size)
         if topic == self.cmd_topic:
             try:
                 self._refuse_busy(msg, size)
@@ -293,6 +299,35 @@ class Home:
                 self._queue_reply(_scan_n(msg, 0), "busy")
         else:
             self.log("W", "home", "busy: dropped a message on %s" % topic)
+        return None
+
+    def _large(self, topic, head, size):
+        """A message over the inbox's limit: a cmd or config/set is checked while it is read
+        past (home/large.py) and refused `too large`; feed() for its chunks, or None."""
+        if topic != self.cmd_topic and topic != self.config_topic:
+            return None
+        if topic == self.config_topic and bytes(head[:64]) == self.last_sig:
+            return None  # the broker re-delivers the retained config we answered already
+        from home.large import Large
+
+        return Large(self, topic, head, size).feed
+
+    def too_large(self, topic, stage, n, version, sig, size):
+        """The outcome of a message over the inbox's limit: refused, and answered as the
+        protocol asks (a config/set only once its signature and n have checked)."""
+        error = _REFUSED[stage] if stage else "too large: %d bytes, the limit is %d" % (size, SIZE)
+        if topic == self.cmd_topic:
+            if not stage:
+                self._accept_n(n)
+            self._queue_reply(n, error)
+        elif stage:
+            self.log("W", "home", "config/set dropped: " + error)
+        else:
+            self._accept_n(n)
+            self.last_sig = sig
+            store.write("sig", sig.decode())
+            self.refused_config = (version if type(version) is int else self.cfg["version"], error)
+            self.replies_event.set()
 
     def _refuse_busy(self, msg, size):
         if len(msg) < size:  # only its start was kept: no signature to check, its n if written first
@@ -325,6 +360,12 @@ class Home:
             if self.unanswered:
                 self.log("E", "home", "busy: %d commands lost unanswered" % self.unanswered)
                 self.unanswered = 0
+            if self.refused_config:
+                version, error = self.refused_config
+                self.refused_config = None
+                self.log("W", "home", "config %s refused: %s" % (version, error))
+                body = json.dumps({"version": version, "ok": False, "errors": [error]})
+                await self.mqtt.publish("config/state", body, True, 1)
 
     def no_memory(self, where):
         """A task ran out of memory: what it held is dropped; logged once per place."""
@@ -346,7 +387,6 @@ class Home:
             await asyncio.sleep_ms(100)
 
     async def inbox_loop(self):
-        prefix = self.mqtt.prefix
         while True:
             await self.inbox_event.wait()
             self.inbox_event.clear()
@@ -356,7 +396,7 @@ class Home:
                 try:
                     if topic == self.cmd_topic:
                         await self.on_cmd(topic, msg)
-                    elif topic == prefix + "config/set":
+                    elif topic == self.config_topic:
                         await self.on_config(topic, msg)
                     elif topic == "microhome/discover" or (
                         topic == "homeassistant/status" and bytes(msg) == b"online"
@@ -490,6 +530,20 @@ class Home:
             self.no_memory("a task")
             return
         raise error  # out of asyncio.run(): main.py records it and resets
+
+
+def _validate(cfg):
+    """home.config.validate(cfg), the module loaded for this call only."""
+    from home import config
+
+    try:
+        return config.validate(cfg)
+    finally:
+        sys.modules.pop("home.config", None)
+        try:
+            delattr(sys.modules["home"], "config")
+        except AttributeError:
+            pass
 
 
 def _peek_n(msg):

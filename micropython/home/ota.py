@@ -1,6 +1,7 @@
-# One OTA update, loaded by UpdateManager only while it runs: the bundle is fetched over FTP
-# into ota/, every file hashed while it is written and read back from the flash, then ota/
-# becomes the other application directory and the boot record names it, on trial.
+# One OTA update, run by the lean updater (home/updater.py) before the application is
+# imported: the bundle is fetched over FTP into ota/, every file hashed while it is written and
+# read back from the flash, then ota/ becomes the other application directory and the boot
+# record names it, on trial.
 import gc
 import hashlib
 import json
@@ -21,15 +22,17 @@ class UpdateError(Exception):
 
 
 class Update:
-    def __init__(self, manager):
-        self.m = manager
+    def __init__(self, status):
+        self.m = status  # state, version, progress, error; async publish(); log(lvl, src, msg)
         self.total = self.got = 0
         self.marks = []
         self.mark = asyncio.Event()
         self.fetching = False
 
     async def run(self, cmd, ftp):
-        m, log, version = self.m, self.m.home.log, cmd["version"]
+        """True once the new version is installed and on trial; False when it failed (the
+        reason reported, the running version left as it was)."""
+        m, log, version = self.m, self.m.log, cmd["version"]
         log("I", "update", "updating to %s from %s:%d" % (version, cmd["host"], cmd["port"]))
         store.write("ota_target", version)  # what the next boot reports if this one ends here
         try:
@@ -43,16 +46,16 @@ class Update:
         except Exception as e:  # FtpError, UpdateError, OSError, MemoryError: all end here
             self.fetching = False
             slots.rmtree(slots.STAGING)
-            store.remove("ota_target")
-            if isinstance(e, MemoryError):
-                raise  # reported by the manager once the update's memory is given back
+            gc.collect()
             m.error = str(e) or repr(e)
+            if isinstance(e, MemoryError):
+                m.error = "not enough memory for an update: " + m.error
             log("E", "update", "update to %s failed: %s" % (version, m.error))
             await self.set("failed")
-            return
+            return False
         await self.set("rebooting", 100)
         log("I", "update", "%s installed in %s/, rebooting" % (version, target))
-        await m.home._reboot()
+        return True
 
     async def set(self, state, progress=0):
         self.m.state, self.m.progress = state, progress

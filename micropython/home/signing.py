@@ -15,9 +15,16 @@ class Signer:
         self._outer = bytes(b ^ 0x5C for b in key)
 
     def hmac(self, *parts):
+        return self.end(self.begin(*parts))
+
+    def begin(self, *parts):
+        """An HMAC under way over parts; end() gives it."""
         inner = sha256(self._inner)
         for part in parts:
             inner.update(part)
+        return inner
+
+    def end(self, inner):
         outer = sha256(self._outer)
         outer.update(inner.digest())
         return outer.digest()
@@ -32,18 +39,30 @@ def key_id(key):
 
 def verify(signer, topic, payload):
     """The body of a correctly signed payload, or None."""
+    sig = signature(payload)
+    if sig is None:
+        return None
+    body = payload[65:]
+    return body if same(signer.sign(topic, body), sig) else None
+
+
+def signature(payload):
+    """The 64 hex characters a signed payload starts with (before a space), or None."""
     if len(payload) < 65 or payload[64] != 0x20:
         return None
     sig = payload[:64]
     for c in sig:
         if c not in _HEX:
             return None
-    body = payload[65:]
-    good = signer.sign(topic, body)
+    return sig
+
+
+def same(good, sig):
+    """The 64-character signatures are equal (in constant time)."""
     diff = 0
     for i in range(64):
         diff |= good[i] ^ sig[i]
-    return None if diff else body
+    return not diff
 
 
 def check(signer, topic, payload, last_n):

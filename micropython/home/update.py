@@ -1,9 +1,9 @@
-# UpdateManager: the `ota` command (carried out by ota.py) and what became of the last update.
+# UpdateManager: the `ota` command and what became of the last update. An accepted command is
+# stored in data/ota_cmd and the node resets into the lean updater (home/updater.py, run by
+# main.py before the application), which installs the new version in the other slot.
 # A new version boots on trial (slots.py, main.py): it is good once it reached the broker and
 # reported; main.py goes back to the old one after 3 boots that did not get there.
-import gc
 import json
-import sys
 
 import asyncio
 
@@ -55,7 +55,10 @@ class UpdateManager:
                 )
             else:
                 self.state = "failed"
-                self.error = "update to %s interrupted; still on %s" % (target, VERSION)
+                self.error = store.read("ota_error") or "update to %s interrupted; still on %s" % (
+                    target,
+                    VERSION,
+                )
             log("E", "update to %s: %s" % (self.version, self.error))
         slots.rmtree(slots.STAGING)  # what an interrupted download left
 
@@ -83,6 +86,7 @@ class UpdateManager:
         if self._settle:
             self._settle = False
             store.remove("ota_target")
+            store.remove("ota_error")
             slots.write(slots.record()[0])
 
     def command(self, cmd):
@@ -96,35 +100,16 @@ class UpdateManager:
             return "bad value: manifest_sha256"
         if self.busy():
             return "busy"
+        store.write_json("ota_cmd", {name: cmd[name] for name, _ in _FIELDS})
+        store.write("ota_target", cmd["version"])  # reported at the next boot if the update ends early
         self.state, self.version, self.progress, self.error = "downloading", cmd["version"], 0, None
-        asyncio.create_task(self._run(cmd))
+        asyncio.create_task(self._start())
         return None
 
-    async def _run(self, cmd):
-        # ota.py and the FTP client are loaded only for an update, the client's buffer first,
-        # while the heap has room; their memory is given back after an update that failed.
-        ftp = ota = None
-        short = None
-        try:
-            gc.collect()
-            from home.lib.ftp import Ftp
-
-            ftp = Ftp(cmd["host"], cmd["port"], cmd["user"], cmd["password"])
-            gc.collect()
-            from home import ota
-
-            await ota.Update(self).run(cmd, ftp)  # reports its own failures
-        except MemoryError as e:
-            short = "not enough memory for an update: %s" % e
-        finally:
-            ftp = ota = None
-            sys.modules.pop("home.ota", None)
-            sys.modules.pop("home.lib.ftp", None)
-            gc.collect()
-        if short:  # reported once the update's memory is given back
-            self.state, self.error = "failed", short
-            self.home.log("E", "update", short)
-            await self.publish()
+    async def _start(self):
+        self.home.log("I", "update", "update to %s: restarting into the updater" % self.version)
+        await self.publish()
+        await self.home._reboot()
 
 
 def _last_crash():

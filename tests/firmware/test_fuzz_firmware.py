@@ -90,13 +90,7 @@ def assert_alive(node: SimNode, observer: Observer) -> None:
     assert statuses[-1].payload == b"online", node.console()[-3000:]
 
 
-MEMORY_FINDING = pytest.mark.xfail(
-    strict=False,
-    reason="finding (issue 13): at the 96K heap some fuzzed payloads of about 640 bytes fail "
-    "with MemoryError in the handler (no reply), or crash the firmware (MemoryError in "
-    "on_connect / _task_crashed, then a power-up); which ones depends on the heap's state",
-)
-HEAPS = [pytest.param(HEAPSIZE, marks=MEMORY_FINDING), OTA_HEAPSIZE]
+HEAPS = [HEAPSIZE, OTA_HEAPSIZE]
 
 
 @pytest.fixture
@@ -146,28 +140,51 @@ def test_fuzzed_commands_are_all_answered(fuzz_node: SimNode, observer: Observer
     assert observer.wait_json(node.topic("state/lamp"), since=mark)["brightness"] == 77
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding (issue 13): a payload over the node's 2048-byte inbox is read past and "
-    "dropped with a W log line, the connection kept, but never answered",
-)
 @pytest.mark.parametrize("suffix", ["cmd", "config/set"])
 def test_oversize_payload_is_answered(configured: SimNode, observer: Observer, suffix: str) -> None:
-    """A signed payload far over any limit: refused with an answer, the node stays online.
-
-    Today the node reads it past and drops it, keeping its connection, but sends no answer.
-    """
+    """A signed payload far over any limit: read past with its signature and `n` checked on
+    the way, refused `too large` with an answer, the node stays online and works."""
     node = configured
+    topic = "reply" if suffix == "cmd" else "config/state"
+    # A decoy "n" inside a string and one nested deeper: only the top-level one counts.
+    decoy = '"n": 1, \\"n\\": 2 '
     for size in (17_000, 70_000):
         mark = observer.mark()
+        n = next_n()
         if suffix == "cmd":
-            body = {"n": next_n(), "cmd": "announce", "pad": "x" * size}
+            body = {"n": n, "cmd": "announce", "pad": decoy + "x" * size}
         else:
-            body = CONFIG | {"n": next_n(), "version": 2, "name": "x" * size}
-        observer.publish(node.topic(suffix), node.signed(suffix, body_text(body)), retain=True)
-        answer(observer, node, "reply" if suffix == "cmd" else "config/state", mark)
+            body = CONFIG | {"version": 2, "name": decoy + "x" * size, "x": {"n": 3}, "n": n}
+        payload = node.signed(suffix, body_text(body)).encode()
+        observer.publish(node.topic(suffix), payload, retain=suffix != "cmd")
+        got = answer(observer, node, topic, mark).json()
+        error = f"too large: {len(payload)} bytes, the limit is 2048"
+        if suffix == "cmd":
+            assert got == {"n": n, "ok": False, "error": error}
+        else:
+            assert got == {"version": 2, "ok": False, "errors": [error]}
         assert_alive(node, observer)
-        observer.publish(node.topic(suffix), b"", retain=True)
+    # Refused as any signed message is: a wrong key, a replayed n.
+    pad = "x" * 5000
+    if suffix == "config/set":
+        observer.publish(node.topic(suffix), b"", retain=True)  # ignored by the node
+    else:
+        mark = observer.mark()
+        text = body_text({"n": next_n(), "cmd": "announce", "pad": pad})
+        observer.publish(node.topic("cmd"), node.signed("cmd", text, WRONG_KEY))
+        assert answer(observer, node, "reply", mark).json()["error"] == "bad signature"
+        mark = observer.mark()
+        observer.publish(node.topic("cmd"), node.signed("cmd", body_text({"n": n, "pad": pad})))
+        assert answer(observer, node, "reply", mark).json() == {
+            "n": n,
+            "ok": False,
+            "error": "replayed n",
+        }
+    # The applied configuration still runs, and commands work.
+    mark = observer.mark()
+    n = node.command(observer, "set", id="lamp", on=True, brightness=77)
+    assert node.reply(observer, n, mark) == {"n": n, "ok": True, "error": None}
+    assert observer.wait_json(node.topic("state/lamp"), since=mark)["brightness"] == 77
 
 
 def log_lines(observer: Observer, node: SimNode, since: int) -> list[str]:

@@ -62,45 +62,26 @@ def _bytes(s):
 
 class MQTTClient:
     tls = None  # plain TCP
-    def __init__(
-        self,
-        client_id,
-        host,
-        port=1883,
-        user=None,
-        password=None,
-        keepalive=30,
-        will=None,
-        inbox=None,
-        on_message=None,
-        on_connect=None,
-        on_down=None,
-        log=None,
-        net=None,
-        min_delay=500,
-        max_delay=30000,
-        tls=None,
-    ):
-        self.client_id = client_id
-        self.host = host
-        self.port = port
-        self.user = user
-        self.password = password
-        self.keepalive = keepalive
+    # Set by the owner to receive messages (subscriptions in `subs`):
+    # inbox: home.inbox.Inbox, where payloads are queued; rx_max, the largest message, its size.
+    # on_message(topic str, payload, retained bool, size), synchronous: payload None when
+    # the message was queued in the inbox; else (no room) a memoryview of its first bytes
+    # (all of them when size is no larger), valid only during the call. For a message
+    # over rx_max it may return feed(chunk): given each further chunk, then None.
+    inbox = on_message = None
+    rx_max = _SCRATCH
+    on_connect = None  # coroutine function, run as a task after each connect
+    on_down = None  # called when a connection is lost
+    min_delay = 500  # reconnect back-off, ms
+    max_delay = 30000
+
+    def __init__(self, client_id, host, port=1883, user=None, password=None, keepalive=30,
+                 will=None, log=None, net=None, tls=None):  # fmt: skip
+        self.client_id, self.host, self.port = client_id, host, port
+        self.user, self.password, self.keepalive = user, password, keepalive
         self.will = will  # (topic, message, retain, qos)
-        # inbox: home.inbox.Inbox, where payloads are queued (its size is the largest message)
-        # on_message(topic str, payload, retained bool, size), synchronous: payload None when
-        # the message was queued in the inbox; else (no room) a memoryview of its first bytes
-        # (all of them when size is no larger), valid only during the call
-        self.inbox = inbox
-        self.rx_max = len(inbox.mv) if inbox is not None else _SCRATCH
-        self.on_message = on_message
-        self.on_connect = on_connect  # coroutine function, run as a task after each connect
-        self.on_down = on_down  # called when a connection is lost
         self.log = log or (lambda lvl, msg: None)
         self.net = net  # asyncio.Event that is set while the network is up
-        self.min_delay = min_delay
-        self.max_delay = max_delay
         if tls:  # tls(socket): that socket in TLS (home.broker_tls); never a plaintext fallback
             self.tls = tls
         self.subs = []  # (topic, qos), subscribed on every connect
@@ -204,11 +185,25 @@ class MQTTClient:
         self._last_rx = ticks_ms()
         return kind, size
 
-    async def _skip(self, size):
+    async def _skip(self, size, feed=None):
+        """Read past size bytes; feed(chunk) is given each chunk, then None (unless it fails)."""
         while size:
-            chunk = min(size, _SCRATCH)
-            await self._fill(self._rxv[:chunk])
-            size -= chunk
+            chunk = self._rxv[: min(size, _SCRATCH)]
+            await self._fill(chunk)
+            size -= len(chunk)
+            if feed:
+                feed = self._feed(feed, chunk)
+        if feed:
+            self._feed(feed, None)
+
+    def _feed(self, feed, chunk):
+        try:
+            feed(chunk)
+            return feed
+        except MemoryError:
+            self._no_memory("message")
+        except Exception as e:  # a bug in the handler must not cost the connection
+            self.log("E", "message handler: %r" % e)
 
     async def _read_small(self):
         """A control packet: (kind, body memoryview); a body too long for it is skipped."""
@@ -394,28 +389,26 @@ class MQTTClient:
         topic = str(rx[2 : 2 + tlen], "utf-8")
         n = size - head
         inbox = self.inbox
-        start = inbox.reserve(n) if inbox is not None else None
+        start = inbox.reserve(n) if inbox is not None and n <= self.rx_max else None
+        payload = feed = None
+        if start is not None:
+            await self._fill(inbox.mv[start : start + n])
+            inbox.commit(topic, start, n)
+        else:  # no room, or too large: its start (all of it when it fits) goes to on_message
+            payload = rx[: min(n, _SCRATCH)]
+            await self._fill(payload)
+        if self.on_message:
+            try:
+                feed = self.on_message(topic, payload, bool(kind & 1), n)
+            except MemoryError:
+                self._no_memory("message")
+            except Exception as e:  # a bug in the handler must not cost the connection
+                self.log("E", "message handler: %r" % e)
+        if payload is not None:  # after on_message: it reuses the scratch
+            await self._skip(n - len(payload), feed if callable(feed) else None)
         if n > self.rx_max:
             self.dropped += 1
-            await self._skip(n)
             self.log("W", "message on %s dropped: %d bytes, the limit is %d" % (topic, n, self.rx_max))
-        else:
-            if start is not None:
-                payload = None
-                await self._fill(inbox.mv[start : start + n])
-                inbox.commit(topic, start, n)
-            else:  # no room: its start (all of it when it fits) goes to on_message
-                payload = rx[: min(n, _SCRATCH)]
-                await self._fill(payload)
-            if self.on_message:
-                try:
-                    self.on_message(topic, payload, bool(kind & 1), n)
-                except MemoryError:
-                    self._no_memory("message")
-                except Exception as e:  # a bug in the handler must not cost the connection
-                    self.log("E", "message handler: %r" % e)
-            if payload is not None:
-                await self._skip(n - len(payload))  # after on_message: it reuses the scratch
         if qos == 1:
             try:
                 await self._send_short(0x40, pid, gen)
