@@ -315,6 +315,7 @@ class Home:
     def too_large(self, topic, stage, n, version, sig, size):
         """The outcome of a message over the inbox's limit: refused, and answered as the
         protocol asks (a config/set only once its signature and n have checked)."""
+        _forget("large")
         error = _REFUSED[stage] if stage else "too large: %d bytes, the limit is %d" % (size, SIZE)
         if topic == self.cmd_topic:
             if not stage:
@@ -539,11 +540,16 @@ def _validate(cfg):
     try:
         return config.validate(cfg)
     finally:
-        sys.modules.pop("home.config", None)
-        try:
-            delattr(sys.modules["home"], "config")
-        except AttributeError:
-            pass
+        _forget("config")
+
+
+def _forget(name):
+    """Drop the module home.<name> (loaded for one job); the next gc frees it."""
+    sys.modules.pop("home." + name, None)
+    try:
+        delattr(sys.modules["home"], name)
+    except AttributeError:
+        pass
 
 
 def _peek_n(msg):

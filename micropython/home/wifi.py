@@ -8,10 +8,8 @@ from home.board import PLATFORM
 
 class WiFiManager:
     def __init__(self, ssid, password, log, on_down=None):
-        self.ssid = ssid
-        self.password = password
-        self.log = log
-        self.on_down = on_down
+        self.ssid, self.password = ssid, password
+        self.log, self.on_down = log, on_down  # on_down(): called when the connection is lost
         self.wlan = network.WLAN(network.STA_IF)
         self.up = asyncio.Event()
         self.progress = ticks_ms()  # the last turn of the supervision loop, for the watchdog

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from tests.firmware.conftest import CONFIG, HARDWARE, NodeFactory, online
-from tests.firmware.harness import OTA_HEAPSIZE, Observer, SimNode, next_n
+from tests.firmware.harness import OTA_HEAPSIZE, Observer, SimNode, next_n, wait_until
 
 
 def test_led_set_with_transition_ramps_duty_and_echoes_state(
@@ -136,7 +136,6 @@ def test_refused_commands_are_answered_with_the_reason(
 
 
 def test_ota_is_routed_to_the_update_manager(start_node: NodeFactory, observer: Observer) -> None:
-    # An update needs about 16 KB of heap on top of a running node (tests/ota/test_node_ota.py)
     node = start_node(extra=("--heapsize", OTA_HEAPSIZE))
     node.set_hw(HARDWARE)
     online(observer, node)
@@ -151,6 +150,12 @@ def test_ota_is_routed_to_the_update_manager(start_node: NodeFactory, observer: 
     status = observer.wait_json(node.topic("ota/status"), lambda s: s["state"] == "failed", 5, mark)
     assert status["version"] == "1.3.0"
     assert "ECONNREFUSED" in status["error"]  # nothing listens there: the update stops cleanly
+    # The updater resets into the running version, which reports the failure again.
+    def failures() -> int:
+        return sum(m.json() == status for m in observer.on(node.topic("ota/status"), mark))
+
+    wait_until(lambda: failures() >= 2, 15, "the failure reported again")
+    online(observer, node, mark)
     again = node.command(observer, "announce")
     assert node.reply(observer, again, mark)["ok"] is True  # and the node carries on
 
