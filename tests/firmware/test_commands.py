@@ -150,6 +150,7 @@ def test_ota_is_routed_to_the_update_manager(start_node: NodeFactory, observer: 
     status = observer.wait_json(node.topic("ota/status"), lambda s: s["state"] == "failed", 5, mark)
     assert status["version"] == "1.3.0"
     assert "ECONNREFUSED" in status["error"]  # nothing listens there: the update stops cleanly
+
     # The updater resets into the running version, which reports the failure again.
     def failures() -> int:
         return sum(m.json() == status for m in observer.on(node.topic("ota/status"), mark))
