@@ -1,10 +1,8 @@
 # Checks a whole `config/set` body (docs/protocol.md, "Configuration limits") against the
-# catalogue table generated from the integration's catalogue (home/catalogue.py). Loaded only
-# while a configuration is checked (home/node.py): the heap holds it only then.
+# catalogue table generated from the integration's catalogue (home/catalogue.py).
 from home.board import PLATFORM
 from home.catalogue import NAMES, PINS, TYPES
 from home.log import LEVELS
-from home.values import fits
 
 _PINS = PINS.get(PLATFORM, {})
 
@@ -16,6 +14,16 @@ def is_id(s, chars, longest):
         if not ("a" <= c <= "z" or "0" <= c <= "9" or c in chars):
             return False
     return True
+
+
+def fits(kind, value, low, high):
+    """Whether value is of kind (i int, b bool, n int or float) and, if given, in low..high."""
+    t = type(value)
+    if kind == "b":
+        return t is bool
+    if not (t is int or (kind == "n" and t is float)):
+        return False
+    return low is None or low <= value <= high
 
 
 def _pin_in(pin, role):

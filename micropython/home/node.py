@@ -14,13 +14,13 @@ from micropython import const
 
 from home import board, store
 from home.catalogue import NAMES, TYPES
+from home.config import fits, validate
 from home.log import LEVELS, Log, uptime_ms
 from home.mqtt import MQTTManager
 from home.sensors import make, unload
 from home.sensors.status_led import StatusLED
 from home.signing import Signer, check, key_id
 from home.update import UpdateManager
-from home.values import fits
 from home.version import VERSION
 from home.wifi import WiFiManager
 
@@ -80,7 +80,7 @@ class Home:
         self.cfg = {"version": 0, "name": "", "telemetry_interval": 60, "log_level": "I", "sensors": []}
         stored = store.read_json("config.json")
         if stored:
-            errors = _validate(stored)
+            errors = validate(stored)
             if errors:
                 log("E", "home", "stored config refused: %s" % "; ".join(errors))
             elif self.safe_mode:
@@ -177,7 +177,7 @@ class Home:
             self.log("W", "home", "config/set dropped: %s" % _REFUSED[stage])
             return
         self._accept_n(data["n"])
-        errors = _validate(data)
+        errors = validate(data)
         version = data.get("version")
         if type(version) is not int:
             version = self.cfg["version"]
@@ -531,16 +531,6 @@ class Home:
             self.no_memory("a task")
             return
         raise error  # out of asyncio.run(): main.py records it and resets
-
-
-def _validate(cfg):
-    """home.config.validate(cfg), the module loaded for this call only."""
-    from home import config
-
-    try:
-        return config.validate(cfg)
-    finally:
-        _forget("config")
 
 
 def _forget(name):
