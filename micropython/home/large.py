@@ -2,11 +2,14 @@
 # one arrives. The MQTT reader reads it past in chunks: its signature is checked on the way
 # (HMAC over the chunks) and the top-level "n" and "version" picked out of the JSON text, so
 # it is refused like any other: a cmd on `reply`, a config/set on `config/state`.
+import sys
 from binascii import hexlify
 
 from micropython import const
 
-from home.signing import same, signature
+from home import store
+from home.inbox import SIZE
+from home.signing import REFUSED, same, signature
 
 _KEY_MAX = const(8)
 _N = const(1)
@@ -80,6 +83,13 @@ class Large:
             self.ended = False
 
     def done(self):
+        """Refused as the protocol asks: a cmd on `reply`, a config/set only once its signature
+        and n have checked, on `config/state` (published by the reply task)."""
+        sys.modules.pop("home.large", None)  # loaded for this message only
+        try:
+            delattr(sys.modules["home"], "large")
+        except AttributeError:
+            pass
         home = self.home
         n = self.found.get(_N, 0)
         if not self.hmac or not same(hexlify(home.signer.end(self.hmac)), self.sig):
@@ -90,6 +100,15 @@ class Large:
             stage = "replay"
         else:
             stage = None
-            home._accept_n(n)
-        home.too_large(self.topic, stage, n, self.found.get(_VERSION), self.sig, self.size)
-
+            home.accept_n(n)
+        error = REFUSED[stage] if stage else "too large: %d bytes, the limit is %d" % (self.size, SIZE)
+        if self.topic == home.cmd_topic:
+            home.queue_reply(n, error)
+        elif stage:
+            home.log("W", "home", "config/set dropped: " + error)
+        else:
+            home.last_sig = self.sig
+            store.write("sig", self.sig.decode())
+            version = self.found.get(_VERSION)
+            home.refused_config = (version if version is not None else home.cfg["version"], error)
+            home.replies_event.set()

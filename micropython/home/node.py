@@ -3,7 +3,6 @@ from home.inbox import SIZE, Inbox, replies  # first: its buffers and the MQTT c
 
 import gc
 import json
-import sys
 from binascii import unhexlify
 from random import getrandbits
 from time import ticks_diff, ticks_ms
@@ -19,7 +18,7 @@ from home.log import LEVELS, Log, uptime_ms
 from home.mqtt import MQTTManager
 from home.sensors import make, unload
 from home.sensors.status_led import StatusLED
-from home.signing import Signer, check, key_id
+from home.signing import REFUSED, Signer, check, key_id
 from home.update import UpdateManager
 from home.version import VERSION
 from home.wifi import WiFiManager
@@ -35,7 +34,6 @@ _SAFE_AFTER = const(3)  # boots in a row that crashed early: the next one is in 
 _STABLE_MS = const(60000)  # up this long: the boot did not crash early
 _CRASH_LINES = const(16)
 _LINE_MAX = const(160)
-_REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replayed n"}
 
 
 class Home:
@@ -174,9 +172,9 @@ class Home:
             return  # the broker re-delivers the retained config we answered already
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
-            self.log("W", "home", "config/set dropped: %s" % _REFUSED[stage])
+            self.log("W", "home", "config/set dropped: %s" % REFUSED[stage])
             return
-        self._accept_n(data["n"])
+        self.accept_n(data["n"])
         errors = validate(data)
         version = data.get("version")
         if type(version) is not int:
@@ -201,7 +199,7 @@ class Home:
                     await self.publish_state(sensor.id, sensor.state)
             await self.announce()
 
-    def _accept_n(self, n):
+    def accept_n(self, n):
         self.last_n = n
         if n > self.n_reserved:
             self.n_reserved = n + _N_AHEAD
@@ -217,10 +215,10 @@ class Home:
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
             n = data["n"] if data else _peek_n(msg)
-            self.log("W", "home", "cmd dropped: %s" % _REFUSED[stage])
-            await self.reply(n, _REFUSED[stage])
+            self.log("W", "home", "cmd dropped: %s" % REFUSED[stage])
+            await self.reply(n, REFUSED[stage])
             return
-        self._accept_n(data["n"])
+        self.accept_n(data["n"])
         try:
             if type(data.get("id", "")) is not str:
                 error = "bad value: id"
@@ -296,14 +294,14 @@ class Home:
                 self._refuse_busy(msg, size)
             except MemoryError:  # no memory to check it: answered busy all the same
                 gc.collect()
-                self._queue_reply(_scan_n(msg, 0), "busy")
+                self.queue_reply(_scan_n(msg, 0), "busy")
         else:
             self.log("W", "home", "busy: dropped a message on %s" % topic)
         return None
 
     def _large(self, topic, head, size):
         """A message over the inbox's limit: a cmd or config/set is checked while it is read
-        past (home/large.py) and refused `too large`; feed() for its chunks, or None."""
+        past and refused `too large` (home/large.py); feed() for its chunks, or None."""
         if topic != self.cmd_topic and topic != self.config_topic:
             return None
         if topic == self.config_topic and bytes(head[:64]) == self.last_sig:
@@ -312,35 +310,17 @@ class Home:
 
         return Large(self, topic, head, size).feed
 
-    def too_large(self, topic, stage, n, version, sig, size):
-        """The outcome of a message over the inbox's limit: refused, and answered as the
-        protocol asks (a config/set only once its signature and n have checked)."""
-        _forget("large")
-        error = _REFUSED[stage] if stage else "too large: %d bytes, the limit is %d" % (size, SIZE)
-        if topic == self.cmd_topic:
-            if not stage:
-                self._accept_n(n)
-            self._queue_reply(n, error)
-        elif stage:
-            self.log("W", "home", "config/set dropped: " + error)
-        else:
-            self._accept_n(n)
-            self.last_sig = sig
-            store.write("sig", sig.decode())
-            self.refused_config = (version if type(version) is int else self.cfg["version"], error)
-            self.replies_event.set()
-
     def _refuse_busy(self, msg, size):
         if len(msg) < size:  # only its start was kept: no signature to check, its n if written first
             stage, data = None, {"n": _scan_n(msg, 0)}
         else:
             stage, data = check(self.signer, self.cmd_topic_bytes, msg, self.last_n)
         if stage:
-            self._queue_reply(data["n"] if data else _peek_n(msg), _REFUSED[stage])
+            self.queue_reply(data["n"] if data else _peek_n(msg), REFUSED[stage])
         else:
-            self._queue_reply(data["n"], "busy")
+            self.queue_reply(data["n"], "busy")
 
-    def _queue_reply(self, n, error):
+    def queue_reply(self, n, error):
         if self.replies.put(n, error):
             self.replies_event.set()
         else:
@@ -531,15 +511,6 @@ class Home:
             self.no_memory("a task")
             return
         raise error  # out of asyncio.run(): main.py records it and resets
-
-
-def _forget(name):
-    """Drop the module home.<name> (loaded for one job); the next gc frees it."""
-    sys.modules.pop("home." + name, None)
-    try:
-        delattr(sys.modules["home"], name)
-    except AttributeError:
-        pass
 
 
 def _peek_n(msg):

@@ -4,6 +4,8 @@ from binascii import hexlify
 from hashlib import sha256
 
 _HEX = b"0123456789abcdef"
+# The error a refused message is answered with, by the stage of check() that refused it.
+REFUSED = {"signature": "bad signature", "n": "bad value: n", "replay": "replayed n"}
 
 
 class Signer:
