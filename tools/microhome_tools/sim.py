@@ -152,20 +152,6 @@ def install_firmware(flash: Path, compile_modules: bool = True) -> None:
     shutil.copyfile(FIRMWARE_DIR / "main.py", flash / "main.py")
 
 
-def compile_sim_modules(destination: Path) -> Path:
-    """The simulated `machine`, `network`, `dht` and buses, compiled into destination when
-    mpy-cross is there (a board has them in ROM: compiling them from source would cost the
-    node's heap what no board pays); else their source directory."""
-    compiler = mpy_cross_binary()
-    if compiler is None:
-        return SIM_DIR
-    destination.mkdir(parents=True, exist_ok=True)
-    for source in sorted(SIM_DIR.glob("*.py")):
-        compiled = destination / f"{source.stem}.mpy"
-        subprocess.run([compiler, "-s", source.name, "-o", str(compiled), str(source)], check=True)
-    return destination
-
-
 def _die_with_parent() -> None:
     if _libc is not None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphans if the sim is killed
@@ -205,7 +191,6 @@ class SimNode:
         self.cause = PWRON_RESET
         self.console: IO[str] | None = None
         self.prefix = ""
-        self.sim_modules = SIM_DIR
 
     def prepare(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -218,12 +203,11 @@ class SimNode:
         if not hw.exists():
             hw.write_text('{"pins": {}}\n')
         self.console = (self.state_dir / "console.log").open("a", buffering=1)
-        self.sim_modules = compile_sim_modules(self.state_dir / "sim")
 
     def start(self) -> None:
         env = dict(os.environ)
         env.update(
-            MICROPYPATH=f":.frozen:{self.flash / 'lib'}:{self.sim_modules}",
+            MICROPYPATH=f":.frozen:{self.flash / 'lib'}:{SIM_DIR}",
             MICROHOME_STATE=str(self.state_dir),
             MICROHOME_PLATFORM=self.platform,
             MICROHOME_UID=self.uid,
