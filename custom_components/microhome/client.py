@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -50,6 +51,40 @@ type Publish = Callable[[str, str, int, bool], Awaitable[None]]
 type Subscribe = Callable[[str, Callable[[Message], None]], Awaitable[Callable[[], None]]]
 type Listener = Callable[[], None]
 type Spawn = Callable[[Coroutine[Any, Any, None]], None]
+type Handler = Callable[[Message], None]
+
+# The topics of a node the client follows, by suffix of `microhome/<id>/`.
+NODE_TOPICS = (
+    "status",
+    "announce",
+    "state/+",
+    "telemetry",
+    "config/state",
+    "ota/status",
+    "reply",
+    "log",
+)
+# The retained ones (and `state/<id>`): a node that starts after they came gets the last of each.
+_RETAINED = frozenset({"status", "announce", "config/state", "ota/status"})
+
+
+@dataclass(frozen=True, slots=True)
+class KeptMessage:
+    """The last message on a retained topic, delivered again to a node that starts later."""
+
+    topic: str
+    payload: str | bytes | bytearray
+    retain: bool = True
+
+
+def _route(topic: str) -> tuple[str, str, bool]:
+    """The node id, the subscribed topic that matches topic and whether it is retained."""
+    prefix, _, rest = topic.partition("/")
+    node_id, _, suffix = rest.partition("/")
+    kind, _, peripheral_id = suffix.partition("/")
+    if kind == "state" and peripheral_id and "/" not in peripheral_id:
+        return node_id, f"{prefix}/{node_id}/state/+", True
+    return node_id, topic, suffix in _RETAINED
 
 
 class Change(StrEnum):
@@ -79,6 +114,55 @@ class NoReply(CommandError):
 
 class CommandRefused(CommandError):
     """The node answered ok: false; the message is its error."""
+
+
+class Router:
+    """Every node's topics on one set of wildcard subscriptions (`microhome/+/<suffix>`),
+    dispatched by topic; keeps the last message of each retained topic per node."""
+
+    def __init__(self) -> None:
+        """Start with no handlers and nothing kept."""
+        self._handlers: dict[str, list[Handler]] = {}
+        self._kept: dict[str, dict[str, KeptMessage]] = {}
+
+    @property
+    def idle(self) -> bool:
+        """Whether no handler is subscribed."""
+        return not self._handlers
+
+    def clear(self) -> None:
+        """Forget the kept messages (the subscriptions they came on went away)."""
+        self._kept.clear()
+
+    def dispatch(self, msg: Message) -> None:
+        """Keep msg if its topic is retained, and hand it to the handlers of its topic."""
+        node_id, key, retained = _route(msg.topic)
+        if retained:
+            kept = self._kept.setdefault(node_id, {})
+            if msg.payload and len(msg.payload) <= protocol.MAX_PAYLOAD_BYTES:
+                kept[msg.topic] = KeptMessage(msg.topic, msg.payload)
+            else:
+                kept.pop(msg.topic, None)
+        for handler in tuple(self._handlers.get(key, ())):
+            handler(msg)
+
+    def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
+        """Hand the messages of topic (`microhome/<id>/<suffix>`, `state/+` for every state)
+        to handler, starting with the kept ones; returns the unsubscribe."""
+        handlers = self._handlers.setdefault(topic, [])
+        handlers.append(handler)
+        node_id = topic.split("/", 2)[1]
+        for kept in tuple(self._kept.get(node_id, {}).values()):
+            if _route(kept.topic)[1] == topic:
+                handler(kept)
+
+        def unsubscribe() -> None:
+            if handler in handlers:
+                handlers.remove(handler)
+            if not handlers and self._handlers.get(topic) is handlers:
+                del self._handlers[topic]
+
+        return unsubscribe
 
 
 class NodeClient:
@@ -186,7 +270,7 @@ class NodeClient:
 
     async def start(self) -> None:
         """Subscribe to the node's topics."""
-        handlers: dict[str, Callable[[Message], None]] = {
+        handlers: dict[str, Handler] = {
             "status": self._on_status,
             "announce": self._on_announce,
             "state/+": self._on_state,
@@ -196,10 +280,10 @@ class NodeClient:
             "reply": self._on_reply,
             "log": self._on_log,
         }
-        for suffix, handler in handlers.items():
+        for suffix in NODE_TOPICS:
             self._unsubscribe.append(
                 await self._subscribe(
-                    protocol.topic(self.node_id, suffix), self._guarded(suffix, handler)
+                    protocol.topic(self.node_id, suffix), self._guarded(suffix, handlers[suffix])
                 )
             )
 
