@@ -22,7 +22,7 @@ from custom_components.microhome.client import Change
 from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import NODE_ID, PREFIX, Fire, entity_id, make_options, published
+from .conftest import NODE_ID, Fire, entity_id, make_options, published
 
 
 async def test_fleet_key_created_once_and_stored(
