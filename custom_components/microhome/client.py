@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 from . import catalogue, protocol
@@ -149,20 +150,33 @@ class Router:
     def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
         """Hand the messages of topic (`microhome/<id>/<suffix>`, `state/+` for every state)
         to handler, starting with the kept ones; returns the unsubscribe."""
-        handlers = self._handlers.setdefault(topic, [])
-        handlers.append(handler)
+        self._handlers.setdefault(topic, []).append(handler)
         node_id = topic.split("/", 2)[1]
         for kept in tuple(self._kept.get(node_id, {}).values()):
             if _route(kept.topic)[1] == topic:
                 handler(kept)
+        return partial(self._unsubscribe, topic, handler)
 
-        def unsubscribe() -> None:
-            if handler in handlers:
-                handlers.remove(handler)
-            if not handlers and self._handlers.get(topic) is handlers:
-                del self._handlers[topic]
+    def _unsubscribe(self, topic: str, handler: Handler) -> None:
+        handlers = self._handlers.get(topic, [])
+        if handler in handlers:
+            handlers.remove(handler)
+        if not handlers:
+            self._handlers.pop(topic, None)
 
-        return unsubscribe
+
+class _Removal:
+    """Removes one listener from the list it is in (once; again does nothing)."""
+
+    __slots__ = ("_item", "_items")
+
+    def __init__(self, items: list[Listener], item: Listener) -> None:
+        self._items = items
+        self._item = item
+
+    def __call__(self) -> None:
+        if self._item in self._items:
+            self._items.remove(self._item)
 
 
 class NodeClient:
@@ -175,7 +189,7 @@ class NodeClient:
         publish: Publish,
         subscribe: Subscribe,
         *,
-        config: Callable[[], dict[str, Any]],
+        config: Callable[[], Mapping[str, Any]],
         last_n: dict[str, int],
         announce: Announce | None = None,
         spawn: Spawn | None = None,
@@ -254,12 +268,7 @@ class NodeClient:
         """Call listener when change happens (for STATE: to peripheral key); returns remove."""
         listeners = self._listeners.setdefault((change, key), [])
         listeners.append(listener)
-
-        def remove() -> None:
-            if listener in listeners:
-                listeners.remove(listener)
-
-        return remove
+        return _Removal(listeners, listener)
 
     def notify(self, change: Change, key: str | None = None) -> None:
         """Tell the listeners of change (and of key) that it happened."""
@@ -283,7 +292,8 @@ class NodeClient:
         for suffix in NODE_TOPICS:
             self._unsubscribe.append(
                 await self._subscribe(
-                    protocol.topic(self.node_id, suffix), self._guarded(suffix, handlers[suffix])
+                    protocol.topic(self.node_id, suffix),
+                    partial(self._guarded, suffix, handlers[suffix]),
                 )
             )
 
@@ -301,19 +311,15 @@ class NodeClient:
         self.mqtt_connected = connected
         self.notify(Change.AVAILABILITY)
 
-    def _guarded(self, kind: str, handler: Callable[[Message], None]) -> Callable[[Message], None]:
+    def _guarded(self, kind: str, handler: Handler, msg: Message) -> None:
         """handler with size check, last_seen and protocol errors logged instead of raised."""
-
-        def on_message(msg: Message) -> None:
-            if not msg.retain:
-                self.last_seen = datetime.now(UTC)
-            try:
-                protocol.check_size(msg.payload)
-                handler(msg)
-            except ProtocolError as err:
-                self._drop(kind, msg.topic, str(err))
-
-        return on_message
+        if not msg.retain:
+            self.last_seen = datetime.now(UTC)
+        try:
+            protocol.check_size(msg.payload)
+            handler(msg)
+        except ProtocolError as err:
+            self._drop(kind, msg.topic, str(err))
 
     def _drop(self, kind: str, topic: str, reason: str) -> None:
         """Log a dropped payload: a warning the first time per topic kind, then debug."""
@@ -402,7 +408,7 @@ class NodeClient:
         if self.config_version == 0:
             return
         config_topic = protocol.topic(self.node_id, "config/set")
-        body = protocol.config_body(self._config(), self.next_n())
+        body = protocol.config_body(dict(self._config()), self.next_n())
         await self._publish(
             config_topic, protocol.signed_payload(self.key, config_topic, body), 1, True
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -18,6 +19,7 @@ from homeassistant.config_entries import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util.hass_dict import HassKey
 
@@ -106,17 +108,15 @@ class NodeTopics:
     ) -> Callable[[], None]:
         """Route topic's messages to on_message; subscribes to MQTT first if nothing is."""
         await self._async_subscribe_mqtt()
-        remove = self.router.subscribe(topic, on_message)
+        return partial(self._release, self.router.subscribe(topic, on_message))
 
-        def release() -> None:
-            remove()
-            if self.router.idle and not self._lock.locked():
-                for unsubscribe in self._unsubscribe:
-                    unsubscribe()
-                self._unsubscribe.clear()
-                self.router.clear()
-
-        return release
+    def _release(self, remove: Callable[[], None]) -> None:
+        remove()
+        if self.router.idle and not self._lock.locked():
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self._unsubscribe.clear()
+            self.router.clear()
 
 
 class MicroHomeNode(NodeClient):
@@ -136,7 +136,7 @@ class MicroHomeNode(NodeClient):
             protocol.node_key(fleet_key, node_id),
             publish,
             topics.subscribe,
-            config=lambda: dict(entry.options),
+            config=lambda: entry.options,
             last_n=hass.data.setdefault(_LAST_N, {}),
             announce=_stored_announce(entry),
             spawn=self._spawn_task,
@@ -144,6 +144,8 @@ class MicroHomeNode(NodeClient):
         self.hass = hass
         self.entry = entry
         self.mqtt_connected = mqtt.is_connected(hass)
+        # One for all of the node's entities: they only read it.
+        self.device_info = DeviceInfo(identifiers={(DOMAIN, node_id)})
 
     def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
         """A background send, tracked by Home Assistant and cancelled with the entry."""
