@@ -23,17 +23,8 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util.hass_dict import HassKey
 
-from . import const, protocol
-from .client import (
-    NODE_TOPICS,
-    Change,
-    CommandRefused,
-    Message,
-    NodeClient,
-    NodeOffline,
-    NoReply,
-    Router,
-)
+from . import client, const, protocol
+from .client import Change, CommandRefused, Message, NodeClient, NodeOffline, NoReply
 from .const import CONF_ANNOUNCE, CONF_AREA, CONF_NODE_ID, CONF_PLATFORM, DOMAIN, MANUFACTURER
 from .issues import (
     async_set_issue,
@@ -69,7 +60,7 @@ class NodeTopics:
     def __init__(self, hass: HomeAssistant) -> None:
         """Nothing subscribed yet."""
         self.hass = hass
-        self.router = Router()
+        self.router = client.Router()
         self._lock = asyncio.Lock()
         self._unsubscribe: list[Callable[[], None]] = []
         async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._mqtt_changed)
@@ -82,7 +73,7 @@ class NodeTopics:
         async with self._lock:
             if not self._unsubscribe:
                 # `status` last: a node seen online has every other topic subscribed already.
-                for suffix in sorted(NODE_TOPICS, key=lambda suffix: suffix == "status"):
+                for suffix in sorted(client.NODE_TOPICS, key=lambda suffix: suffix == "status"):
                     self._unsubscribe.append(
                         await mqtt.async_subscribe(
                             self.hass,
