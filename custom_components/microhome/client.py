@@ -65,6 +65,10 @@ NODE_TOPICS = (
     "reply",
     "log",
 )
+# Subscribed at QoS 1; the others at QoS 0: their last value is retained, and the broker
+# queues QoS 1 messages for a busy subscriber only up to a limit (mosquitto: 1,000), then drops
+# them, where QoS 0 ones go straight into the subscriber's socket.
+QOS1_TOPICS = frozenset({"reply"})
 # The retained ones (and `state/<id>`): a node that starts after they came gets the last of each.
 _RETAINED = frozenset({"status", "announce", "config/state", "ota/status"})
 

@@ -79,7 +79,7 @@ class NodeTopics:
                             self.hass,
                             protocol.topic("+", suffix),
                             self._dispatch,
-                            qos=1,
+                            qos=1 if suffix in client.QOS1_TOPICS else 0,
                             encoding=None,
                         )
                     )
