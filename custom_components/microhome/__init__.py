@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from homeassistant.components import mqtt
 from homeassistant.const import Platform
@@ -11,7 +13,9 @@ from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util.hass_dict import HassKey
 
 from . import protocol
 from .const import CONF_NODE_ID, DOMAIN
@@ -27,6 +31,9 @@ from .websocket import async_register_websocket_commands
 _LOGGER = logging.getLogger(__name__)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+# New nodes set up within this many seconds share one `discover` (every node answers each).
+DISCOVER_COOLDOWN = 5.0
+_DISCOVER: HassKey[Debouncer[Coroutine[Any, Any, None]]] = HassKey(f"{DOMAIN}_discover")
 PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
@@ -65,13 +72,29 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) ->
     if new:
         # Ask the nodes to announce and report telemetry now rather than at their next
         # telemetry interval, so a new node's device, address and signal fill in at once.
-        try:
-            await mqtt.async_publish(hass, protocol.DISCOVER_TOPIC, "discover")
-        except HomeAssistantError as err:
-            _LOGGER.debug("Could not ask node %s to announce itself: %s", node.node_id, err)
+        discover = _discover_debouncer(hass)
+        entry.async_on_unload(discover.async_cancel)
+        await discover.async_call()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
+
+
+def _discover_debouncer(hass: HomeAssistant) -> Debouncer[Coroutine[Any, Any, None]]:
+    """`discover` at once, and once more at the end of a burst of new nodes: not once for
+    each of them (each `discover` makes every node announce: adding many would be quadratic)."""
+    if (debouncer := hass.data.get(_DISCOVER)) is None:
+
+        async def publish() -> None:
+            try:
+                await mqtt.async_publish(hass, protocol.DISCOVER_TOPIC, "discover")
+            except HomeAssistantError as err:
+                _LOGGER.debug("Could not ask the nodes to announce themselves: %s", err)
+
+        debouncer = hass.data[_DISCOVER] = Debouncer(
+            hass, _LOGGER, cooldown=DISCOVER_COOLDOWN, immediate=True, function=publish
+        )
+    return debouncer
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 from . import catalogue, protocol
@@ -50,6 +52,44 @@ type Publish = Callable[[str, str, int, bool], Awaitable[None]]
 type Subscribe = Callable[[str, Callable[[Message], None]], Awaitable[Callable[[], None]]]
 type Listener = Callable[[], None]
 type Spawn = Callable[[Coroutine[Any, Any, None]], None]
+type Handler = Callable[[Message], None]
+
+# The topics of a node the client follows, by suffix of `microhome/<id>/`.
+NODE_TOPICS = (
+    "status",
+    "announce",
+    "state/+",
+    "telemetry",
+    "config/state",
+    "ota/status",
+    "reply",
+    "log",
+)
+# Subscribed at QoS 1; the others at QoS 0: their last value is retained, and the broker
+# queues QoS 1 messages for a busy subscriber only up to a limit (mosquitto: 1,000), then drops
+# them, where QoS 0 ones go straight into the subscriber's socket.
+QOS1_TOPICS = frozenset({"reply"})
+# The retained ones (and `state/<id>`): a node that starts after they came gets the last of each.
+_RETAINED = frozenset({"status", "announce", "config/state", "ota/status"})
+
+
+@dataclass(frozen=True, slots=True)
+class KeptMessage:
+    """The last message on a retained topic, delivered again to a node that starts later."""
+
+    topic: str
+    payload: str | bytes | bytearray
+    retain: bool = True
+
+
+def _route(topic: str) -> tuple[str, str, bool]:
+    """The node id, the subscribed topic that matches topic and whether it is retained."""
+    prefix, _, rest = topic.partition("/")
+    node_id, _, suffix = rest.partition("/")
+    kind, _, peripheral_id = suffix.partition("/")
+    if kind == "state" and peripheral_id and "/" not in peripheral_id:
+        return node_id, f"{prefix}/{node_id}/state/+", True
+    return node_id, topic, suffix in _RETAINED
 
 
 class Change(StrEnum):
@@ -81,6 +121,68 @@ class CommandRefused(CommandError):
     """The node answered ok: false; the message is its error."""
 
 
+class Router:
+    """Every node's topics on one set of wildcard subscriptions (`microhome/+/<suffix>`),
+    dispatched by topic; keeps the last message of each retained topic per node."""
+
+    def __init__(self) -> None:
+        """Start with no handlers and nothing kept."""
+        self._handlers: dict[str, list[Handler]] = {}
+        self._kept: dict[str, dict[str, KeptMessage]] = {}
+
+    @property
+    def idle(self) -> bool:
+        """Whether no handler is subscribed."""
+        return not self._handlers
+
+    def clear(self) -> None:
+        """Forget the kept messages (the subscriptions they came on went away)."""
+        self._kept.clear()
+
+    def dispatch(self, msg: Message) -> None:
+        """Keep msg if its topic is retained, and hand it to the handlers of its topic."""
+        node_id, key, retained = _route(msg.topic)
+        if retained:
+            kept = self._kept.setdefault(node_id, {})
+            if msg.payload and len(msg.payload) <= protocol.MAX_PAYLOAD_BYTES:
+                kept[msg.topic] = KeptMessage(msg.topic, msg.payload)
+            else:
+                kept.pop(msg.topic, None)
+        for handler in tuple(self._handlers.get(key, ())):
+            handler(msg)
+
+    def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
+        """Hand the messages of topic (`microhome/<id>/<suffix>`, `state/+` for every state)
+        to handler, starting with the kept ones; returns the unsubscribe."""
+        self._handlers.setdefault(topic, []).append(handler)
+        node_id = topic.split("/", 2)[1]
+        for kept in tuple(self._kept.get(node_id, {}).values()):
+            if _route(kept.topic)[1] == topic:
+                handler(kept)
+        return partial(self._unsubscribe, topic, handler)
+
+    def _unsubscribe(self, topic: str, handler: Handler) -> None:
+        handlers = self._handlers.get(topic, [])
+        if handler in handlers:
+            handlers.remove(handler)
+        if not handlers:
+            self._handlers.pop(topic, None)
+
+
+class _Removal:
+    """Removes one listener from the list it is in (once; again does nothing)."""
+
+    __slots__ = ("_item", "_items")
+
+    def __init__(self, items: list[Listener], item: Listener) -> None:
+        self._items = items
+        self._item = item
+
+    def __call__(self) -> None:
+        if self._item in self._items:
+            self._items.remove(self._item)
+
+
 class NodeClient:
     """One node: its subscriptions, last known state, commands and configuration."""
 
@@ -91,7 +193,7 @@ class NodeClient:
         publish: Publish,
         subscribe: Subscribe,
         *,
-        config: Callable[[], dict[str, Any]],
+        config: Callable[[], Mapping[str, Any]],
         last_n: dict[str, int],
         announce: Announce | None = None,
         spawn: Spawn | None = None,
@@ -170,12 +272,7 @@ class NodeClient:
         """Call listener when change happens (for STATE: to peripheral key); returns remove."""
         listeners = self._listeners.setdefault((change, key), [])
         listeners.append(listener)
-
-        def remove() -> None:
-            if listener in listeners:
-                listeners.remove(listener)
-
-        return remove
+        return _Removal(listeners, listener)
 
     def notify(self, change: Change, key: str | None = None) -> None:
         """Tell the listeners of change (and of key) that it happened."""
@@ -186,7 +283,7 @@ class NodeClient:
 
     async def start(self) -> None:
         """Subscribe to the node's topics."""
-        handlers: dict[str, Callable[[Message], None]] = {
+        handlers: dict[str, Handler] = {
             "status": self._on_status,
             "announce": self._on_announce,
             "state/+": self._on_state,
@@ -196,10 +293,11 @@ class NodeClient:
             "reply": self._on_reply,
             "log": self._on_log,
         }
-        for suffix, handler in handlers.items():
+        for suffix in NODE_TOPICS:
             self._unsubscribe.append(
                 await self._subscribe(
-                    protocol.topic(self.node_id, suffix), self._guarded(suffix, handler)
+                    protocol.topic(self.node_id, suffix),
+                    partial(self._guarded, suffix, handlers[suffix]),
                 )
             )
 
@@ -217,19 +315,15 @@ class NodeClient:
         self.mqtt_connected = connected
         self.notify(Change.AVAILABILITY)
 
-    def _guarded(self, kind: str, handler: Callable[[Message], None]) -> Callable[[Message], None]:
+    def _guarded(self, kind: str, handler: Handler, msg: Message) -> None:
         """handler with size check, last_seen and protocol errors logged instead of raised."""
-
-        def on_message(msg: Message) -> None:
-            if not msg.retain:
-                self.last_seen = datetime.now(UTC)
-            try:
-                protocol.check_size(msg.payload)
-                handler(msg)
-            except ProtocolError as err:
-                self._drop(kind, msg.topic, str(err))
-
-        return on_message
+        if not msg.retain:
+            self.last_seen = datetime.now(UTC)
+        try:
+            protocol.check_size(msg.payload)
+            handler(msg)
+        except ProtocolError as err:
+            self._drop(kind, msg.topic, str(err))
 
     def _drop(self, kind: str, topic: str, reason: str) -> None:
         """Log a dropped payload: a warning the first time per topic kind, then debug."""
@@ -318,7 +412,7 @@ class NodeClient:
         if self.config_version == 0:
             return
         config_topic = protocol.topic(self.node_id, "config/set")
-        body = protocol.config_body(self._config(), self.next_n())
+        body = protocol.config_body(dict(self._config()), self.next_n())
         await self._publish(
             config_topic, protocol.signed_payload(self.key, config_topic, body), 1, True
         )

@@ -8,14 +8,12 @@ from typing import Any
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from . import catalogue
 from .client import Change
-from .const import DOMAIN
 from .node import MicroHomeConfigEntry, MicroHomeNode
 
 
@@ -31,7 +29,7 @@ class MicroHomeEntity(Entity):
         """Set up the entity for node; key makes the unique id."""
         self.node = node
         self._attr_unique_id = f"{node.node_id}_{key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, node.node_id)})
+        self._attr_device_info = node.device_info
 
     @property
     def available(self) -> bool:

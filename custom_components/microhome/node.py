@@ -3,18 +3,27 @@ device registry, repairs and typed listeners for entities."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from homeassistant.components import mqtt
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util.hass_dict import HassKey
 
-from . import const, protocol
+from . import client, const, protocol
 from .client import Change, CommandRefused, Message, NodeClient, NodeOffline, NoReply
 from .const import CONF_ANNOUNCE, CONF_AREA, CONF_NODE_ID, CONF_PLATFORM, DOMAIN, MANUFACTURER
 from .issues import (
@@ -29,6 +38,7 @@ _LOGGER = logging.getLogger(__name__)
 
 # The last `n` sent to each node, kept across entry reloads so `n` never goes back.
 _LAST_N: HassKey[dict[str, int]] = HassKey(f"{DOMAIN}_last_n")
+_TOPICS: HassKey[NodeTopics] = HassKey(f"{DOMAIN}_topics")
 
 type MicroHomeConfigEntry = ConfigEntry[MicroHomeNode]
 
@@ -42,6 +52,64 @@ def _stored_announce(entry: ConfigEntry[Any]) -> Announce | None:
     return None
 
 
+class NodeTopics:
+    """All nodes' topics on one MQTT subscription per kind (`microhome/+/status`, ...), held
+    while any node listens and renewed when the MQTT integration comes back, and routed to
+    the nodes by topic (client.Router)."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Nothing subscribed yet."""
+        self.hass = hass
+        self.router = client.Router()
+        self._lock = asyncio.Lock()
+        self._unsubscribe: list[Callable[[], None]] = []
+        async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._mqtt_changed)
+
+    @callback
+    def _dispatch(self, msg: Message) -> None:
+        self.router.dispatch(msg)
+
+    async def _async_subscribe_mqtt(self) -> None:
+        async with self._lock:
+            if not self._unsubscribe:
+                # `status` last: a node seen online has every other topic subscribed already.
+                for suffix in sorted(client.NODE_TOPICS, key=lambda suffix: suffix == "status"):
+                    self._unsubscribe.append(
+                        await mqtt.async_subscribe(
+                            self.hass,
+                            protocol.topic("+", suffix),
+                            self._dispatch,
+                            qos=1 if suffix in client.QOS1_TOPICS else 0,
+                            encoding=None,
+                        )
+                    )
+
+    @callback
+    def _mqtt_changed(self, change: ConfigEntryChange, entry: ConfigEntry[Any]) -> None:
+        if entry.domain != mqtt.DOMAIN:
+            return
+        if entry.state is not ConfigEntryState.LOADED:
+            self._unsubscribe.clear()  # they went away with the MQTT client
+            self.router.clear()
+        elif not self.router.idle:
+            self.hass.async_create_task(self._async_subscribe_mqtt(), eager_start=True)
+
+    async def subscribe(
+        self, topic: str, on_message: Callable[[Message], None]
+    ) -> Callable[[], None]:
+        """Route topic's messages to on_message; subscribes to MQTT first if nothing is."""
+        await self._async_subscribe_mqtt()
+        return partial(self._release, self.router.subscribe(topic, on_message))
+
+    def _release(self, remove: Callable[[], None]) -> None:
+        remove()
+        if self.router.idle and not self._lock.locked():
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self._unsubscribe.clear()
+            self.router.clear()
+
+
 class MicroHomeNode(NodeClient):
     """The runtime data of one config entry: one node."""
 
@@ -52,19 +120,14 @@ class MicroHomeNode(NodeClient):
         async def publish(topic: str, payload: str, qos: int, retain: bool) -> None:
             await mqtt.async_publish(hass, topic, payload, qos=qos, retain=retain)
 
-        async def subscribe(
-            topic: str, on_message: Callable[[Message], None]
-        ) -> Callable[[], None]:
-            return await mqtt.async_subscribe(
-                hass, topic, callback(on_message), qos=1, encoding=None
-            )
+        topics = hass.data.get(_TOPICS) or hass.data.setdefault(_TOPICS, NodeTopics(hass))
 
         super().__init__(
             node_id,
             protocol.node_key(fleet_key, node_id),
             publish,
-            subscribe,
-            config=lambda: dict(entry.options),
+            topics.subscribe,
+            config=lambda: entry.options,
             last_n=hass.data.setdefault(_LAST_N, {}),
             announce=_stored_announce(entry),
             spawn=self._spawn_task,
@@ -72,6 +135,8 @@ class MicroHomeNode(NodeClient):
         self.hass = hass
         self.entry = entry
         self.mqtt_connected = mqtt.is_connected(hass)
+        # One for all of the node's entities: they only read it.
+        self.device_info = DeviceInfo(identifiers={(DOMAIN, node_id)})
 
     def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
         """A background send, tracked by Home Assistant and cancelled with the entry."""

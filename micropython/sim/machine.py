@@ -14,6 +14,28 @@ if SIM_PLATFORM != "rp2":
     DEEPSLEEP_RESET = 4
     SOFT_RESET = 5
 
+
+
+class _LoopFlag:
+    """asyncio.ThreadSafeFlag for the sim: its pin interrupts are raised by _poll, on the loop,
+    where an Event is safe. The unix port's poll wakes late on socket data while a
+    ThreadSafeFlag (no file descriptor) is among what it waits on: ~10 ms on every command."""
+
+    def __init__(self):
+        self._event = asyncio.Event()
+
+    def set(self):
+        self._event.set()
+
+    def clear(self):
+        self._event.clear()
+
+    async def wait(self):
+        await self._event.wait()
+        self._event.clear()
+
+
+asyncio.ThreadSafeFlag = _LoopFlag
 _out = {"pwm": {}, "pins": {}}
 _irqs = {}  # pin name -> [pin, handler, trigger, last level]
 _poller = None
@@ -23,7 +45,7 @@ def hw():
     """The simulated inputs, {} if hw.json is missing or broken."""
     try:
         with open(_STATE + "/hw.json") as f:
-            data = json.load(f)
+            data = json.loads(f.read())  # json.load reads a stream a byte at a time
     except (OSError, ValueError):
         return {}
     return data if type(data) is dict else {}

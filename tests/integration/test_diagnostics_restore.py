@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
@@ -10,15 +11,18 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_fire_time_changed,
     async_mock_restore_state_shutdown_restart,
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
+from custom_components.microhome import DISCOVER_COOLDOWN
 from custom_components.microhome.const import DOMAIN
 
-from .conftest import NODE_ID, Fire, entity_id
+from .conftest import NODE_ID, Fire, entity_id, make_options
 
 DIAGNOSTICS = ("rssi", "uptime", "mem_free", "reset_cause", "ip")
 
@@ -145,6 +149,36 @@ async def test_a_discovered_node_is_asked_once_when_it_is_new(
     await hass.async_block_till_done()
     topics = [c.args[0] for c in mqtt_mock.async_publish.call_args_list]
     assert "microhome/discover" not in topics
+
+
+async def test_many_new_nodes_share_their_announce_requests(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, fleet_key: bytes
+) -> None:
+    """Each `discover` makes every node announce: ten nodes set up in a row ask once at once
+    and once after the burst, not ten times (adding a thousand would make a million)."""
+    for index in range(10):
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=f"mh-new{index}",
+            title=f"New {index}",
+            data={"node_id": f"mh-new{index}", "platform": "rp2"},
+            options=make_options(),
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    def discovers() -> int:
+        topics = [c.args[0] for c in mqtt_mock.async_publish.call_args_list]
+        return topics.count("microhome/discover")
+
+    assert discovers() == 1
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=DISCOVER_COOLDOWN + 1))
+    await hass.async_block_till_done()
+    assert discovers() == 2
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=3 * DISCOVER_COOLDOWN))
+    await hass.async_block_till_done()
+    assert discovers() == 2
 
 
 async def test_a_failed_announce_request_does_not_stop_the_setup(

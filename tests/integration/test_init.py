@@ -14,15 +14,15 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.microhome import keys
-from custom_components.microhome.client import Change
+from custom_components.microhome.client import NODE_TOPICS, Change
 from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import NODE_ID, PREFIX, Fire, entity_id, published
+from .conftest import NODE_ID, Fire, entity_id, make_options, published
 
 
 async def test_fleet_key_created_once_and_stored(
@@ -136,19 +136,9 @@ async def test_unload_releases_everything(
         assert hass.states.get(entity_id(hass, "binary_sensor", "pir")).state == "on"
         assert await hass.config_entries.async_unload(loaded_entry.entry_id)
         await hass.async_block_till_done()
-    assert sorted(released) == sorted(
-        f"{PREFIX}/{suffix}"
-        for suffix in (
-            "status",
-            "announce",
-            "state/+",
-            "telemetry",
-            "config/state",
-            "ota/status",
-            "reply",
-            "log",
-        )
-    )
+    # The last node gone, the subscriptions all nodes share are released.
+    assert sorted(released) == sorted(f"microhome/+/{suffix}" for suffix in NODE_TOPICS)
+    assert {"status", "announce", "state/+", "config/state"} <= set(NODE_TOPICS)
     # Nothing listens any more: messages and signals change nothing.
     fire("status", "offline")
     await hass.async_block_till_done()
@@ -159,6 +149,51 @@ async def test_unload_releases_everything(
     assert all(
         s.state == "unavailable" for s in hass.states.async_all() if "kitchen" in s.entity_id
     )
+
+
+async def test_a_node_set_up_later_gets_its_retained_messages(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """All nodes share one subscription per kind of topic: a node set up after its retained
+    messages came gets the last of each, and only its own; its live messages update them."""
+    later_id = "mh-later"
+    later_topic = f"microhome/{later_id}"
+    async_fire_mqtt_message(hass, f"{later_topic}/status", "online", retain=True)
+    async_fire_mqtt_message(hass, f"{later_topic}/state/pir", '{"motion": true}', retain=True)
+    async_fire_mqtt_message(hass, f"{later_topic}/state/climate", "", retain=True)
+    async_fire_mqtt_message(hass, f"{later_topic}/state/climate/extra", '{"x": 1}', retain=True)
+    await hass.async_block_till_done()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=later_id,
+        title="Later",
+        data={"node_id": later_id, "platform": "rp2"},
+        options=make_options(),
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    later = entry.runtime_data
+    assert later.online
+    assert {key: state.values for key, state in later.states.items()} == {"pir": {"motion": True}}
+    motion = er.async_get(hass).async_get_entity_id("binary_sensor", DOMAIN, f"{later_id}_pir")
+    assert motion is not None
+    assert hass.states.get(motion).state == "on"
+    first = loaded_entry.runtime_data
+    assert "pir" not in first.states
+
+    # A live message (no retain flag) replaces the kept one: a reload sees it.
+    async_fire_mqtt_message(hass, f"{later_topic}/state/pir", '{"motion": false}')
+    async_fire_mqtt_message(hass, f"{later_topic}/status", "offline")
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    reloaded = entry.runtime_data
+    assert reloaded is not later
+    assert not reloaded.online
+    assert reloaded.states["pir"].values == {"motion": False}
+    assert first.online
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_pending_command_cancelled_on_unload(

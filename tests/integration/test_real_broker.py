@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +18,10 @@ import pytest
 from homeassistant.const import ATTR_ENTITY_ID, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microhome import protocol
+from custom_components.microhome.client import Change
 from custom_components.microhome.const import DOMAIN
 from tests.broker import Mosquitto
 from tests.real_mqtt import async_setup_real_mqtt, wait_for
@@ -128,5 +131,47 @@ async def test_discover_configure_and_command(
     assert state.attributes["brightness"] == 200
 
     await hass.config_entries.async_unload(entry.entry_id)
+    await hass.config_entries.async_unload(mqtt_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_a_burst_while_home_assistant_is_busy_loses_no_state(
+    hass: HomeAssistant,
+    mosquitto: Mosquitto,
+    node: FakeNode,
+    announce: dict[str, Any],
+    config_entry: MockConfigEntry,
+) -> None:
+    """1,500 states while Home Assistant's loop is held (as when hundreds of nodes are being
+    added): all of them arrive. mosquitto queues at most 1,000 QoS 1 messages for a busy
+    subscriber and drops the rest; the node topics are subscribed at QoS 0."""
+    node.publish("status", "online", retain=True)
+    node.publish("announce", announce, retain=True)
+    mqtt_entry = await async_setup_real_mqtt(hass, mosquitto)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    runtime = config_entry.runtime_data
+    await wait_for(hass, lambda: runtime.online and runtime.announce)
+    seen: set[float] = set()
+
+    def on_state() -> None:
+        seen.add(runtime.states["climate"].values["temperature"])
+
+    runtime.async_listen(Change.STATE, on_state, "climate")
+    burst = [round(10 + index * 0.01, 2) for index in range(1500)]
+    sent = threading.Event()
+
+    def publish_burst() -> None:
+        for value in burst:
+            node.publish("state/climate", {"temperature": value, "humidity": 40.0})
+        sent.set()
+
+    publisher = threading.Thread(target=publish_burst)
+    publisher.start()
+    sent.wait(60)  # holds Home Assistant's loop until the broker has taken all of them
+    publisher.join()
+    await wait_for(hass, lambda: len(seen) == len(burst))
+    assert sorted(seen) == burst
+    await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.config_entries.async_unload(mqtt_entry.entry_id)
     await hass.async_block_till_done()

@@ -36,7 +36,7 @@ from typing import Any
 
 from microhome_tools.bench_node import sim_command
 from microhome_tools.broker import Mosquitto
-from microhome_tools.common import node_key
+from microhome_tools.common import node_key, stop_process
 from microhome_tools.hass_runner import HassRunner
 from microhome_tools.repo import import_integration_from_repository
 from microhome_tools.standin import PEER_PREFIX, SENSORS
@@ -140,11 +140,7 @@ class StandIns:
     def close(self) -> None:
         with contextlib.suppress(OSError, RuntimeError):
             self.request(op="quit")
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, 10, terminate=False)
 
 
 class Probe:
@@ -470,7 +466,7 @@ class Bench:
                 edge_peer.append((await asyncio.wait_for(future, 10) - sent) * 1000)
                 await asyncio.sleep(0.1)
         finally:
-            await self.blocking(stop_process, sim)
+            await self.blocking(stop_process, sim, 15)
         return {
             "light_round_trip_firmware_ms": pair(light_micro, light_peer),
             "pin_edge_to_ha_ms": pair(edge_micro, edge_peer),
@@ -629,15 +625,6 @@ def start_sim(broker: Mosquitto, state_dir: Path) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""benchmarks/results.json and benchmarks/RESULTS.md from one `microhome bench` run.
+"""benchmarks/results.json and benchmarks/RESULTS.md from one `microhome bench` run, and
+README's "Measured" comparison (between README_BEGIN and README_END) from results.json.
 
 RESULTS.md is written anew each run, except its hand-written analysis: everything from the
 heading ANALYSIS_HEADING on is carried over from the previous file.
@@ -16,6 +17,8 @@ from typing import Any
 from microhome_tools.repo import repository_root
 
 ANALYSIS_HEADING = "## Where MicroHome loses"
+README_BEGIN = "<!-- measured: written by microhome bench from benchmarks/results.json -->"
+README_END = "<!-- end of measured -->"
 
 COMPARE_ROWS = [
     ("state_to_ha_ms", "node state message → HA state (ms)"),
@@ -57,6 +60,9 @@ def write(args: Any, chosen: list[str], results: dict[str, Any], machine: dict[s
         if ANALYSIS_HEADING in text:
             analysis = text[text.index(ANALYSIS_HEADING) :]
     markdown.write_text(render(document) + ("\n" + analysis if analysis else ""))
+    if out.resolve() == default_out().resolve():
+        readme = repository_root() / "README.md"
+        readme.write_text(with_measured(readme.read_text(), document))
     return out
 
 
@@ -189,3 +195,137 @@ def render(document: dict[str, Any]) -> str:
 
 def triple(values: dict[str, Any]) -> str:
     return " / ".join(fmt(values.get(key)) for key in ("p50", "p95", "max"))
+
+
+# A target: ("<", bound) below bound, ("x", factor) at most factor times the peer, ("none", 0).
+type Target = tuple[str, float]
+MEASURED_COMPARE: list[tuple[str, str, str, list[Target]]] = [
+    ("node state message → HA state", "state_to_ha_ms", "p50", []),
+    ("`light.turn_on` → state confirmed, real firmware", "light_round_trip_firmware_ms", "p50",
+     [("<", 10.0), ("x", 3.0)]),
+    ("`light.turn_on` → state confirmed, real firmware", "light_round_trip_firmware_ms", "p95",
+     [("<", 20.0), ("x", 3.0)]),
+    ("`light.turn_on` → state confirmed, stand-in node", "light_round_trip_standin_ms", "p50",
+     [("<", 10.0), ("x", 3.0)]),
+    ("`light.turn_on` → state confirmed, stand-in node", "light_round_trip_standin_ms", "p95",
+     [("<", 20.0), ("x", 3.0)]),
+    ("real-firmware pin edge → HA state", "pin_edge_to_ha_ms", "p50", []),
+]  # fmt: skip
+MEASURED_SCALE: list[tuple[str, str, str | None, list[Target]]] = [
+    ("event-loop lag while adding (ms)", "loop_lag_adding_ms", "p99", [("<", 50.0)]),
+    ("event-loop lag while running (ms)", "loop_lag_running_ms", "p99", [("<", 50.0)]),
+    ("a live node's state held back while adding (ms)", "state_held_back_ms", "p99",
+     [("<", 50.0)]),
+    ("HA memory per node (KB)", "memory_per_node_kb", None, [("x", 1.2)]),
+    ("time to add them until all live (s)", "add_seconds", None, [("x", 1.2)]),
+    ("dropped states", "states_dropped", None, [("none", 0)]),
+]  # fmt: skip
+
+
+def verdict(ours: Any, theirs: Any, targets: list[Target]) -> tuple[str, str]:
+    """The targets as text, and whether the figures meet them (yes / no / —)."""
+    if not targets:
+        return "—", "—"
+    shown, met = [], []
+    for kind, bound in targets:
+        if kind == "none":
+            shown.append("none")
+            met.append(ours == 0)
+        elif kind == "<":
+            shown.append(f"< {bound:g}")
+            met.append(isinstance(ours, int | float) and ours < bound)
+        else:
+            shown.append(f"≤ {bound:g}x peer")
+            met.append(
+                isinstance(ours, int | float)
+                and isinstance(theirs, int | float)
+                and ours <= bound * theirs
+            )
+    return ", ".join(shown), "yes" if all(met) else "**no**"
+
+
+def measured_rows(document: dict[str, Any]) -> list[list[str]]:
+    """README's comparison: what, MicroHome, peer, ratio, target, met."""
+    rows: list[list[str]] = []
+    compare = document.get("compare", {})
+    for label, key, pick, targets in MEASURED_COMPARE:
+        if key not in compare:
+            continue
+        ours, theirs = compare[key]["microhome"].get(pick), compare[key]["peer"].get(pick)
+        rows.append(
+            [f"{label}, {pick} (ms)", fmt(ours), fmt(theirs), ratio(ours, theirs),
+             *verdict(ours, theirs, targets)]
+        )  # fmt: skip
+    for count, sides in document.get("scale", {}).items():
+        for label, key, pick, targets in MEASURED_SCALE:
+            ours, theirs = sides["microhome"].get(key), sides["peer"].get(key)
+            if pick:
+                ours = ours.get(pick) if isinstance(ours, dict) else None
+                theirs = theirs.get(pick) if isinstance(theirs, dict) else None
+            shown = f"{count} nodes: {label}" + (f", {pick}" if pick else "")
+            if key == "states_dropped":
+                sent = (sides["microhome"].get("states_sent"), sides["peer"].get("states_sent"))
+                rows.append(
+                    [shown, f"{fmt(ours)} of {fmt(sent[0])}", f"{fmt(theirs)} of {fmt(sent[1])}",
+                     "—", *verdict(ours, theirs, targets)]
+                )  # fmt: skip
+            else:
+                rows.append(
+                    [shown, fmt(ours), fmt(theirs), ratio(ours, theirs),
+                     *verdict(ours, theirs, targets)]
+                )  # fmt: skip
+    if logs := document.get("logs"):
+        rows.append(
+            [f"log ingestion, {logs['entries_per_second']} entries/s from {logs['nodes']} "
+             "nodes: event-loop delay p99 (ms)", fmt(logs["loop_delay_p99_ms"]), "—", "—",
+             *verdict(logs["loop_delay_p99_ms"], None, [("<", 50.0)])]
+        )  # fmt: skip
+    if firmware := document.get("firmware"):
+        rows += [
+            [f"firmware alone ({firmware['heapsize']} heap): {label}", fmt(value), "—", "—",
+             "—", "—"]
+            for label, value in (
+                ("boot to `online` (s)", firmware["boot_to_online_s"]),
+                ("configuration applied, `config/set` to `config/state` (s)",
+                 firmware["config_applied_s"]),
+                ("motion edge to `state`, median (ms)",
+                 firmware["motion_edge_to_state_ms"]["median"]),
+                ("light command to state echo, median (ms)",
+                 firmware["light_command_to_echo_ms"]["median"]),
+            )
+        ]  # fmt: skip
+    if bundle := document.get("bundle"):
+        rows.append(
+            [f"firmware bundle ({bundle['version']}): modules, KB of `.mpy` (KB in all)",
+             f"{bundle['modules']}, {bundle['modules_bytes'] / 1024:.1f} "
+             f"({bundle['total_bytes'] / 1024:.1f})", "—", "—", "—", "—"]
+        )  # fmt: skip
+    return rows
+
+
+def measured_table(document: dict[str, Any]) -> str:
+    """The README block between README_BEGIN and README_END (markers included)."""
+    machine = document["machine"]
+    lines = [
+        README_BEGIN,
+        "",
+        f"MicroHome beside Home Assistant's own MQTT entities, in one Home Assistant and one "
+        f"mosquitto (`{document['command']}`, {document['date'][:10]}, {machine['cores']} "
+        f"cores; details and the method in [benchmarks/RESULTS.md](benchmarks/RESULTS.md)):",
+        "",
+        "| what | MicroHome | HA MQTT entities | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+        *("| " + " | ".join(row) + " |" for row in measured_rows(document)),
+        "",
+        README_END,
+    ]
+    return "\n".join(lines)
+
+
+def with_measured(readme: str, document: dict[str, Any]) -> str:
+    """readme with its measured block replaced by the one document makes."""
+    if README_BEGIN not in readme or README_END not in readme:
+        raise ValueError(f"README.md has no {README_BEGIN!r} ... {README_END!r} block")
+    start = readme.index(README_BEGIN)
+    end = readme.index(README_END) + len(README_END)
+    return readme[:start] + measured_table(document) + readme[end:]

@@ -5,9 +5,11 @@ import importlib
 import importlib.machinery
 import importlib.util
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from microhome_tools import REPO
 
@@ -99,3 +101,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any], within: float, *, terminate: bool = True) -> None:
+    """Stop process: SIGTERM (unless terminate is False: it was asked to end another way),
+    then SIGKILL if it has not ended within seconds."""
+    if process.poll() is not None:
+        return
+    if terminate:
+        process.terminate()
+    try:
+        process.wait(within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

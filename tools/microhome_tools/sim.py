@@ -29,6 +29,7 @@ from microhome_tools.common import (
     broker_settings,
     node_key,
     render_config,
+    stop_process,
 )
 
 SIM_DIR = FIRMWARE_DIR / "sim"
@@ -277,13 +278,8 @@ class SimNode:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(3)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process:
+            stop_process(process, 3)
         if self.console:
             self.console.close()
             self.console = None
