@@ -15,6 +15,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from . import protocol
 from .const import CONF_NODE_ID, DOMAIN
+from .fleet import async_get_profiles
 from .issues import node_issue_ids
 from .keys import async_get_fleet_key
 from .logs import async_setup_logs
@@ -44,6 +45,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_services(hass)
     settings = await async_get_manager(hass)
     await async_setup_logs(hass, settings)
+    await async_get_profiles(hass)
     async_register_websocket_commands(hass)
     await async_register_panel(hass)
     return True
