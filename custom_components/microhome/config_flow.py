@@ -178,7 +178,13 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
             reload_on_update=False,
         )
         self._announce = announce
-        self.context["title_placeholders"] = {"name": announce.name or announce.id}
+        # The panel's Nodes page lists discovered nodes with these.
+        self.context["title_placeholders"] = {
+            "name": announce.name or announce.id,
+            "board": announce.board,
+            "platform": announce.platform,
+            "firmware": announce.fw,
+        }
         return await self.async_step_discovery_confirm()
 
     async def async_step_discovery_confirm(

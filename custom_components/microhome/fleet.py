@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
@@ -20,6 +21,8 @@ from .client import Change
 from .const import CONF_ANNOUNCE, CONF_PLATFORM, CONF_VERSION, DOMAIN
 from .issues import async_set_issue, profile_refused_issue_id
 from .node import MicroHomeConfigEntry, MicroHomeNode
+from .ota import FirmwareBundle
+from .ota_job import FAILED, OtaManager, OtaResult
 from .profiles import (
     APPLIED,
     CONF_OVERRIDES,
@@ -63,6 +66,57 @@ def config_state(node: MicroHomeNode) -> str:
     if node.config_rejected:
         return REJECTED
     return PENDING if node.config_pending else APPLIED
+
+
+def node_row(node: MicroHomeNode, profiles: dict[str, Profile]) -> dict[str, Any]:
+    """What the panel's Nodes page shows of a configured node."""
+    announce = node.announce
+    profile_id = node.entry.options.get(CONF_PROFILE)
+    profile = profiles.get(profile_id) if isinstance(profile_id, str) else None
+    state = node.config_state
+    return {
+        "board": announce.board if announce else None,
+        "platform": node.platform,
+        "config_version": node.config_version,
+        "config_state": config_state(node) if node.config_version else None,
+        "config_errors": list(state.errors) if node.config_rejected and state else [],
+        "profile": profile.profile_id if profile else None,
+        "profile_name": profile.name if profile else None,
+        "overrides": node.entry.options.get(CONF_OVERRIDES) or {} if profile else {},
+    }
+
+
+async def async_update_firmware(
+    manager: OtaManager,
+    nodes: list[MicroHomeNode],
+    bundle: FirmwareBundle,
+    *,
+    force: bool,
+    concurrency: int,
+    on_result: Callable[[OtaResult], None] | None = None,
+) -> list[OtaResult]:
+    """Update the nodes, at most concurrency at a time; a node that fails stops no other."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def update(node: MicroHomeNode) -> OtaResult:
+        async with slots:
+            try:
+                result = await manager.async_update(node, bundle, force)
+            except HomeAssistantError as err:
+                result = OtaResult(
+                    node.node_id,
+                    node.name,
+                    FAILED,
+                    bundle.version,
+                    node.firmware,
+                    0,
+                    str(err).rstrip("."),
+                )
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    return list(await asyncio.gather(*(update(node) for node in nodes)))
 
 
 def _invalid(name: str, **placeholders: str) -> ServiceValidationError:

@@ -23,9 +23,9 @@ from homeassistant.helpers.target import TargetSelection, async_extract_referenc
 
 from . import protocol
 from .const import DOMAIN
-from .fleet import async_get_profiles, async_wait_applied
+from .fleet import async_get_profiles, async_update_firmware, async_wait_applied
 from .node import MicroHomeConfigEntry, MicroHomeNode
-from .ota_job import FAILED, OtaResult, async_get_ota_manager
+from .ota_job import async_get_ota_manager
 from .profiles import ProfileError, parse_overrides
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
@@ -147,25 +147,13 @@ async def _async_ota_update(call: ServiceCall) -> ServiceResponse:
     manager = await async_get_ota_manager(call.hass)
     await manager.async_refresh()
     bundle = manager.bundle(call.data.get(ATTR_VERSION))
-    force: bool = call.data[ATTR_FORCE]
-    slots = asyncio.Semaphore(call.data[ATTR_CONCURRENCY])
-
-    async def update(node: MicroHomeNode) -> OtaResult:
-        async with slots:
-            try:
-                return await manager.async_update(node, bundle, force)
-            except HomeAssistantError as err:
-                return OtaResult(
-                    node.node_id,
-                    node.name,
-                    FAILED,
-                    bundle.version,
-                    node.firmware,
-                    0,
-                    str(err).rstrip("."),
-                )
-
-    results = await asyncio.gather(*(update(node) for node in nodes))
+    results = await async_update_firmware(
+        manager,
+        nodes,
+        bundle,
+        force=call.data[ATTR_FORCE],
+        concurrency=call.data[ATTR_CONCURRENCY],
+    )
     if not call.return_response and (failed := [r for r in results if r.failed]):
         raise HomeAssistantError(
             translation_domain=DOMAIN,
