@@ -146,9 +146,9 @@ class ProfileManager:
                 continue
             self.profiles[profile.profile_id] = profile
 
-    def _save(self) -> None:
-        self._store.async_delay_save(
-            lambda: {"profiles": [p.as_dict() for p in self.profiles.values()]}, 1
+    async def _async_save(self) -> None:
+        await self._store.async_save(
+            {"profiles": [p.as_dict() for p in self.profiles.values()]}
         )
 
     def get(self, profile_id: str) -> Profile:
@@ -208,7 +208,7 @@ class ProfileManager:
         except ProfileError as err:
             raise _invalid("invalid_profile", errors=str(err)) from err
         self.profiles[profile.profile_id] = profile
-        self._save()
+        await self._async_save()
         if follow:
             self.hass.config_entries.async_update_entry(
                 entry,
@@ -224,7 +224,7 @@ class ProfileManager:
         except ProfileError as err:
             raise _invalid("invalid_profile", errors=str(err)) from err
         self.profiles[profile_id] = profile
-        self._save()
+        await self._async_save()
         return await self.async_apply(self.followers(profile_id), profile_id)
 
     async def async_delete(self, profile_id: str) -> list[str]:
@@ -234,7 +234,7 @@ class ProfileManager:
         for entry in followers:
             await self.async_detach(entry)
         del self.profiles[profile_id]
-        self._save()
+        await self._async_save()
         return [entry.unique_id or entry.entry_id for entry in followers]
 
     async def async_detach(self, entry: MicroHomeConfigEntry) -> None:
@@ -288,11 +288,8 @@ class ProfileManager:
         async_set_issue(self.hass, profile_refused_issue_id(node_id), None)
         if _same_config(options, dict(entry.options)):
             return PushResult(node_id, entry.title, UNCHANGED, entry.options.get(CONF_VERSION))
+        # The entry's update listener sends it (client.py); roll_out spaces the updates.
         self.hass.config_entries.async_update_entry(entry, options=options)
-        node: MicroHomeNode | None = getattr(entry, "runtime_data", None)
-        if isinstance(node, MicroHomeNode):
-            # Sent now, so that the rate is bounded; the update listener finds it sent.
-            await node.async_config_updated()
         return PushResult(node_id, entry.title, PENDING, options[CONF_VERSION])
 
 
