@@ -147,9 +147,7 @@ class ProfileManager:
             self.profiles[profile.profile_id] = profile
 
     async def _async_save(self) -> None:
-        await self._store.async_save(
-            {"profiles": [p.as_dict() for p in self.profiles.values()]}
-        )
+        await self._store.async_save({"profiles": [p.as_dict() for p in self.profiles.values()]})
 
     def get(self, profile_id: str) -> Profile:
         """One profile; ServiceValidationError if there is no such profile."""

@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSocketGenerator
 
 from custom_components.microhome import protocol
+from custom_components.microhome.client import Change
 from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.fleet import STORAGE_KEY, ProfileManager
 
@@ -83,6 +84,7 @@ async def room(
 
 
 async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
+    *,
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     hass_storage: dict[str, Any],
@@ -174,6 +176,7 @@ async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
 
 
 async def test_a_node_the_profile_does_not_suit_keeps_its_configuration(
+    *,
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     fleet_key: bytes,
@@ -233,6 +236,7 @@ def device_id(hass: HomeAssistant, node_id: str) -> str:
 
 
 async def test_apply_profile_waits_for_the_nodes_answers(
+    *,
     hass: HomeAssistant,
     fleet_key: bytes,
     announce: dict[str, Any],
@@ -240,6 +244,8 @@ async def test_apply_profile_waits_for_the_nodes_answers(
     room: dict[str, Any],
 ) -> None:
     node = await add_node(hass, fleet_key, announce, "waits")
+    configured = asyncio.Event()
+    node.runtime_data.listen(Change.CONFIG, configured.set)
     task = hass.async_create_task(
         hass.services.async_call(
             DOMAIN,
@@ -249,8 +255,7 @@ async def test_apply_profile_waits_for_the_nodes_answers(
             return_response=True,
         )
     )
-    while not node.options.get("profile"):
-        await asyncio.sleep(0.01)  # not async_block_till_done: it would wait for the service
+    await configured.wait()  # not async_block_till_done: it would wait for the service
     version = node.options["version"]
     send(
         hass,
@@ -287,6 +292,7 @@ async def test_apply_profile_waits_for_the_nodes_answers(
     ],
 )
 async def test_apply_profile_refuses_bad_input_and_changes_nothing(
+    *,
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     fleet_key: bytes,
@@ -332,6 +338,7 @@ async def test_apply_profile_refuses_bad_input_and_changes_nothing(
     ],
 )
 async def test_a_bad_profile_edit_is_refused_with_its_reason(
+    *,
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     mqtt_mock: MqttMockHAClient,
@@ -355,6 +362,7 @@ async def test_a_bad_profile_edit_is_refused_with_its_reason(
 
 
 async def test_discovered_node_added_with_a_profile(
+    *,
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     mqtt_mock: MqttMockHAClient,
