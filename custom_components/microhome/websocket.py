@@ -315,6 +315,9 @@ async def ws_nodes_add(
             results[flow_id] = {"result": "failed", "error": "not a discovered MicroHome node"}
             continue
         try:
+            if user_input:
+                # The form offers the profiles that existed when it was shown: show it anew.
+                await hass.config_entries.flow.async_configure(flow_id)
             result = await hass.config_entries.flow.async_configure(flow_id, user_input)
         except (HomeAssistantError, vol.Invalid) as err:
             results[flow_id] = {"result": "failed", "error": str(err)}
