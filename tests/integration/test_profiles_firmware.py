@@ -191,7 +191,7 @@ async def test_four_firmware_nodes_follow_one_profile(
         type="microhome/profiles/update",
         profile=profile["id"],
         telemetry_interval=30,
-        sensors=[{k: v for k, v in CLIMATE.items()}, LAMP | {"pin": 28}],
+        sensors=[CLIMATE, LAMP | {"pin": 28}],
     )
     results = result["results"]
     assert results["fw-d"]["result"] == "rejected"
