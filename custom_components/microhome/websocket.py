@@ -420,13 +420,13 @@ async def ws_nodes_ota(
 
     def progress(node: MicroHomeNode) -> Callable[[], None]:
         def report() -> None:
-            job = manager.jobs.get(node.node_id)
-            status = job.status if job else None
+            if (job := manager.jobs.get(node.node_id)) is None:
+                return  # finished: its result follows
             send(
                 {
                     "entry_id": node.entry.entry_id,
-                    "state": status.state if status else "starting",
-                    "progress": job.progress if job else None,
+                    "state": job.status.state if job.status else "starting",
+                    "progress": job.progress,
                 }
             )
 

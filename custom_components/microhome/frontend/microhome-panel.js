@@ -8,6 +8,8 @@ const REPLAY = 200;
 const PAGE = 5000;
 const NODE_REFRESH_MS = 10000;
 const TABS = ["logs", "fleet", "settings"];
+// The per-node results of bulk actions that mean the node did not do it.
+const FAILED_RESULTS = ["failed", "rejected", "rolled_back", "timeout"];
 
 const STYLE = `
 :host {
@@ -133,12 +135,13 @@ code.block {
 .state-applied { color: var(--success-color, #43a047); }
 .state-pending { color: var(--warning-color, #ffa600); }
 .state-rejected { color: var(--error-color, #db4437); font-weight: 500; }
-.result-failed, .result-rejected { color: var(--error-color, #db4437); }
+.result-failed, .result-rejected, .result-rolled_back, .result-timeout { color: var(--error-color, #db4437); }
 .result-done, .result-added, .result-applied, .result-updated, .result-up_to_date,
 .result-pending { color: var(--success-color, #43a047); }
 progress { width: 90px; vertical-align: middle; }
 .bulk { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; padding: 8px 16px;
   border-top: 1px solid var(--divider-color); background: var(--secondary-background-color); }
+#fleet-message { padding: 0 16px 12px; }
 .profiles td { border-bottom: 1px solid var(--divider-color); vertical-align: middle; }
 [hidden] { display: none !important; }
 `;
@@ -567,7 +570,8 @@ class MicroHomePanel extends HTMLElement {
       return cell;
     }
     cell.className = `result result-${result.result}`;
-    cell.textContent = result.error ? `${result.result}: ${result.error}` : result.result;
+    const detail = result.error || result.detail;
+    cell.textContent = detail ? `${result.result}: ${detail}` : result.result;
     return cell;
   }
 
@@ -616,7 +620,7 @@ class MicroHomePanel extends HTMLElement {
 
   _showResults(results, what) {
     Object.assign(this._results, results);
-    const failed = Object.values(results).filter((r) => r.result === "failed" || r.result === "rejected");
+    const failed = Object.values(results).filter((r) => FAILED_RESULTS.includes(r.result));
     const total = Object.keys(results).length;
     this._fleetMessage(
       failed.length ? `${what}: ${failed.length} of ${total} nodes failed.` : `${what}: ${total} nodes done.`,
@@ -698,9 +702,9 @@ class MicroHomePanel extends HTMLElement {
             const outcome = event.result;
             results[event.entry_id] = {
               result: outcome.result,
-              error: outcome.error || (outcome.version ? `firmware ${outcome.version}` : undefined),
+              error: outcome.error,
+              detail: outcome.version ? `firmware ${outcome.version}` : undefined,
             };
-            if (!outcome.error && outcome.result !== "failed") delete results[event.entry_id].error;
             this._results[event.entry_id] = results[event.entry_id];
           } else {
             this._results[event.entry_id] = { result: event.state, progress: event.progress };
