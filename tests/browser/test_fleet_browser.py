@@ -6,7 +6,6 @@ then two are updated to a new firmware, with progress shown per node.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,30 +24,28 @@ from microhome_tools.demo import (
 )
 from microhome_tools.hass_runner import HassRunner
 from microhome_tools.release import build_bundle
+from tests.sim_nodes import running
 
-from .test_panel_browser import CHROMIUM, CHROMIUM_ARGS, REPO, TIMEOUT_MS, USER, log_in
+from .test_panel_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    TIMEOUT_MS,
+    USER,
+    log_in,
+    stop_and_check_log,
+)
 
 # The README's screenshot of the Nodes page: MICROHOME_SCREENSHOTS=1 refreshes it.
 SCREENSHOT = REPO / "docs" / "screenshot-nodes.png"
 NODES = ("fleet-1", "fleet-2", "fleet-3")
-FIRST = DemoNode(
-    "fleet-1",
-    "fleet-1",
-    "rp2",
-    [
-        DemoSensor("dht22", "Climate", 15, {"interval": 5}),
-        DemoSensor("led", "Lamp", 14, {"freq": 1000}),
-    ],
-)
+CLIMATE = DemoSensor("dht22", "Climate", 15, {"interval": 5})
+LAMP = DemoSensor("led", "Lamp", 14, {"freq": 1000})
+FIRST = DemoNode("fleet-1", "fleet-1", "rp2", [CLIMATE, LAMP])
 NEW_FIRMWARE = "9.9.9"
 OTA_TIMEOUT_MS = 300_000
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
-
-
-@pytest.fixture
-def fleet_key(vectors: dict[str, Any]) -> bytes:
-    return bytes.fromhex(vectors["keys"]["fleet_key"])
 
 
 @pytest.fixture
@@ -64,14 +61,7 @@ def hass_fleet(tmp_path: Path, mosquitto: Mosquitto, fleet_key: bytes) -> Iterat
         runner.wait_for_entry("mqtt")
         yield runner
     finally:
-        runner.stop()
-        log = runner.output_tail(400)
-        problems = [
-            line
-            for line in log.splitlines()
-            if "custom_components.microhome" in line and (" ERROR " in line or "Traceback" in line)
-        ]
-        assert not problems, log
+        stop_and_check_log(runner)
 
 
 @pytest.fixture
@@ -79,27 +69,18 @@ def firmware_nodes(
     tmp_path: Path, mosquitto: Mosquitto, fleet_key: bytes, hass_fleet: HassRunner
 ) -> Iterator[None]:
     """Three real firmware nodes, with the heap an update needs."""
-    processes = []
+    commands = {}
     for node_id in NODES:
         state = tmp_path / node_id
         state.mkdir()
         (state / "hw.json").write_text('{"pins": {"15": {"temperature": 21.5, "humidity": 40}}}')
-        log = (tmp_path / f"{node_id}.log").open("wb")
-        command = [
+        commands[node_id] = [
             sys.executable, "-m", "microhome_tools.cli", "sim",
             "--broker", f"{mosquitto.host}:{mosquitto.port}", "--node-id", node_id,
             "--state-dir", str(state), "--fleet-key", fleet_key.hex(), "--heapsize", OTA_HEAPSIZE,
         ]  # fmt: skip
-        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
-    yield
-    for process, log in processes:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with running(commands, tmp_path):
+        yield
 
 
 def test_bulk_add_with_a_profile_and_bulk_firmware_update(

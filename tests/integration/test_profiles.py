@@ -4,13 +4,13 @@ edited, applied by service and websocket, chosen when a node is added, left, del
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSocketGenerator
@@ -21,32 +21,11 @@ from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.fleet import STORAGE_KEY, ProfileManager
 
 from .conftest import NODE_ID, SENSORS, make_options
+from .test_ota_service import add_node, device_id
 from .test_update import send
 from .test_websocket import call
 
 PROFILE_SENSORS = [s for s in SENSORS if s["type"] != "status_led"]
-
-
-async def add_node(
-    hass: HomeAssistant, fleet_key: bytes, announce: dict[str, Any], node_id: str, **extra: Any
-) -> MockConfigEntry:
-    """One more node, online, with no peripherals yet."""
-    key_id = protocol.key_id(protocol.node_key(fleet_key, node_id))
-    node_announce = announce | {"id": node_id, "name": node_id, "key_id": key_id} | extra
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=node_id,
-        title=node_id,
-        data={"node_id": node_id, "platform": node_announce["platform"], "announce": node_announce},
-        options=make_options([]) | {"name": node_id},
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    send(hass, node_id, "status", "online", retain=True)
-    send(hass, node_id, "announce", node_announce, retain=True)
-    await hass.async_block_till_done()
-    return entry
 
 
 def configs(mqtt_mock: MqttMockHAClient, fleet_key: bytes, node_id: str) -> list[dict[str, Any]]:
@@ -64,13 +43,35 @@ def by_id(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["id"]: s for s in config["sensors"]}
 
 
+@dataclass
+class Fleet:
+    """The Kitchen node following profile "Room sensor" (made of its configuration, without
+    the status LED), and how to add more nodes."""
+
+    hass: HomeAssistant
+    mqtt_mock: MqttMockHAClient
+    fleet_key: bytes
+    announce: dict[str, Any]
+    kitchen: MockConfigEntry
+    room: dict[str, Any]
+
+    async def add_node(self, node_id: str, **announced: Any) -> MockConfigEntry:
+        return await add_node(self.hass, self.fleet_key, self.announce, node_id, **announced)
+
+    def configs(self, node_id: str) -> list[dict[str, Any]]:
+        return configs(self.mqtt_mock, self.fleet_key, node_id)
+
+
 @pytest.fixture
-async def room(
+async def fleet(
+    *,
     hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
     hass_ws_client: WebSocketGenerator,
-) -> dict[str, Any]:
-    """Profile "Room sensor", made of the Kitchen node's configuration (no status LED)."""
+    mqtt_mock: MqttMockHAClient,
+    fleet_key: bytes,
+    announce: dict[str, Any],
+    loaded_entry: MockConfigEntry,
+) -> Fleet:
     hass.config_entries.async_update_entry(
         loaded_entry, options=make_options(PROFILE_SENSORS, version=8)
     )
@@ -80,7 +81,7 @@ async def room(
         client, type="microhome/profiles/create", name="Room sensor", entry_id=loaded_entry.entry_id
     )
     await hass.async_block_till_done()
-    return dict(result["profile"])
+    return Fleet(hass, mqtt_mock, fleet_key, announce, loaded_entry, dict(result["profile"]))
 
 
 async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
@@ -88,16 +89,12 @@ async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     hass_storage: dict[str, Any],
-    mqtt_mock: MqttMockHAClient,
-    fleet_key: bytes,
-    announce: dict[str, Any],
-    loaded_entry: MockConfigEntry,
-    room: dict[str, Any],
+    fleet: Fleet,
 ) -> None:
-    assert room["id"] == "room_sensor"
-    assert loaded_entry.options["profile"] == "room_sensor"
-    nodes = [await add_node(hass, fleet_key, announce, f"room-{n}") for n in range(3)]
-    mqtt_mock.async_publish.reset_mock()
+    assert fleet.room["id"] == "room_sensor"
+    assert fleet.kitchen.options["profile"] == "room_sensor"
+    nodes = [await fleet.add_node(f"room-{n}") for n in range(3)]
+    fleet.mqtt_mock.async_publish.reset_mock()
     client = await hass_ws_client(hass)
     result = await call(
         client,
@@ -108,7 +105,7 @@ async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
     )
     assert {r["result"] for r in result["results"].values()} == {"pending"}
     for entry in nodes:
-        (config,) = configs(mqtt_mock, fleet_key, entry.unique_id)
+        (config,) = fleet.configs(entry.unique_id)
         assert config["name"] == entry.unique_id  # each node keeps its own name
         assert config["version"] == 8  # above the node's announced cfg 7
         expected_pin = 2 if entry.unique_id == "room-1" else 15
@@ -116,7 +113,7 @@ async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
     assert nodes[1].options["sensors"][0]["name"] == "Desk climate"
 
     # The profile changes: every follower gets it, room-1 keeps its own climate pin.
-    mqtt_mock.async_publish.reset_mock()
+    fleet.mqtt_mock.async_publish.reset_mock()
     lamp = {**PROFILE_SENSORS[2], "freq": 2000}
     result = await call(
         client,
@@ -128,7 +125,7 @@ async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
     assert set(result["results"]) == {NODE_ID, "room-0", "room-1", "room-2"}
     assert {r["result"] for r in result["results"].values()} == {"pending"}
     for node_id in (NODE_ID, "room-0", "room-1", "room-2"):
-        (config,) = configs(mqtt_mock, fleet_key, node_id)
+        (config,) = fleet.configs(node_id)
         assert config["telemetry_interval"] == 30
         assert by_id(config)["lamp"]["freq"] == 2000
         assert by_id(config)["climate"]["pin"] == (2 if node_id == "room-1" else 15)
@@ -163,7 +160,7 @@ async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
     assert reloaded.profiles["room_sensor"].telemetry_interval == 30
 
     # Deleting the profile: its nodes keep their configuration as their own, nothing is sent.
-    mqtt_mock.async_publish.reset_mock()
+    fleet.mqtt_mock.async_publish.reset_mock()
     before = dict(nodes[1].options)
     result = await call(client, type="microhome/profiles/delete", profile="room_sensor")
     assert sorted(result["own_configuration"]) == [NODE_ID, "room-0", "room-1", "room-2"]
@@ -171,22 +168,18 @@ async def test_profile_edit_reaches_every_follower_and_keeps_overrides(
     assert "profile" not in nodes[1].options
     assert nodes[1].options["sensors"] == before["sensors"]
     assert nodes[1].options["version"] == before["version"]
-    assert configs(mqtt_mock, fleet_key, "room-1") == []
+    assert fleet.configs("room-1") == []
     assert (await call(client, type="microhome/profiles/list"))["profiles"] == []
 
 
 async def test_a_node_the_profile_does_not_suit_keeps_its_configuration(
     *,
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    fleet_key: bytes,
-    announce: dict[str, Any],
-    loaded_entry: MockConfigEntry,
-    room: dict[str, Any],
+    fleet: Fleet,
 ) -> None:
     """An ESP32 cannot use the Pico's GP28; it keeps its configuration, the others go on."""
-    esp = await add_node(hass, fleet_key, announce, "esp-1", platform="esp32", board="ESP32")
-    pico = await add_node(hass, fleet_key, announce, "pico-1")
+    esp = await fleet.add_node("esp-1", platform="esp32", board="ESP32")
+    pico = await fleet.add_node("pico-1")
     response = await hass.services.async_call(
         DOMAIN,
         "apply_profile",
@@ -197,7 +190,7 @@ async def test_a_node_the_profile_does_not_suit_keeps_its_configuration(
     )
     assert response is not None
     assert response["nodes"]["esp-1"]["result"] == "pending"  # pins 15, 16, 14 exist on both
-    mqtt_mock.async_publish.reset_mock()
+    fleet.mqtt_mock.async_publish.reset_mock()
     client_sensors = [*PROFILE_SENSORS[:2], {**PROFILE_SENSORS[2], "pin": 28}]
     manager = hass.data["microhome_profiles"]
     results = {
@@ -207,9 +200,9 @@ async def test_a_node_the_profile_does_not_suit_keeps_its_configuration(
     assert any("sensors[2].pin" in error for error in results["esp-1"].errors)
     assert results["pico-1"].result == "pending"
     assert results[NODE_ID].result == "pending"
-    assert configs(mqtt_mock, fleet_key, "esp-1") == []
+    assert fleet.configs("esp-1") == []
     assert by_id(esp.options)["lamp"]["pin"] == 14
-    assert by_id(configs(mqtt_mock, fleet_key, "pico-1")[0])["lamp"]["pin"] == 28
+    assert by_id(fleet.configs("pico-1")[0])["lamp"]["pin"] == 28
     issue = ir.async_get(hass).async_get_issue(DOMAIN, "profile_refused_esp-1")
     assert issue is not None
     assert issue.translation_placeholders["name"] == "esp-1"
@@ -227,23 +220,12 @@ async def test_a_node_the_profile_does_not_suit_keeps_its_configuration(
     assert ir.async_get(hass).async_get_issue(DOMAIN, "profile_refused_esp-1") is None
 
 
-def device_id(hass: HomeAssistant, node_id: str) -> str:
-    entry = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, node_id)
-    assert entry is not None
-    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, node_id), entry.entry_id)
-    assert device is not None
-    return device.id
-
-
 async def test_apply_profile_waits_for_the_nodes_answers(
     *,
     hass: HomeAssistant,
-    fleet_key: bytes,
-    announce: dict[str, Any],
-    loaded_entry: MockConfigEntry,
-    room: dict[str, Any],
+    fleet: Fleet,
 ) -> None:
-    node = await add_node(hass, fleet_key, announce, "waits")
+    node = await fleet.add_node("waits")
     configured = asyncio.Event()
     node.runtime_data.listen(Change.CONFIG, configured.set)
     task = hass.async_create_task(
@@ -294,17 +276,13 @@ async def test_apply_profile_waits_for_the_nodes_answers(
 async def test_apply_profile_refuses_bad_input_and_changes_nothing(
     *,
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    fleet_key: bytes,
-    announce: dict[str, Any],
-    loaded_entry: MockConfigEntry,
-    room: dict[str, Any],
     data: dict[str, Any],
     key: str,
+    fleet: Fleet,
 ) -> None:
-    node = await add_node(hass, fleet_key, announce, "hostile")
+    node = await fleet.add_node("hostile")
     before = dict(node.options)
-    mqtt_mock.async_publish.reset_mock()
+    fleet.mqtt_mock.async_publish.reset_mock()
     target = {"device_id": [device_id(hass, "hostile")]}
     if key not in ("unknown_profile", "invalid_profile"):
         response = await hass.services.async_call(
@@ -322,7 +300,7 @@ async def test_apply_profile_refuses_bad_input_and_changes_nothing(
             )
         assert err.value.translation_key == key
     assert dict(node.options) == before
-    assert configs(mqtt_mock, fleet_key, "hostile") == []
+    assert fleet.configs("hostile") == []
 
 
 @pytest.mark.parametrize(
@@ -341,37 +319,31 @@ async def test_a_bad_profile_edit_is_refused_with_its_reason(
     *,
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
-    mqtt_mock: MqttMockHAClient,
-    loaded_entry: MockConfigEntry,
-    room: dict[str, Any],
     changes: dict[str, Any],
+    fleet: Fleet,
 ) -> None:
+    fleet.mqtt_mock.async_publish.reset_mock()
+    before = dict(fleet.kitchen.options)
     client = await hass_ws_client(hass)
-    mqtt_mock.async_publish.reset_mock()
-    before = dict(loaded_entry.options)
     await client.send_json_auto_id(
         {"type": "microhome/profiles/update", "profile": "room_sensor", **changes}
     )
     response = await client.receive_json()
     assert response["success"] is False
     assert response["error"]["message"]
-    assert dict(loaded_entry.options) == before
+    assert dict(fleet.kitchen.options) == before
     profiles = (await call(client, type="microhome/profiles/list"))["profiles"]
-    assert profiles == [room | {"followers": [loaded_entry.entry_id]}]
-    assert mqtt_mock.async_publish.call_count == 0
+    assert profiles == [fleet.room | {"followers": [fleet.kitchen.entry_id]}]
+    assert fleet.mqtt_mock.async_publish.call_count == 0
 
 
 async def test_discovered_node_added_with_a_profile(
     *,
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
-    mqtt_mock: MqttMockHAClient,
-    fleet_key: bytes,
-    announce: dict[str, Any],
-    loaded_entry: MockConfigEntry,
-    room: dict[str, Any],
+    fleet: Fleet,
 ) -> None:
-    new = announce | {"id": "mh-new", "name": "Bedroom", "cfg": 3}
+    new = fleet.announce | {"id": "mh-new", "name": "Bedroom", "cfg": 3}
     async_fire_mqtt_message(hass, "microhome/mh-new/announce", protocol.dump_body(new), retain=True)
     await hass.async_block_till_done()
     client = await hass_ws_client(hass)
@@ -403,11 +375,11 @@ async def test_discovered_node_added_with_a_profile(
         hass,
         "mh-new",
         "announce",
-        new | {"key_id": protocol.key_id(protocol.node_key(fleet_key, "mh-new"))},
+        new | {"key_id": protocol.key_id(protocol.node_key(fleet.fleet_key, "mh-new"))},
         retain=True,
     )
     await hass.async_block_till_done()
-    (config,) = configs(mqtt_mock, fleet_key, "mh-new")  # sent when the node announced cfg 3
+    (config,) = fleet.configs("mh-new")  # sent when the node announced cfg 3
     assert config["version"] == 4
 
 

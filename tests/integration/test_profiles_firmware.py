@@ -5,7 +5,6 @@ one profile, one with an override, one on a board the profile's edit does not su
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from microhome_tools.bench_node import sim_command
 from tests.broker import Mosquitto
 from tests.firmware.harness import HEAPSIZE, MICROPYTHON
 from tests.real_mqtt import async_setup_real_mqtt, wait_for
+from tests.sim_nodes import running
 
 from .test_websocket import call
 
@@ -53,33 +53,24 @@ def firmware_nodes(
     tmp_path: Path, mosquitto: Mosquitto, fleet_key: bytes
 ) -> Iterator[dict[str, Path]]:
     """The four nodes running, each with a DHT22 reading on GP15 and another on GP2."""
-    states: dict[str, Path] = {}
-    processes = []
+    states = {node_id: tmp_path / node_id for node_id in BOARDS}
+    commands = {}
     for node_id, platform in BOARDS.items():
-        state = tmp_path / node_id
-        state.mkdir()
+        states[node_id].mkdir()
         write_inputs(
-            state,
+            states[node_id],
             {
                 "15": {"temperature": 21.5, "humidity": 40.0},
                 "2": {"temperature": 19.5, "humidity": 55.0},
             },
         )
         key = protocol.node_key(fleet_key, node_id)
-        command = sim_command(mosquitto, node_id, state, key, "--platform", platform)
-        command += ["--micropython", MICROPYTHON, "--heapsize", HEAPSIZE]
-        log = (tmp_path / f"{node_id}.log").open("wb")
-        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
-        states[node_id] = state
-    yield states
-    for process, log in processes:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        commands[node_id] = [
+            *sim_command(mosquitto, node_id, states[node_id], key, "--platform", platform),
+            *("--micropython", MICROPYTHON, "--heapsize", HEAPSIZE),
+        ]
+    with running(commands, tmp_path):
+        yield states
 
 
 def applied(hass: HomeAssistant, node_id: str) -> bool:
