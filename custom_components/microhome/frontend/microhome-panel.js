@@ -200,7 +200,7 @@ const TEMPLATE = `
     </div>
   </section>
   <section id="view-fleet" hidden>
-    <div class="card">
+    <div class="card" aria-label="Nodes and bulk actions">
       <h2>Nodes</h2>
       <div class="filters">
         <select id="fleet-status" aria-label="Status">
