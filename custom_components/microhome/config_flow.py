@@ -619,6 +619,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
         if not changes:
             return self.async_create_entry(data=dict(self.config_entry.options))
         options = next_options(self.config_entry, **changes)
+        # Edited on its own, the node stops following its profile and keeps this configuration.
+        options = {k: v for k, v in options.items() if k not in PROFILE_OPTIONS}
         problems = protocol.validate_config(protocol.config_body(options, 1), self._platform)
         if problems:
             return self.async_abort(

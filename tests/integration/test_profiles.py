@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient, WebSo
 from custom_components.microhome import protocol
 from custom_components.microhome.client import Change
 from custom_components.microhome.const import DOMAIN
-from custom_components.microhome.fleet import STORAGE_KEY, ProfileManager
+from custom_components.microhome.fleet import DATA_PROFILES, STORAGE_KEY, ProfileManager
 
 from .conftest import NODE_ID, SENSORS, make_options
 from .test_ota_service import add_node, device_id
@@ -192,7 +192,7 @@ async def test_a_node_the_profile_does_not_suit_keeps_its_configuration(
     assert response["nodes"]["esp-1"]["result"] == "pending"  # pins 15, 16, 14 exist on both
     fleet.mqtt_mock.async_publish.reset_mock()
     client_sensors = [*PROFILE_SENSORS[:2], {**PROFILE_SENSORS[2], "pin": 28}]
-    manager = hass.data["microhome_profiles"]
+    manager = hass.data[DATA_PROFILES]
     results = {
         r.node_id: r for r in await manager.async_update("room_sensor", {"sensors": client_sensors})
     }
@@ -409,3 +409,31 @@ async def test_options_flow_switches_between_profile_and_own_configuration(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert loaded_entry.options["profile"] == "kitchen_kind"
+
+
+async def test_a_follower_edited_on_its_own_leaves_its_profile(
+    hass: HomeAssistant, fleet: Fleet
+) -> None:
+    assert fleet.kitchen.options["profile"] == "room_sensor"
+    fleet.mqtt_mock.async_publish.reset_mock()
+    result = await hass.config_entries.options.async_init(fleet.kitchen.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "node_settings"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"telemetry_interval": 120, "log_level": "warning"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "finish"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert "profile" not in fleet.kitchen.options
+    assert fleet.kitchen.options["telemetry_interval"] == 120
+    (config,) = fleet.configs(NODE_ID)
+    assert config["telemetry_interval"] == 120
+    # The next edit of the profile leaves it alone.
+    fleet.mqtt_mock.async_publish.reset_mock()
+    manager = hass.data[DATA_PROFILES]
+    assert await manager.async_update("room_sensor", {"telemetry_interval": 30}) == []
+    assert fleet.configs(NODE_ID) == []
