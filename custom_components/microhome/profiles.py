@@ -185,10 +185,10 @@ def follower_config(
     profile: Profile, overrides: Overrides, node_name: str, platform: str
 ) -> dict[str, Any]:
     """A follower's whole configuration; ProfileError with every problem if it is not valid."""
-    errors = override_errors(profile, overrides)
+    if errors := override_errors(profile, overrides):
+        raise ProfileError("; ".join(errors))
     config = resolve(profile, overrides, node_name)
-    errors += config_errors(config, platform) if not errors else []
-    if errors:
+    if errors := config_errors(config, platform):
         raise ProfileError("; ".join(errors))
     return config
 
