@@ -82,9 +82,9 @@ async def test_an_unknown_firmware_version_is_refused(
 async def test_reboot_and_identify_many_nodes(
     *,
     hass: HomeAssistant,
-    hass_ws_client: WebSocketGenerator,
-    fleet: list[MockConfigEntry],  # noqa: F811
     nodes: Nodes,  # noqa: F811
+    fleet: list[MockConfigEntry],  # noqa: F811
+    hass_ws_client: WebSocketGenerator,
 ) -> None:
     client = await hass_ws_client(hass)
     entry_ids = [entry.entry_id for entry in fleet]
