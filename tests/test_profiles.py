@@ -90,6 +90,7 @@ def test_a_pin_the_board_lacks_is_refused_for_that_board_only() -> None:
         {**CONFIG, "id": "room", "name": "\ud800", "platform": "z80"},
         {"id": "room", "name": "x", "platform": "rp2", **CONFIG, "sensors": ["<b>"]},
         {"id": "room", "name": "x", "platform": "rp2", **CONFIG, "sensors": [{"id": "a"}]},
+        {**CONFIG, "id": "room", "name": "x", "platform": "rp2", "sensors": [{"type": "led"}]},
         {"id": "room", "name": "x", "platform": "rp2", **CONFIG, "log_level": "\n"},
         {"id": "room", "name": "x", "platform": "rp2", **CONFIG, "telemetry_interval": 1e300},
     ],
