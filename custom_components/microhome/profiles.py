@@ -112,7 +112,7 @@ def resolve(profile: Profile, overrides: Overrides, node_name: str) -> dict[str,
     sensors = []
     for peripheral in profile.sensors:
         patched = copy.deepcopy(peripheral)
-        patched.update(copy.deepcopy(overrides.get(peripheral.get("id"), {})))
+        patched.update(copy.deepcopy(overrides.get(str(peripheral.get("id")), {})))
         sensors.append(patched)
     return {
         CONF_NAME: node_name,
