@@ -22,6 +22,7 @@ from homeassistant.helpers import service
 from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 
 from . import protocol
+from .config_flow import LOG_LEVEL_OF_NAME
 from .const import DOMAIN
 from .fleet import async_get_profiles, async_update_firmware, async_wait_applied
 from .node import MicroHomeConfigEntry, MicroHomeNode
@@ -37,6 +38,7 @@ SERVICE_DISCOVER = "discover"
 SERVICE_OTA_UPDATE = "ota_update"
 SERVICE_APPLY_PROFILE = "apply_profile"
 SERVICE_LEAVE_PROFILE = "leave_profile"
+SERVICE_UPDATE_PROFILE = "update_profile"
 ATTR_PROFILE = "profile"
 ATTR_OVERRIDES = "overrides"
 ATTR_WAIT = "wait"
@@ -63,6 +65,17 @@ APPLY_PROFILE_SCHEMA = cv.make_entity_service_schema(
     }
 )
 LEAVE_PROFILE_SCHEMA = cv.make_entity_service_schema({})
+UPDATE_PROFILE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_PROFILE): cv.string,
+        probatio.Optional("name"): cv.string,
+        probatio.Optional("telemetry_interval"): int,
+        probatio.Optional("log_level"): probatio.All(
+            probatio.In(LOG_LEVEL_OF_NAME), LOG_LEVEL_OF_NAME.__getitem__
+        ),
+        probatio.Optional("sensors"): list,
+    }
+)
 
 
 def _loaded_entry(hass: HomeAssistant, entry_id: str) -> MicroHomeConfigEntry:
@@ -202,9 +215,17 @@ async def _async_leave_profile(call: ServiceCall) -> ServiceResponse:
     return {"nodes": {node.node_id: {"name": node.name, "result": "own"} for node in nodes}}
 
 
+async def _async_update_profile(call: ServiceCall) -> ServiceResponse:
+    """Change a profile; every follower is sent the result, each node's result returned."""
+    manager = await async_get_profiles(call.hass)
+    changes = {key: value for key, value in call.data.items() if key != ATTR_PROFILE}
+    results = await manager.async_update(call.data[ATTR_PROFILE], changes)
+    return {"nodes": {result.node_id: result.as_dict() for result in results}}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register microhome.push_config, discover, ota_update, apply_profile, leave_profile."""
+    """Register microhome.push_config, discover, ota_update and the profile actions."""
     hass.services.async_register(
         DOMAIN, SERVICE_PUSH_CONFIG, _async_push_config, schema=PUSH_CONFIG_SCHEMA
     )
@@ -223,6 +244,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     for name, handler, schema in (
         (SERVICE_APPLY_PROFILE, _async_apply_profile, APPLY_PROFILE_SCHEMA),
         (SERVICE_LEAVE_PROFILE, _async_leave_profile, LEAVE_PROFILE_SCHEMA),
+        (SERVICE_UPDATE_PROFILE, _async_update_profile, UPDATE_PROFILE_SCHEMA),
     ):
         service.async_register_admin_service(
             hass, DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL

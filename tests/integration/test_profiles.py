@@ -437,3 +437,38 @@ async def test_a_follower_edited_on_its_own_leaves_its_profile(
     manager = hass.data[DATA_PROFILES]
     assert await manager.async_update("room_sensor", {"telemetry_interval": 30}) == []
     assert fleet.configs(NODE_ID) == []
+
+
+async def test_update_profile_action_answers_per_node(hass: HomeAssistant, fleet: Fleet) -> None:
+    await fleet.add_node("night")
+    await hass.services.async_call(
+        DOMAIN,
+        "apply_profile",
+        {"device_id": [device_id(hass, "night")], "profile": "room_sensor"},
+        blocking=True,
+    )
+    fleet.mqtt_mock.async_publish.reset_mock()
+    response = await hass.services.async_call(
+        DOMAIN,
+        "update_profile",
+        {"profile": "room_sensor", "telemetry_interval": 900, "log_level": "warning"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert {node_id: r["result"] for node_id, r in response["nodes"].items()} == {
+        NODE_ID: "pending",
+        "night": "pending",
+    }
+    for node_id in (NODE_ID, "night"):
+        (config,) = fleet.configs(node_id)
+        assert (config["telemetry_interval"], config["log_level"]) == (900, "W")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "update_profile",
+            {"profile": "room_sensor", "sensors": [{"id": "x", "type": "led", "pin": 99}]},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "invalid_profile"
