@@ -19,6 +19,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from . import protocol
 from .const import CONF_NODE_ID, DOMAIN
+from .fleet import async_get_profiles
 from .issues import node_issue_ids
 from .keys import async_get_fleet_key
 from .logs import async_setup_logs
@@ -51,6 +52,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_services(hass)
     settings = await async_get_manager(hass)
     await async_setup_logs(hass, settings)
+    await async_get_profiles(hass)
     async_register_websocket_commands(hass)
     await async_register_panel(hass)
     return True

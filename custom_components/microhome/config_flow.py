@@ -14,6 +14,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers.selector import (
     AreaSelector,
@@ -46,10 +47,16 @@ from .const import (
     DEFAULT_TELEMETRY_INTERVAL,
     DOMAIN,
 )
+from .fleet import async_get_profiles, next_version
 from .keys import async_flash_command, async_get_fleet_key
+from .profiles import CONF_OVERRIDES, CONF_PROFILE, PROFILE_OPTIONS, ProfileError
 from .protocol import Announce, ProtocolError
 
 CONF_TYPE = "type"
+CONF_NEW_PROFILE = "new_profile"
+# The profile step's choices besides the profiles themselves (translated selector options).
+OWN_CONFIGURATION = "own"
+NEW_PROFILE = "new"
 CONF_PIN = "pin"
 CONF_PERIPHERAL = "peripheral"
 
@@ -67,11 +74,9 @@ def default_options(name: str) -> dict[str, Any]:
 
 def next_options(entry: ConfigEntry[Any], **changes: Any) -> dict[str, Any]:
     """The entry's options with changes and a version above every version seen so far."""
-    options = {**default_options(entry.title), **entry.options, **changes}
-    announced = (entry.data.get(CONF_ANNOUNCE) or {}).get("cfg", 0)
-    node_cfg = announced if isinstance(announced, int) else 0
-    options[CONF_VERSION] = max(int(entry.options.get(CONF_VERSION, 0)), node_cfg) + 1
-    return options
+    return {**default_options(entry.title), **entry.options, **changes} | {
+        CONF_VERSION: next_version(entry)
+    }
 
 
 def _select(options: list[str] | list[SelectOptionDict], key: str | None = None) -> SelectSelector:
@@ -112,6 +117,35 @@ def _errors(schema: probatio.Schema, data: dict[str, Any]) -> tuple[dict[str, An
         }
 
 
+async def _profile_field(hass: HomeAssistant) -> dict[Any, Any]:
+    """The optional profile choice of a node being added (none while there are no profiles)."""
+    profiles = (await async_get_profiles(hass)).profiles
+    if not profiles:
+        return {}
+    choices = [SelectOptionDict(value=p.profile_id, label=p.name) for p in profiles.values()]
+    return {probatio.Optional(CONF_PROFILE): _select(choices)}
+
+
+async def _new_options(
+    hass: HomeAssistant, user_input: dict[str, Any], name: str, platform: str, cfg: int
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The options of a node being added: its profile's configuration if the user chose one.
+
+    Returns options, form errors and their placeholders.
+    """
+    if not (profile_id := user_input.get(CONF_PROFILE)):
+        return default_options(name), {}, {}
+    manager = await async_get_profiles(hass)
+    try:
+        return (
+            manager.new_node_options(profile_id, name[: catalogue.NAME_MAX], platform, cfg),
+            {},
+            {},
+        )
+    except ProfileError as err:
+        return {}, {CONF_PROFILE: "profile_unsuitable"}, {"errors": str(err)}
+
+
 class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a node: discovered from its MQTT announce, or by id."""
 
@@ -144,7 +178,13 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
             reload_on_update=False,
         )
         self._announce = announce
-        self.context["title_placeholders"] = {"name": announce.name or announce.id}
+        # The panel's Nodes page lists discovered nodes with these.
+        self.context["title_placeholders"] = {
+            "name": announce.name or announce.id,
+            "board": announce.board,
+            "platform": announce.platform,
+            "firmware": announce.fw,
+        }
         return await self.async_step_discovery_confirm()
 
     async def async_step_discovery_confirm(
@@ -153,23 +193,35 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
         """Confirm adding a discovered node."""
         announce = self._announce
         assert announce is not None
+        name = announce.name or announce.id
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
-            name = announce.name or announce.id
-            return self.async_create_entry(
-                title=name,
-                data={
-                    CONF_NODE_ID: announce.id,
-                    CONF_PLATFORM: announce.platform,
-                    CONF_ANNOUNCE: announce.as_dict(),
-                }
-                | _chosen_area(self.hass, user_input),
-                options=default_options(name),
+            options, errors, found = await _new_options(
+                self.hass, user_input, name, announce.platform, announce.cfg
             )
+            placeholders |= found
+            if not errors:
+                return self.async_create_entry(
+                    title=name,
+                    data={
+                        CONF_NODE_ID: announce.id,
+                        CONF_PLATFORM: announce.platform,
+                        CONF_ANNOUNCE: announce.as_dict(),
+                    }
+                    | _chosen_area(self.hass, user_input),
+                    options=options,
+                )
+        schema = probatio.Schema(
+            {probatio.Optional(CONF_AREA): AreaSelector(), **await _profile_field(self.hass)}
+        )
         return self.async_show_form(
             step_id="discovery_confirm",
-            data_schema=probatio.Schema({probatio.Optional(CONF_AREA): AreaSelector()}),
-            description_placeholders={
-                "name": announce.name or announce.id,
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+            description_placeholders=placeholders
+            | {
+                "name": name,
                 "node_id": announce.id,
                 "platform": announce.platform,
                 "board": announce.board,
@@ -182,6 +234,7 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
         if not await mqtt.async_wait_for_mqtt_client(self.hass):
             return self.async_abort(reason="mqtt_not_connected")
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             node_id = user_input[CONF_NODE_ID].strip()
             if not protocol.is_node_id(node_id):
@@ -189,6 +242,11 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 await self.async_set_unique_id(node_id)
                 self._abort_if_unique_id_configured()
+                options, errors, found = await _new_options(
+                    self.hass, user_input, node_id, user_input[CONF_PLATFORM], 0
+                )
+                placeholders |= found
+            if not errors:
                 return self.async_create_entry(
                     title=node_id,
                     data={
@@ -197,7 +255,7 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
                         CONF_ANNOUNCE: None,
                     }
                     | _chosen_area(self.hass, user_input),
-                    options=default_options(node_id),
+                    options=options,
                 )
         schema = probatio.Schema(
             {
@@ -206,6 +264,7 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
                     list(catalogue.PLATFORMS), "platform"
                 ),
                 probatio.Optional(CONF_AREA): AreaSelector(),
+                **await _profile_field(self.hass),
             }
         )
         _, command = await async_flash_command(self.hass, await async_get_fleet_key(self.hass))
@@ -213,7 +272,7 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
             errors=errors,
-            description_placeholders={"flash_command": command},
+            description_placeholders=placeholders | {"flash_command": command},
         )
 
     async def async_step_reconfigure(
@@ -297,10 +356,72 @@ class MicroHomeOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """The menu; it comes back after every step until the user finishes."""
-        menu = ["add_peripheral", "node_settings", "finish"]
+        menu = ["add_peripheral", "node_settings", "profile", "finish"]
         if self._peripherals:
             menu[1:1] = ["edit_peripheral", "remove_peripheral"]
         return self.async_show_menu(step_id="init", menu_options=menu)
+
+    async def async_step_profile(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Follow a profile (or a new one made of this configuration), or have an own one."""
+        manager = await async_get_profiles(self.hass)
+        entry = self.config_entry
+        errors: dict[str, str] = {}
+        placeholders = {"errors": "", "profile": "-"}
+        if (current := entry.options.get(CONF_PROFILE)) in manager.profiles:
+            placeholders["profile"] = manager.profiles[current].name
+        if user_input is not None:
+            choice = user_input[CONF_PROFILE]
+            try:
+                if choice == OWN_CONFIGURATION:
+                    options = {k: v for k, v in entry.options.items() if k not in PROFILE_OPTIONS}
+                    return self.async_create_entry(data=options)
+                if choice == NEW_PROFILE:
+                    name = str(user_input.get(CONF_NEW_PROFILE, "")).strip()
+                    if not name:
+                        raise ProfileError("name: 1-64 characters")
+                    choice = (await manager.async_create(name, entry)).profile_id
+                overrides = entry.options.get(CONF_OVERRIDES) if current == choice else None
+                options = manager.options_following(
+                    entry, manager.get(choice), dict(overrides or {})
+                )
+            except ProfileError as err:
+                errors["base"] = "profile_unsuitable"
+                placeholders["errors"] = str(err)
+            except ServiceValidationError as err:
+                errors["base"] = "profile_unsuitable"
+                placeholders["errors"] = str(err)
+            else:
+                return self.async_create_entry(data=options)
+        choices = [
+            SelectOptionDict(value=OWN_CONFIGURATION, label=OWN_CONFIGURATION),
+            *(
+                SelectOptionDict(value=p.profile_id, label=p.name)
+                for p in manager.profiles.values()
+            ),
+            SelectOptionDict(value=NEW_PROFILE, label=NEW_PROFILE),
+        ]
+        schema = probatio.Schema(
+            {
+                probatio.Required(
+                    CONF_PROFILE, default=current or OWN_CONFIGURATION
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=choices,
+                        mode=SelectSelectorMode.LIST,
+                        translation_key="profile_choice",
+                    )
+                ),
+                probatio.Optional(CONF_NEW_PROFILE): TextSelector(),
+            }
+        )
+        return self.async_show_form(
+            step_id="profile",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
     async def async_step_add_peripheral(
         self, user_input: dict[str, Any] | None = None
@@ -498,6 +619,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
         if not changes:
             return self.async_create_entry(data=dict(self.config_entry.options))
         options = next_options(self.config_entry, **changes)
+        # Edited on its own, the node stops following its profile and keeps this configuration.
+        options = {k: v for k, v in options.items() if k not in PROFILE_OPTIONS}
         problems = protocol.validate_config(protocol.config_body(options, 1), self._platform)
         if problems:
             return self.async_abort(

@@ -22,9 +22,12 @@ from homeassistant.helpers import service
 from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 
 from . import protocol
+from .config_flow import LOG_LEVEL_OF_NAME
 from .const import DOMAIN
+from .fleet import async_get_profiles, async_update_firmware, async_wait_applied
 from .node import MicroHomeConfigEntry, MicroHomeNode
-from .ota_job import FAILED, OtaResult, async_get_ota_manager
+from .ota_job import async_get_ota_manager
+from .profiles import ProfileError, parse_overrides
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_VERSION = "version"
@@ -33,6 +36,12 @@ ATTR_CONCURRENCY = "concurrency"
 SERVICE_PUSH_CONFIG = "push_config"
 SERVICE_DISCOVER = "discover"
 SERVICE_OTA_UPDATE = "ota_update"
+SERVICE_APPLY_PROFILE = "apply_profile"
+SERVICE_LEAVE_PROFILE = "leave_profile"
+SERVICE_UPDATE_PROFILE = "update_profile"
+ATTR_PROFILE = "profile"
+ATTR_OVERRIDES = "overrides"
+ATTR_WAIT = "wait"
 DEFAULT_CONCURRENCY = 4
 
 PUSH_CONFIG_SCHEMA = probatio.Schema({probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
@@ -43,6 +52,28 @@ OTA_UPDATE_SCHEMA = cv.make_entity_service_schema(
         probatio.Optional(ATTR_CONCURRENCY, default=DEFAULT_CONCURRENCY): probatio.All(
             probatio.Coerce(int), probatio.Range(min=1, max=10)
         ),
+    }
+)
+
+APPLY_PROFILE_SCHEMA = cv.make_entity_service_schema(
+    {
+        probatio.Required(ATTR_PROFILE): cv.string,
+        probatio.Optional(ATTR_OVERRIDES): dict,
+        probatio.Optional(ATTR_WAIT, default=0): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=0, max=300)
+        ),
+    }
+)
+LEAVE_PROFILE_SCHEMA = cv.make_entity_service_schema({})
+UPDATE_PROFILE_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_PROFILE): cv.string,
+        probatio.Optional("name"): cv.string,
+        probatio.Optional("telemetry_interval"): int,
+        probatio.Optional("log_level"): probatio.All(
+            probatio.In(LOG_LEVEL_OF_NAME), LOG_LEVEL_OF_NAME.__getitem__
+        ),
+        probatio.Optional("sensors"): list,
     }
 )
 
@@ -129,25 +160,13 @@ async def _async_ota_update(call: ServiceCall) -> ServiceResponse:
     manager = await async_get_ota_manager(call.hass)
     await manager.async_refresh()
     bundle = manager.bundle(call.data.get(ATTR_VERSION))
-    force: bool = call.data[ATTR_FORCE]
-    slots = asyncio.Semaphore(call.data[ATTR_CONCURRENCY])
-
-    async def update(node: MicroHomeNode) -> OtaResult:
-        async with slots:
-            try:
-                return await manager.async_update(node, bundle, force)
-            except HomeAssistantError as err:
-                return OtaResult(
-                    node.node_id,
-                    node.name,
-                    FAILED,
-                    bundle.version,
-                    node.firmware,
-                    0,
-                    str(err).rstrip("."),
-                )
-
-    results = await asyncio.gather(*(update(node) for node in nodes))
+    results = await async_update_firmware(
+        manager,
+        nodes,
+        bundle,
+        force=call.data[ATTR_FORCE],
+        concurrency=call.data[ATTR_CONCURRENCY],
+    )
     if not call.return_response and (failed := [r for r in results if r.failed]):
         raise HomeAssistantError(
             translation_domain=DOMAIN,
@@ -161,9 +180,52 @@ async def _async_ota_update(call: ServiceCall) -> ServiceResponse:
     return {"nodes": {result.node_id: result.as_dict() for result in results}}
 
 
+async def _async_apply_profile(call: ServiceCall) -> ServiceResponse:
+    """The targeted nodes follow the profile; each gets its configuration, at a bounded rate."""
+    nodes = _targeted_nodes(call)
+    manager = await async_get_profiles(call.hass)
+    profile = manager.get(call.data[ATTR_PROFILE])
+    overrides = None
+    if ATTR_OVERRIDES in call.data:
+        try:
+            patch = parse_overrides(call.data[ATTR_OVERRIDES])
+        except ProfileError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_profile",
+                translation_placeholders={"errors": str(err)},
+            ) from err
+        overrides = {node.node_id: patch for node in nodes}
+    results = await manager.async_apply(
+        [node.entry for node in nodes], profile.profile_id, overrides
+    )
+    by_id = {node.node_id: node for node in nodes}
+    results = await asyncio.gather(
+        *(async_wait_applied(by_id[r.node_id], r, call.data[ATTR_WAIT]) for r in results)
+    )
+    return {"nodes": {result.node_id: result.as_dict() for result in results}}
+
+
+async def _async_leave_profile(call: ServiceCall) -> ServiceResponse:
+    """The targeted nodes keep their configuration as their own."""
+    manager = await async_get_profiles(call.hass)
+    nodes = _targeted_nodes(call)
+    for node in nodes:
+        await manager.async_detach(node.entry)
+    return {"nodes": {node.node_id: {"name": node.name, "result": "own"} for node in nodes}}
+
+
+async def _async_update_profile(call: ServiceCall) -> ServiceResponse:
+    """Change a profile; every follower is sent the result, each node's result returned."""
+    manager = await async_get_profiles(call.hass)
+    changes = {key: value for key, value in call.data.items() if key != ATTR_PROFILE}
+    results = await manager.async_update(call.data[ATTR_PROFILE], changes)
+    return {"nodes": {result.node_id: result.as_dict() for result in results}}
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register microhome.push_config, microhome.discover and microhome.ota_update."""
+    """Register microhome.push_config, discover, ota_update and the profile actions."""
     hass.services.async_register(
         DOMAIN, SERVICE_PUSH_CONFIG, _async_push_config, schema=PUSH_CONFIG_SCHEMA
     )
@@ -179,3 +241,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=OTA_UPDATE_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    for name, handler, schema in (
+        (SERVICE_APPLY_PROFILE, _async_apply_profile, APPLY_PROFILE_SCHEMA),
+        (SERVICE_LEAVE_PROFILE, _async_leave_profile, LEAVE_PROFILE_SCHEMA),
+        (SERVICE_UPDATE_PROFILE, _async_update_profile, UPDATE_PROFILE_SCHEMA),
+    ):
+        service.async_register_admin_service(
+            hass, DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
+        )

@@ -47,11 +47,6 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
 @pytest.fixture
-def fleet_key(vectors: dict[str, Any]) -> bytes:
-    return bytes.fromhex(vectors["keys"]["fleet_key"])
-
-
-@pytest.fixture
 def hass_process(tmp_path: Path, mosquitto: Mosquitto, fleet_key: bytes) -> Iterator[HassRunner]:
     """Home Assistant, onboarded, with MQTT on the test broker and the node added."""
     if importlib.util.find_spec("hass_frontend") is None:
@@ -67,10 +62,15 @@ def hass_process(tmp_path: Path, mosquitto: Mosquitto, fleet_key: bytes) -> Iter
         runner.wait_for_entry("microhome")
         yield runner
     finally:
-        runner.stop()
-        log = runner.output_tail(400)
-        errors = [line for line in log.splitlines() if "custom_components.microhome" in line]
-        assert not [line for line in errors if " ERROR " in line or "Traceback" in line], log
+        stop_and_check_log(runner)
+
+
+def stop_and_check_log(runner: HassRunner) -> None:
+    """Stop Home Assistant; MicroHome must have logged no error and no traceback."""
+    runner.stop()
+    log = runner.output_tail(400)
+    errors = [line for line in log.splitlines() if "custom_components.microhome" in line]
+    assert not [line for line in errors if " ERROR " in line or "Traceback" in line], log
 
 
 @pytest.fixture

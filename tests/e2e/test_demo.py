@@ -31,12 +31,27 @@ def test_demo_comes_up_configured_and_keeps_its_state(tmp_path: Path) -> None:
     assert credentials["url"] == f"http://127.0.0.1:{port}"
     assert credentials["password"] in first.stdout
     assert sorted(json.loads((state / "configured.json").read_text())) == [
+        "bedroom",
         "cellar",
         "hallway",
         "living-room",
+        "study",
     ]
-    for node in ("living-room", "hallway", "cellar"):
+    for node in ("living-room", "hallway", "cellar", "bedroom", "study"):
         assert (state / "nodes" / node / "flash").is_dir()
+    # Bedroom and study follow the profile "Room sensor", made of the bedroom's configuration.
+    storage = state / "config" / ".storage"
+    (profile,) = json.loads((storage / "microhome.profiles").read_text())["data"]["profiles"]
+    assert (profile["name"], [p["id"] for p in profile["sensors"]]) == (
+        "Room sensor",
+        ["climate", "lamp"],
+    )
+    entries = json.loads((storage / "core.config_entries").read_text())["data"]["entries"]
+    following = {e["unique_id"] for e in entries if e["options"].get("profile") == profile["id"]}
+    assert following == {"bedroom", "study"}
+    study = next(e for e in entries if e["unique_id"] == "study")
+    assert study["options"]["name"] == "Study"
+    assert [s["pin"] for s in study["options"]["sensors"]] == [15, 14]
 
     second = run_demo(state, port, mqtt_port)
     assert second.returncode == 0, second.stdout + second.stderr

@@ -56,12 +56,13 @@ async def test_menu(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
         "edit_peripheral",
         "remove_peripheral",
         "node_settings",
+        "profile",
         "finish",
     ]
     hass.config_entries.async_update_entry(loaded_entry, options=make_options([], version=8))
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
-    assert result["menu_options"] == ["add_peripheral", "node_settings", "finish"]
+    assert result["menu_options"] == ["add_peripheral", "node_settings", "profile", "finish"]
 
 
 async def test_add_dht22_publishes_signed_config(

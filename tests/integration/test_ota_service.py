@@ -45,16 +45,19 @@ async def add_node(
     announce: dict[str, Any],
     node_id: str,
     fw: str = "1.2.3",
+    **announced: Any,
 ) -> MockConfigEntry:
-    """Set up one more node, online, running firmware `fw`."""
+    """Set up one more node named node_id, online, running firmware `fw` (and the announce's
+    other fields as given)."""
     key_id = protocol.key_id(protocol.node_key(fleet_key, node_id))
     node_announce = announce | {"id": node_id, "name": node_id, "fw": fw, "key_id": key_id}
+    node_announce |= announced
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=node_id,
         title=node_id,
-        data={"node_id": node_id, "platform": "rp2", "announce": node_announce},
-        options=make_options([]),
+        data={"node_id": node_id, "platform": node_announce["platform"], "announce": node_announce},
+        options=make_options([]) | {"name": node_id},
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)

@@ -264,19 +264,16 @@ async def test_nodes_list_merges_entries_and_log_only_nodes(
     assert configured["lost"] == 3
     assert configured["entries"] == 4  # boot marker, gap marker, two lines
     assert configured["boot"] == 12
+    assert (configured["board"], configured["platform"]) == ("Raspberry Pi Pico W", "rp2")
+    assert (configured["config_state"], configured["profile"]) == ("pending", None)
     assert configured["last_seen"] == pytest.approx(dt_util.utcnow().timestamp(), abs=5)
-    assert log_only == {
-        "id": OTHER,
-        "name": OTHER,
-        "online": None,
-        "firmware": None,
-        "last_seen": pytest.approx(dt_util.utcnow().timestamp(), abs=5),
-        "configured": False,
-        "entry_id": None,
-        "lost": 0,
-        "entries": 2,
-        "boot": 1,
-    }
+    # Known only from its logs: no entry, no discovery, nothing but what the logs say.
+    assert log_only["last_seen"] == pytest.approx(dt_util.utcnow().timestamp(), abs=5)
+    assert (log_only["name"], log_only["configured"], log_only["lost"]) == (OTHER, False, 0)
+    assert (log_only["entries"], log_only["boot"]) == (2, 1)
+    unknown = ("online", "firmware", "entry_id", "flow_id", "board", "platform", "profile")
+    assert [log_only[key] for key in unknown] == [None] * len(unknown)
+    assert log_only["config_state"] is None
 
 
 async def test_nodes_list_offline_node_without_logs(
@@ -348,6 +345,14 @@ COMMANDS: list[dict[str, Any]] = [
     {"type": "microhome/logs/subscribe"},
     {"type": "microhome/logs/clear"},
     {"type": "microhome/nodes/list"},
+    {"type": "microhome/nodes/add", "flow_ids": ["x"]},
+    {"type": "microhome/nodes/apply_profile", "entry_ids": ["x"], "profile": "x"},
+    {"type": "microhome/nodes/command", "entry_ids": ["x"], "command": "reboot"},
+    {"type": "microhome/nodes/ota", "entry_ids": ["x"]},
+    {"type": "microhome/profiles/list"},
+    {"type": "microhome/profiles/create", "name": "x", "entry_id": "x"},
+    {"type": "microhome/profiles/update", "profile": "x"},
+    {"type": "microhome/profiles/delete", "profile": "x"},
     {"type": "microhome/settings/get"},
     {"type": "microhome/settings/set", "log_history": 200},
     {"type": "microhome/fleet_key/get"},

@@ -1,4 +1,5 @@
-"""`microhome demo`: Home Assistant, an MQTT broker and three simulated nodes, all real.
+"""`microhome demo`: Home Assistant, an MQTT broker and five simulated nodes, all real; two
+of them follow one profile.
 
 State lives in `.demo/` (the broker's retained messages, Home Assistant's configuration, each
 node's flash), so a second run carries on where the first stopped. Ctrl-C stops everything.
@@ -47,36 +48,34 @@ class DemoNode:
     sensors: list[DemoSensor]
 
 
+LIVING_ROOM = [
+    DemoSensor("dht22", "Climate", 15, {"interval": 10}),
+    DemoSensor("motion", "Motion", 16, {"off_delay": 10}),
+    DemoSensor("led", "Lamp", 14, {"freq": 1000}),
+    DemoSensor("status_led", "Status", "LED"),
+]
+HALLWAY = [
+    DemoSensor("motion", "Motion", 34, {"off_delay": 10}),
+    DemoSensor("led", "Night light", 13, {"freq": 1000}),
+]
+CELLAR = [
+    DemoSensor("dht22", "Supply air", 4, {"interval": 10}),
+    DemoSensor("dht22", "Exhaust air", 5, {"interval": 10}),
+]
 NODES = [
-    DemoNode(
-        "living-room",
-        "Living room",
-        "rp2",
-        [
-            DemoSensor("dht22", "Climate", 15, {"interval": 10}),
-            DemoSensor("motion", "Motion", 16, {"off_delay": 10}),
-            DemoSensor("led", "Lamp", 14, {"freq": 1000}),
-            DemoSensor("status_led", "Status", "LED"),
-        ],
-    ),
-    DemoNode(
-        "hallway",
-        "Hallway",
-        "esp32",
-        [
-            DemoSensor("motion", "Motion", 34, {"off_delay": 10}),
-            DemoSensor("led", "Night light", 13, {"freq": 1000}),
-        ],
-    ),
-    DemoNode(
-        "cellar",
-        "Heat exchanger cellar",
-        "esp32",
-        [
-            DemoSensor("dht22", "Supply air", 4, {"interval": 10}),
-            DemoSensor("dht22", "Exhaust air", 5, {"interval": 10}),
-        ],
-    ),
+    DemoNode("living-room", "Living room", "rp2", LIVING_ROOM),
+    DemoNode("hallway", "Hallway", "esp32", HALLWAY),
+    DemoNode("cellar", "Heat exchanger cellar", "esp32", CELLAR),
+]
+# Two nodes wired the same way follow one profile, made of the first one's configuration.
+ROOM_SENSOR = [
+    DemoSensor("dht22", "Climate", 15, {"interval": 10}),
+    DemoSensor("led", "Lamp", 14, {"freq": 1000}),
+]
+PROFILE_NAME = "Room sensor"
+PROFILE_NODES = [
+    DemoNode("bedroom", "Bedroom", "rp2", ROOM_SENSOR),
+    DemoNode("study", "Study", "rp2", ROOM_SENSOR),
 ]
 
 
@@ -200,6 +199,18 @@ def configure(runner: HassRunner, entry_id: str, node: DemoNode) -> None:
         raise HassError(f"saving the configuration of {node.name}: {step}")
 
 
+def follow_profile(runner: HassRunner, entries: dict[str, str]) -> None:
+    """Configure the first profile node, make its configuration the profile, and have the
+    others follow it (the panel's Nodes page does the same)."""
+    first, *others = PROFILE_NODES
+    configure(runner, entries[first.node_id], first)
+    message = {"type": "microhome/profiles/create", "name": PROFILE_NAME}
+    profile = asyncio.run(ws_command(runner, message | {"entry_id": entries[first.node_id]}))
+    message = {"type": "microhome/nodes/apply_profile", "profile": profile["profile"]["id"]}
+    entry_ids = [entries[node.node_id] for node in others]
+    asyncio.run(ws_command(runner, message | {"entry_ids": entry_ids}))
+
+
 def run(args: argparse.Namespace) -> int:
     state: Path = args.dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
@@ -251,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
 
         hardware = Hardware(state / "nodes")
         started = time.monotonic()
-        for node in NODES:
+        for node in NODES + PROFILE_NODES:
             hardware.write(node, time.time())
             command = [
                 sys.executable, "-m", "microhome_tools.cli", "sim",
@@ -263,21 +274,25 @@ def run(args: argparse.Namespace) -> int:
             children.append(
                 subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
             )
-        print(f"Started {len(NODES)} simulated nodes on the real firmware (micropython).")
+        print(f"Started {len(NODES + PROFILE_NODES)} simulated nodes on the real firmware.")
 
-        entries = accept_discovered(runner, {node.node_id for node in NODES})
+        entries = accept_discovered(runner, {node.node_id for node in NODES + PROFILE_NODES})
         for node in NODES:
             if node.node_id not in configured:
                 configure(runner, entries[node.node_id], node)
                 configured.append(node.node_id)
                 configured_file.write_text(json.dumps(configured))
+        if PROFILE_NODES[0].node_id not in configured:
+            follow_profile(runner, entries)
+            configured.extend(node.node_id for node in PROFILE_NODES)
+            configured_file.write_text(json.dumps(configured))
         print(f"Nodes discovered and configured in {time.monotonic() - started:.0f} s.")
         print_welcome(runner.base_url, credentials, state)
         if args.exit_when_ready:
             return 0
         while all(child.poll() is None for child in children):
             now = time.time()
-            for node in NODES:
+            for node in NODES + PROFILE_NODES:
                 hardware.write(node, now)
             time.sleep(2)
         print("A simulated node stopped; see .demo/nodes/*/console.log")
@@ -314,6 +329,7 @@ MicroHome demo is running: {url}
 
 Try:
   - Overview: the living room, hallway and cellar nodes with temperature, humidity and motion.
+  - MicroHome panel > Nodes: the bedroom and study nodes follow the profile "Room sensor".
   - Dim the living room lamp: its PWM duty follows in {state}/nodes/living-room/hw_out.json.
   - Open the MicroHome panel in the sidebar: every node's log, live.
   - Settings > Devices > a node > Configure: add, change or remove sensors at run time.

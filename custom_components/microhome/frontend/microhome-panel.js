@@ -1,4 +1,5 @@
-// MicroHome sidebar panel: node list, live log table, settings and the fleet key.
+// MicroHome sidebar panel: node list, live log table, the Nodes page (profiles and bulk
+// actions on many nodes), settings and the fleet key.
 // A plain ES module web component (no build step). Every value that comes from a node or
 // from the user is put into the page with textContent, never as HTML.
 
@@ -6,6 +7,9 @@ const MAX_ROWS = 2000;
 const REPLAY = 200;
 const PAGE = 5000;
 const NODE_REFRESH_MS = 10000;
+const TABS = ["logs", "fleet", "settings"];
+// The per-node results of bulk actions that mean the node did not do it.
+const FAILED_RESULTS = ["failed", "rejected", "rolled_back", "timeout"];
 
 const STYLE = `
 :host {
@@ -125,6 +129,20 @@ code.block {
   background: var(--secondary-background-color); white-space: pre-wrap; word-break: break-all;
   font-family: var(--ha-font-family-code, ui-monospace, monospace);
 }
+.fleet td { border-bottom: 1px solid var(--divider-color); vertical-align: middle; }
+.fleet td.check, .fleet th.check { width: 28px; }
+.fleet .sub { color: var(--secondary-text-color); font-size: 12px; }
+.state-applied { color: var(--success-color, #43a047); }
+.state-pending { color: var(--warning-color, #ffa600); }
+.state-rejected { color: var(--error-color, #db4437); font-weight: 500; }
+.result-failed, .result-rejected, .result-rolled_back, .result-timeout { color: var(--error-color, #db4437); }
+.result-done, .result-added, .result-applied, .result-updated, .result-up_to_date,
+.result-pending { color: var(--success-color, #43a047); }
+progress { width: 90px; vertical-align: middle; }
+.bulk { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; padding: 8px 16px;
+  border-top: 1px solid var(--divider-color); background: var(--secondary-background-color); }
+#fleet-message { padding: 0 16px 12px; }
+.profiles td { border-bottom: 1px solid var(--divider-color); vertical-align: middle; }
 [hidden] { display: none !important; }
 `;
 
@@ -134,6 +152,7 @@ const TEMPLATE = `
   <span class="title">MicroHome</span>
   <span class="tabs" role="tablist">
     <button id="tab-logs" role="tab" aria-selected="true">Logs</button>
+    <button id="tab-fleet" role="tab" aria-selected="false">Nodes</button>
     <button id="tab-settings" role="tab" aria-selected="false">Settings</button>
   </span>
 </div>
@@ -177,6 +196,62 @@ const TEMPLATE = `
         </table>
         <div class="empty" id="rows-empty">No log lines match.</div>
         <div class="more" id="more" hidden><button class="action" id="load-more">Load older lines</button></div>
+      </div>
+    </div>
+  </section>
+  <section id="view-fleet" hidden>
+    <div class="card" aria-label="Nodes and bulk actions">
+      <h2>Nodes</h2>
+      <div class="filters">
+        <select id="fleet-status" aria-label="Status">
+          <option value="">All nodes</option>
+          <option value="online">Online</option>
+          <option value="offline">Offline</option>
+          <option value="discovered">Discovered, not added</option>
+        </select>
+        <select id="fleet-config" aria-label="Configuration">
+          <option value="">Any configuration</option>
+          <option value="applied">Applied</option>
+          <option value="pending">Pending</option>
+          <option value="rejected">Rejected</option>
+        </select>
+        <select id="fleet-profile" aria-label="Profile"></select>
+        <input id="fleet-text" type="search" placeholder="Search nodes" aria-label="Search nodes">
+      </div>
+      <table class="fleet">
+        <thead><tr><th class="check"><input type="checkbox" id="fleet-all" aria-label="Select all"></th>
+          <th>Node</th><th>Status</th><th>Board</th><th>Firmware</th><th>Configuration</th>
+          <th>Profile</th><th>Last seen</th><th>Result</th></tr></thead>
+        <tbody id="fleet-rows"></tbody>
+      </table>
+      <div class="empty" id="fleet-empty">No nodes match.</div>
+      <div class="bulk">
+        <span id="fleet-selected">0 selected</span>
+        <select id="bulk-profile" aria-label="Profile for the selected nodes"></select>
+        <button class="action primary" id="bulk-add">Add</button>
+        <button class="action" id="bulk-apply">Apply profile</button>
+        <button class="action" id="bulk-ota">Update firmware</button>
+        <button class="action" id="bulk-reboot">Reboot</button>
+        <button class="action" id="bulk-identify">Identify</button>
+      </div>
+      <div class="message-line" id="fleet-message" role="status"></div>
+    </div>
+    <div class="card">
+      <h2>Profiles</h2>
+      <div class="content">
+        <p>A profile is a configuration many nodes follow: peripherals, telemetry interval and
+          log level. A change of a profile reaches every node that follows it; each node keeps
+          its own name and overrides.</p>
+        <table class="profiles">
+          <thead><tr><th>Profile</th><th>Board</th><th>Peripherals</th><th>Nodes</th><th></th></tr></thead>
+          <tbody id="profile-rows"></tbody>
+        </table>
+        <div class="empty" id="profiles-empty">No profiles yet.</div>
+        <form class="filters" id="profile-form">
+          <input id="profile-name" type="text" placeholder="New profile name" aria-label="New profile name" maxlength="64" required>
+          <select id="profile-source" aria-label="Made of the configuration of"></select>
+          <button class="action" type="submit" id="profile-create">Create from node</button>
+        </form>
       </div>
     </div>
   </section>
@@ -271,6 +346,11 @@ class MicroHomePanel extends HTMLElement {
     this._nodeTimer = null;
     this._textTimer = null;
     this._filter = { node: "", level: "D", text: "" };
+    this._profiles = [];
+    this._selected = new Set();
+    this._results = {};
+    this._tab = "logs";
+    this._otaUnsubscribe = null;
   }
 
   set hass(hass) {
@@ -318,8 +398,22 @@ class MicroHomePanel extends HTMLElement {
       this._menuButton.narrow = this._narrow;
       this.shadowRoot.querySelector(".menu").append(this._menuButton);
     }
-    this._$("tab-logs").addEventListener("click", () => this._showTab("logs"));
-    this._$("tab-settings").addEventListener("click", () => this._showTab("settings"));
+    for (const tab of TABS) this._$(`tab-${tab}`).addEventListener("click", () => this._showTab(tab));
+    for (const id of ["fleet-status", "fleet-config", "fleet-profile"]) {
+      this._$(id).addEventListener("change", () => this._renderFleet());
+    }
+    this._$("fleet-text").addEventListener("input", () => this._renderFleet());
+    this._$("fleet-all").addEventListener("change", (ev) => this._selectAll(ev.target.checked));
+    this._$("bulk-profile").addEventListener("change", () => this._renderSelection());
+    this._$("bulk-add").addEventListener("click", () => this._bulkAdd());
+    this._$("bulk-apply").addEventListener("click", () => this._bulkApply());
+    this._$("bulk-ota").addEventListener("click", () => this._bulkOta());
+    this._$("bulk-reboot").addEventListener("click", () => this._bulkCommand("reboot"));
+    this._$("bulk-identify").addEventListener("click", () => this._bulkCommand("identify"));
+    this._$("profile-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this._createProfile();
+    });
     this._$("node-filter").addEventListener("change", (ev) => this._setFilter({ node: ev.target.value }));
     this._$("level").addEventListener("change", (ev) => this._setFilter({ level: ev.target.value }));
     this._$("text").addEventListener("input", (ev) => {
@@ -354,15 +448,17 @@ class MicroHomePanel extends HTMLElement {
     clearInterval(this._nodeTimer);
     this._nodeTimer = null;
     this._unsubscribeLogs();
+    this._stopOtaEvents();
   }
 
   _showTab(tab) {
-    const logs = tab === "logs";
-    this._$("tab-logs").setAttribute("aria-selected", String(logs));
-    this._$("tab-settings").setAttribute("aria-selected", String(!logs));
-    this._$("view-logs").hidden = !logs;
-    this._$("view-settings").hidden = logs;
-    if (!logs) this._loadSettings();
+    this._tab = tab;
+    for (const name of TABS) {
+      this._$(`tab-${name}`).setAttribute("aria-selected", String(name === tab));
+      this._$(`view-${name}`).hidden = name !== tab;
+    }
+    if (tab === "settings") this._loadSettings();
+    if (tab === "fleet") this._refreshNodes();
   }
 
   // --- nodes ---------------------------------------------------------------------------------
@@ -370,12 +466,309 @@ class MicroHomePanel extends HTMLElement {
   async _refreshNodes() {
     if (!this._hass) return;
     try {
-      const result = await this._hass.callWS({ type: "microhome/nodes/list" });
-      this._nodes = result.nodes;
+      const [nodes, profiles] = await Promise.all([
+        this._hass.callWS({ type: "microhome/nodes/list" }),
+        this._hass.callWS({ type: "microhome/profiles/list" }),
+      ]);
+      this._nodes = nodes.nodes;
+      this._profiles = profiles.profiles;
     } catch (err) {
       return;
     }
     this._renderNodes();
+    this._renderFleet();
+    this._renderProfiles();
+  }
+
+  // --- the Nodes page: every node, filters, bulk actions, profiles ---------------------------
+
+  _key(node) {
+    // Configured nodes are acted on by config entry, discovered ones by their discovery flow.
+    return node.entry_id || node.flow_id || `log:${node.id}`;
+  }
+
+  _status(node) {
+    if (!node.configured) return node.flow_id ? "discovered" : "unknown";
+    return node.online ? "online" : "offline";
+  }
+
+  _shownNodes() {
+    const status = this._$("fleet-status").value;
+    const config = this._$("fleet-config").value;
+    const profile = this._$("fleet-profile").value;
+    const text = this._$("fleet-text").value.trim().toLowerCase();
+    return this._nodes.filter((node) => {
+      if (!node.configured && !node.flow_id) return false; // known only from its logs
+      if (status && this._status(node) !== status) return false;
+      if (config && node.config_state !== config) return false;
+      if (profile === "-" && node.profile) return false;
+      if (profile && profile !== "-" && node.profile !== profile) return false;
+      const haystack = `${node.name} ${node.id} ${node.board || ""} ${node.profile_name || ""}`;
+      return !text || haystack.toLowerCase().includes(text);
+    });
+  }
+
+  _renderFleet() {
+    const shown = this._shownNodes();
+    const keys = new Set(this._nodes.map((node) => this._key(node)));
+    for (const key of [...this._selected]) if (!keys.has(key)) this._selected.delete(key);
+    const rows = shown.map((node) => {
+      const key = this._key(node);
+      const row = el("tr");
+      row.dataset.node = node.id;
+      const check = el("input");
+      check.type = "checkbox";
+      check.checked = this._selected.has(key);
+      check.setAttribute("aria-label", `Select ${node.name}`);
+      check.addEventListener("change", () => {
+        if (check.checked) this._selected.add(key);
+        else this._selected.delete(key);
+        this._renderSelection();
+      });
+      const checkCell = el("td", "check");
+      checkCell.append(check);
+      const name = el("td");
+      name.append(el("div", "", node.name));
+      if (node.name !== node.id) name.append(el("div", "sub", node.id));
+      const state = this._status(node);
+      const status = el("td", "status-cell");
+      status.append(el("span", `dot ${state}`), document.createTextNode(state));
+      const config = el("td", `config state-${node.config_state || "none"}`, node.config_state || "–");
+      if (node.config_errors && node.config_errors.length) config.title = node.config_errors.join("; ");
+      const profile = el("td", "profile", node.profile_name || (node.configured ? "own" : "–"));
+      row.append(
+        checkCell,
+        name,
+        status,
+        el("td", "", node.board || "–"),
+        el("td", "firmware", node.firmware || "–"),
+        config,
+        profile,
+        el("td", "", formatAgo(node.last_seen)),
+        this._resultCell(key),
+      );
+      return row;
+    });
+    this._$("fleet-rows").replaceChildren(...rows);
+    this._$("fleet-empty").hidden = rows.length > 0;
+    const options = [["", "Any profile"], ["-", "Own configuration"]];
+    this._fillSelect("fleet-profile", options.concat(this._profiles.map((p) => [p.id, p.name])));
+    const bulk = [["", "No profile"]].concat(this._profiles.map((p) => [p.id, p.name]));
+    this._fillSelect("bulk-profile", bulk);
+    this._renderSelection();
+  }
+
+  _resultCell(key) {
+    const cell = el("td", "result");
+    const result = this._results[key];
+    if (!result) return cell;
+    if (result.progress !== undefined && result.progress !== null) {
+      const bar = el("progress");
+      bar.max = 100;
+      bar.value = result.progress;
+      cell.append(bar, document.createTextNode(` ${result.progress} %`));
+      return cell;
+    }
+    cell.className = `result result-${result.result}`;
+    const detail = result.error || result.detail;
+    cell.textContent = detail ? `${result.result}: ${detail}` : result.result;
+    return cell;
+  }
+
+  _fillSelect(id, options) {
+    const select = this._$(id);
+    const value = select.value;
+    select.replaceChildren(
+      ...options.map(([optionValue, label]) => {
+        const option = el("option", "", label);
+        option.value = optionValue;
+        return option;
+      }),
+    );
+    select.value = options.some(([optionValue]) => optionValue === value) ? value : options[0][0];
+  }
+
+  _selectedNodes() {
+    return this._nodes.filter((node) => this._selected.has(this._key(node)));
+  }
+
+  _renderSelection() {
+    const selected = this._selectedNodes();
+    const added = selected.filter((node) => node.configured);
+    const discovered = selected.filter((node) => !node.configured && node.flow_id);
+    this._$("fleet-selected").textContent = `${selected.length} selected`;
+    this._$("bulk-add").disabled = discovered.length === 0;
+    this._$("bulk-apply").disabled = added.length === 0 || !this._$("bulk-profile").value;
+    for (const id of ["bulk-ota", "bulk-reboot", "bulk-identify"]) this._$(id).disabled = added.length === 0;
+    const shown = this._shownNodes();
+    this._$("fleet-all").checked = shown.length > 0 && shown.every((node) => this._selected.has(this._key(node)));
+  }
+
+  _selectAll(checked) {
+    for (const node of this._shownNodes()) {
+      if (checked) this._selected.add(this._key(node));
+      else this._selected.delete(this._key(node));
+    }
+    this._renderFleet();
+  }
+
+  _fleetMessage(text, kind = "") {
+    const line = this._$("fleet-message");
+    line.className = `message-line ${kind}`;
+    line.textContent = text;
+  }
+
+  _showResults(results, what) {
+    Object.assign(this._results, results);
+    const failed = Object.values(results).filter((r) => FAILED_RESULTS.includes(r.result));
+    const total = Object.keys(results).length;
+    this._fleetMessage(
+      failed.length ? `${what}: ${failed.length} of ${total} nodes failed.` : `${what}: ${total} nodes done.`,
+      failed.length ? "error" : "ok",
+    );
+    this._renderFleet();
+  }
+
+  async _bulk(what, message) {
+    this._fleetMessage(`${what}…`);
+    try {
+      const result = await this._hass.callWS(message);
+      return result.results;
+    } catch (err) {
+      this._fleetMessage(`${what}: ${err.message || err.code || err}`, "error");
+      return null;
+    }
+  }
+
+  async _bulkAdd() {
+    const nodes = this._selectedNodes().filter((node) => !node.configured && node.flow_id);
+    const message = { type: "microhome/nodes/add", flow_ids: nodes.map((node) => node.flow_id) };
+    const profile = this._$("bulk-profile").value;
+    if (profile) message.profile = profile;
+    const results = await this._bulk("Adding", message);
+    if (!results) return;
+    this._showResults(results, "Adding");
+    for (const node of nodes) {
+      const result = results[node.flow_id];
+      this._selected.delete(node.flow_id);
+      if (result && result.entry_id) {
+        this._results[result.entry_id] = result;
+        this._selected.add(result.entry_id);
+      }
+    }
+    await this._refreshNodes();
+  }
+
+  async _bulkApply() {
+    const nodes = this._selectedNodes().filter((node) => node.configured);
+    const results = await this._bulk("Applying the profile", {
+      type: "microhome/nodes/apply_profile",
+      entry_ids: nodes.map((node) => node.entry_id),
+      profile: this._$("bulk-profile").value,
+    });
+    if (!results) return;
+    this._showResults(results, "Applying the profile");
+    await this._refreshNodes();
+  }
+
+  async _bulkCommand(command) {
+    const nodes = this._selectedNodes().filter((node) => node.configured);
+    const what = command === "reboot" ? "Rebooting" : "Identifying";
+    const results = await this._bulk(what, {
+      type: "microhome/nodes/command",
+      entry_ids: nodes.map((node) => node.entry_id),
+      command,
+    });
+    if (results) this._showResults(results, what);
+  }
+
+  async _bulkOta() {
+    const nodes = this._selectedNodes().filter((node) => node.configured);
+    this._stopOtaEvents();
+    const results = {};
+    for (const node of nodes) this._results[node.entry_id] = { result: "waiting" };
+    this._fleetMessage("Updating firmware…");
+    this._renderFleet();
+    try {
+      this._otaUnsubscribe = await this._hass.connection.subscribeMessage(
+        (event) => {
+          if (event.done) {
+            this._stopOtaEvents();
+            this._showResults(results, "Updating firmware");
+            this._refreshNodes();
+            return;
+          }
+          if (event.result) {
+            const outcome = event.result;
+            results[event.entry_id] = {
+              result: outcome.result,
+              error: outcome.error,
+              detail: outcome.version ? `firmware ${outcome.version}` : undefined,
+            };
+            this._results[event.entry_id] = results[event.entry_id];
+          } else {
+            this._results[event.entry_id] = { result: event.state, progress: event.progress };
+          }
+          this._renderFleet();
+        },
+        { type: "microhome/nodes/ota", entry_ids: nodes.map((node) => node.entry_id) },
+      );
+    } catch (err) {
+      this._fleetMessage(`Updating firmware: ${err.message || err.code || err}`, "error");
+    }
+  }
+
+  _stopOtaEvents() {
+    if (this._otaUnsubscribe) {
+      const unsubscribe = this._otaUnsubscribe;
+      this._otaUnsubscribe = null;
+      Promise.resolve(unsubscribe()).catch(() => {});
+    }
+  }
+
+  _renderProfiles() {
+    const rows = this._profiles.map((profile) => {
+      const row = el("tr");
+      row.dataset.profile = profile.id;
+      const name = el("td");
+      name.append(el("div", "", profile.name), el("div", "sub", profile.id));
+      const peripherals = profile.sensors.map((p) => p.name || p.id).join(", ") || "–";
+      const remove = el("button", "action danger", "Delete");
+      remove.addEventListener("click", () => this._deleteProfile(profile));
+      const actions = el("td");
+      actions.append(remove);
+      row.append(name, el("td", "", profile.platform), el("td", "", peripherals),
+        el("td", "followers", profile.followers.length), actions);
+      return row;
+    });
+    this._$("profile-rows").replaceChildren(...rows);
+    this._$("profiles-empty").hidden = rows.length > 0;
+    const sources = this._nodes.filter((node) => node.configured).map((node) => [node.entry_id, node.name]);
+    this._fillSelect("profile-source", sources.length ? sources : [["", "No nodes"]]);
+  }
+
+  async _createProfile() {
+    const name = this._$("profile-name").value.trim();
+    const entryId = this._$("profile-source").value;
+    if (!name || !entryId) return;
+    try {
+      const result = await this._hass.callWS({ type: "microhome/profiles/create", name, entry_id: entryId });
+      this._fleetMessage(`Profile ${result.profile.name} created.`, "ok");
+      this._$("profile-name").value = "";
+    } catch (err) {
+      this._fleetMessage(`Not created: ${err.message || err.code || err}`, "error");
+    }
+    await this._refreshNodes();
+  }
+
+  async _deleteProfile(profile) {
+    try {
+      await this._hass.callWS({ type: "microhome/profiles/delete", profile: profile.id });
+      this._fleetMessage(`Profile ${profile.name} deleted; its nodes keep their configuration.`, "ok");
+    } catch (err) {
+      this._fleetMessage(`Not deleted: ${err.message || err.code || err}`, "error");
+    }
+    await this._refreshNodes();
   }
 
   _renderNodes() {
