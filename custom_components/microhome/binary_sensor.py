@@ -21,9 +21,9 @@ class PeripheralBinarySensor(RestoreOnOff, BinarySensorEntity):
         self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
     ) -> None:
         """Set up the binary sensor of one value of one peripheral."""
-        if spec.device_class:
-            self._attr_device_class = BinarySensorDeviceClass(spec.device_class)
         super().__init__(node, peripheral, spec)
+        if device_class := self.chosen(peripheral, spec.device_class_param, spec.device_class):
+            self._attr_device_class = BinarySensorDeviceClass(device_class)
 
 
 async_setup_entry = platform_setup(Platform.BINARY_SENSOR, PeripheralBinarySensor)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import probatio
 from homeassistant.components import mqtt
@@ -367,6 +367,9 @@ class MicroHomeOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = _errors(self._peripheral_validator(others), user_input)
+            for first, second in () if errors else kind.distinct:
+                if data[first] == data[second]:
+                    errors[second] = "same_point"
             if not errors:
                 peripheral: dict[str, Any] = {
                     "id": self._peripheral_id
@@ -436,7 +439,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
             except ProtocolError as err:
                 raise probatio.Invalid("invalid_pin") from err
             if parsed not in catalogue.pins(platform, kind.role):
-                input_only = parsed in catalogue.pins(platform, "in")
+                input_only = kind.role != "adc" and parsed in catalogue.pins(platform, "in")
                 raise probatio.Invalid("pin_input_only" if input_only else "invalid_pin")
             if parsed in taken:
                 raise probatio.Invalid("pin_in_use")
@@ -447,11 +450,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
             probatio.Required(CONF_PIN): pin,
         }
         for param in kind.params:
-            fields[probatio.Required(param.key)] = (
-                bool
-                if param.kind == "bool"
-                else _whole(f"{param.key}_range", param.low, param.high)
-            )
+            fields[probatio.Required(param.key)] = _param_validator(param)
         return probatio.Schema(fields)
 
     async def async_step_node_settings(
@@ -510,12 +509,32 @@ class MicroHomeOptionsFlow(OptionsFlow):
 LOG_LEVEL_OF_NAME: Final = {name: level for level, name in protocol.LOG_LEVEL_NAMES.items()}
 
 
+def _param_validator(param: catalogue.Param) -> Callable[[Any], Any]:
+    """The form validator of one parameter; its error key is `<key>_range`."""
+    if param.kind == "bool":
+        return bool
+    if param.kind == "int":
+        return _whole(f"{param.key}_range", int(param.low), int(param.high))
+
+    def check(value: Any) -> Any:
+        if protocol.param_error(param, value) is not None:
+            raise probatio.Invalid(f"{param.key}_range")
+        return float(value) if param.kind == "number" else value
+
+    return check
+
+
 def _param_selector(param: catalogue.Param) -> Selector[Any]:
     """The form field of one peripheral parameter."""
     if param.kind == "bool":
         return BooleanSelector()
+    if param.kind == "choice":
+        return _select(list(param.choices), f"param_{param.key}")
+    if param.kind == "str":
+        return TextSelector()
     # No min and max: out of range, the field shows the parameter's own error.
-    config = NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1)
+    step: float | Literal["any"] = 1 if param.kind == "int" else "any"
+    config = NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=step)
     if param.unit is not None:
         config["unit_of_measurement"] = param.unit
     return NumberSelector(config)

@@ -73,6 +73,14 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
             self._attr_translation_key = spec.key
         self._apply_name(peripheral)
 
+    def chosen(self, peripheral: dict[str, Any], param: str | None, default: str | None) -> Any:
+        """The value of the parameter param of peripheral (a user's choice), else default;
+        "none" and "" stand for None."""
+        if param is None:
+            return default
+        value = peripheral.get(param, self.kind.param(param).default)
+        return None if value in ("none", "") else value
+
     def _apply_name(self, peripheral: dict[str, Any]) -> None:
         """Name the entity after the peripheral (as typed in the options flow)."""
         name = peripheral.get("name") or self.peripheral_id
@@ -164,7 +172,7 @@ def platform_setup(
         for peripheral in node.peripherals:
             kind = catalogue.TYPES.get(peripheral["type"])
             for spec in kind.entities if kind is not None else ():
-                if spec.platform == platform:
+                if spec.platform == platform and (spec.when is None or peripheral.get(spec.when)):
                     yield entity_class(node, peripheral, spec)
 
     async def async_setup_entry(

@@ -1,5 +1,6 @@
 # Sensors read every `interval` s: a reading is retried, then reported as {"error": why}; the
-# first failure is logged at W and the recovery at I, so a dead device costs one log line.
+# first failure is logged at W and the recovery at I, so a dead device costs one log line. A
+# spec with `filters` has its readings filtered (home/filter.py) before they are published.
 import asyncio
 import errno
 from micropython import const
@@ -15,6 +16,7 @@ class CRCError(Exception):
 class Polled:
     kind = ""
     where = ""  # how the device is addressed, for errors: "at 0x38"
+    retry_ms = _RETRY_MS
 
     def __init__(self, home, spec):
         self.home = home
@@ -53,7 +55,7 @@ class Polled:
         """A reading, or {"error": why} after _TRIES failed ones."""
         for attempt in range(_TRIES):
             if attempt:
-                await asyncio.sleep_ms(_RETRY_MS)
+                await asyncio.sleep_ms(self.retry_ms)
             try:
                 return await self.measure()
             except Exception as e:  # OSError, CRCError; any other: reported, the node runs on
@@ -61,8 +63,15 @@ class Polled:
                 self.log("D", "read %d failed: %s" % (attempt + 1, self.why(e)))
         return {"error": self.why(error)}
 
+    def interval_ms(self):
+        return self.spec["interval"] * 1000
+
     async def run(self):
-        interval = self.spec["interval"] * 1000
+        gate = None
+        if self.spec.get("filters"):  # the filter module only on a node that uses filters
+            from home.filter import Filters
+
+            gate = Filters(self.spec["filters"])
         while True:
             state = await self.sample()
             failed = self.state is not None and "error" in self.state
@@ -71,6 +80,9 @@ class Polled:
                     self.log("W", "no reading after %d tries: %s" % (_TRIES, state["error"]))
             elif failed:
                 self.log("I", "reading again")
-            self.state = state
-            await self.home.publish_state(self.id, state)
-            await asyncio.sleep_ms(interval)
+            if gate:
+                state = gate.apply(state)  # None: nothing worth publishing
+            if state:
+                self.state = state
+                await self.home.publish_state(self.id, state)
+            await asyncio.sleep_ms(self.interval_ms())

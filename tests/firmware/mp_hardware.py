@@ -26,9 +26,12 @@ class Home:
         self.log = Log()
         self.log.level = 0  # keep D lines too
         self.states = []
+        self.unretained = []
 
-    async def publish_state(self, sid, state):
+    async def publish_state(self, sid, state, retain=True):
         self.states.append((sid, dict(state)))
+        if not retain:
+            self.unretained.append((sid, dict(state)))
 
     def logged(self, lvl, text):
         return [e for e in self.log.entries if e[2] == lvl and text in e[4]]
@@ -614,6 +617,8 @@ async def test_button_press_double_long():
         f"the release makes no event: {events()!r}",
     )
     check(button.state == {"on": False}, f"the retained state carries no event: {button.state!r}")
+    told = [s[1]["event"] for s in home.unretained]
+    check(told == events(), f"every event, and only events, not retained: {home.unretained!r}")
     button.stop()
 
 
