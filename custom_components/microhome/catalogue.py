@@ -203,6 +203,25 @@ def _measurement(key: str, unit: str, precision: int) -> Entity:
     )
 
 
+_INTERVAL: Final = Param(
+    "interval",
+    "int",
+    30,
+    2,
+    86400,
+    "s",
+    name="Read interval",
+    description="Seconds between readings, 2-86400.",
+)
+
+_FREQ: Final = Param(
+    "freq", "int", 1000, 100, 40000, "Hz", name="PWM frequency", description="Hz, 100-40000."
+)
+
+_INVERTED: Final = Param(
+    "inverted", "bool", False, name="Inverted", description="Low means on: the pin is low while on."
+)
+
 TYPES: Final[dict[str, PeripheralType]] = {
     peripheral.key: peripheral
     for peripheral in (
@@ -211,18 +230,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
             name="DHT22 temperature and humidity",
             wiring="Data to the pin with a 10 kΩ pull-up to 3.3 V; VCC to 3.3 V, GND to GND.",
             role="io",
-            params=(
-                Param(
-                    "interval",
-                    "int",
-                    30,
-                    2,
-                    86400,
-                    "s",
-                    name="Read interval",
-                    description="Seconds between readings, 2-86400.",
-                ),
-            ),
+            params=(_INTERVAL,),
             state=(
                 Field("temperature", "number", -40, 125),
                 Field("humidity", "number", 0, 100),
@@ -258,18 +266,6 @@ TYPES: Final[dict[str, PeripheralType]] = {
             name="Dimmable LED",
             wiring="Pin to a 220 Ω resistor to the LED's anode, cathode to GND.",
             role="pwm",
-            params=(
-                Param(
-                    "freq",
-                    "int",
-                    1000,
-                    100,
-                    40000,
-                    "Hz",
-                    name="PWM frequency",
-                    description="Hz, 100-40000.",
-                ),
-            ),
             state=(_ON, Field("brightness", "int", 0, 255)),
             entities=(Entity("light"),),
             set_fields=(
@@ -277,6 +273,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
                 Field("brightness", "int", 0, 255),
                 Field("transition", "number", 0, 60),
             ),
+            params=(_FREQ,),
         ),
         PeripheralType(
             key="status_led",
@@ -297,13 +294,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
             ),
             role="out",
             params=(
-                Param(
-                    "inverted",
-                    "bool",
-                    False,
-                    name="Inverted",
-                    description="Low means on: the pin is low while on.",
-                ),
+                _INVERTED,
                 Param(
                     "max_on",
                     "int",
@@ -339,13 +330,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
                     name="Pull resistor",
                     description="The pin's internal pull-up or pull-down resistor.",
                 ),
-                Param(
-                    "inverted",
-                    "bool",
-                    False,
-                    name="Inverted",
-                    description="Low means on: the pin is low while on.",
-                ),
+                _INVERTED,
                 Param(
                     "debounce_ms",
                     "int",
@@ -410,18 +395,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
                 " switches the pump, fan or heater from its own supply; common GND."
             ),
             role="pwm",
-            params=(
-                Param(
-                    "freq",
-                    "int",
-                    1000,
-                    100,
-                    40000,
-                    "Hz",
-                    name="PWM frequency",
-                    description="Hz, 100-40000.",
-                ),
-            ),
+            params=(_FREQ,),
             state=(Field("duty", "number", 0, 100),),
             entities=(Entity("number", value="duty", unit="%"),),
             set_fields=(Field("duty", "number", 0, 100),),
@@ -435,16 +409,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
             ),
             role="adc",
             params=(
-                Param(
-                    "interval",
-                    "int",
-                    30,
-                    2,
-                    86400,
-                    "s",
-                    name="Read interval",
-                    description="Seconds between readings, 2-86400.",
-                ),
+                _INTERVAL,
                 *(
                     Param(
                         key,

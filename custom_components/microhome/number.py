@@ -34,8 +34,8 @@ class PeripheralNumber(MicroHomePeripheralEntity, RestoreNumber):
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value until the node reports."""
-        if (last := await self.async_get_last_number_data()) is not None:
-            self._attr_native_value = last.native_value
+        last = await self.async_get_last_number_data()
+        self._attr_native_value = None if last is None else last.native_value
         await super().async_added_to_hass()
 
     @callback

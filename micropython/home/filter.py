@@ -1,4 +1,4 @@
-# A polled sensor's filters (docs/protocol.md, "Filters"), per value: the median or mean of the
+# A sensor's filters (docs/protocol.md, "Filters"), per value: the median or mean of the
 # last `window` readings, the line through (raw1, ref1) and (raw2, ref2), the offset; then the
 # value is published only when it moved by at least `delta` since it was last published, or
 # `heartbeat` s passed. Imported only by a node whose configuration uses filters. The settings
@@ -41,9 +41,24 @@ class Value:
         return round(value, 4) if -_LIMIT < value < _LIMIT else None
 
 
-class Filters:
-    def __init__(self, filters):
+class Filtered:
+    """The Home as a driver with filters sees it: its states go through the filters."""
+
+    def __init__(self, home, filters):
+        self.home = home
+        self.driver = None  # set once the driver is made
+        self.sent = None  # the state last published
         self.values = {key: Value(settings) for key, settings in filters.items()}
+
+    def __getattr__(self, name):
+        return getattr(self.home, name)
+
+    async def publish_state(self, sid, state, retain=True):
+        state = self.apply(state)
+        if state:
+            self.sent = state
+            await self.home.publish_state(sid, state, retain)
+        self.driver.state = self.sent  # what a reconnect publishes again: the filtered state
 
     def apply(self, state):
         """state with its values filtered, or None when none is due to be published."""

@@ -1,9 +1,10 @@
 # Sensors read every `interval` s: a reading is retried, then reported as {"error": why}; the
-# first failure is logged at W and the recovery at I, so a dead device costs one log line. A
-# spec with `filters` has its readings filtered (home/filter.py) before they are published.
+# first failure is logged at W and the recovery at I, so a dead device costs one log line.
 import asyncio
 import errno
 from micropython import const
+
+from home.sensors import Driver
 
 _TRIES = const(3)
 _RETRY_MS = const(100)
@@ -13,26 +14,15 @@ class CRCError(Exception):
     """A reading whose CRC does not match: never published."""
 
 
-class Polled:
-    kind = ""
+class Polled(Driver):
     where = ""  # how the device is addressed, for errors: "at 0x38"
-    retry_ms = _RETRY_MS
 
     def __init__(self, home, spec):
-        self.home = home
-        self.spec = spec
-        self.id = spec["id"]
+        super().__init__(home, spec)
         self.log = home.log.src(self.id)
-        self.state = None
-        self.task = None
-
-    def start(self):
-        self.task = asyncio.create_task(self.run())
 
     def stop(self):
-        if self.task:
-            self.task.cancel()
-            self.task = None
+        super().stop()
         self.close()
 
     def close(self):
@@ -55,7 +45,7 @@ class Polled:
         """A reading, or {"error": why} after _TRIES failed ones."""
         for attempt in range(_TRIES):
             if attempt:
-                await asyncio.sleep_ms(self.retry_ms)
+                await asyncio.sleep_ms(_RETRY_MS)
             try:
                 return await self.measure()
             except Exception as e:  # OSError, CRCError; any other: reported, the node runs on
@@ -63,15 +53,8 @@ class Polled:
                 self.log("D", "read %d failed: %s" % (attempt + 1, self.why(e)))
         return {"error": self.why(error)}
 
-    def interval_ms(self):
-        return self.spec["interval"] * 1000
-
     async def run(self):
-        gate = None
-        if self.spec.get("filters"):  # the filter module only on a node that uses filters
-            from home.filter import Filters
-
-            gate = Filters(self.spec["filters"])
+        interval = self.spec["interval"] * 1000
         while True:
             state = await self.sample()
             failed = self.state is not None and "error" in self.state
@@ -80,9 +63,6 @@ class Polled:
                     self.log("W", "no reading after %d tries: %s" % (_TRIES, state["error"]))
             elif failed:
                 self.log("I", "reading again")
-            if gate:
-                state = gate.apply(state)  # None: nothing worth publishing
-            if state:
-                self.state = state
-                await self.home.publish_state(self.id, state)
-            await asyncio.sleep_ms(self.interval_ms())
+            self.state = state
+            await self.home.publish_state(self.id, state)
+            await asyncio.sleep_ms(interval)

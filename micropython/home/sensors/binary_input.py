@@ -33,17 +33,15 @@ class BinaryInput(Driver):
         self.long_ms = spec.get("long_ms") or 1000
         self.double_ms = spec.get("double_ms") or 400
         self.on = None
-        self.task = None
-        flag = self.flag = asyncio.ThreadSafeFlag()
-        pin.irq(lambda _: flag.set(), Pin.IRQ_RISING | Pin.IRQ_FALLING)
+        self.flag = asyncio.ThreadSafeFlag()
+        pin.irq(self._irq, Pin.IRQ_RISING | Pin.IRQ_FALLING)
 
-    def start(self):
-        self.task = asyncio.create_task(self.run())
+    def _irq(self, pin):
+        self.flag.set()
 
     def stop(self):
         self.pin.irq(None)
-        if self.task:
-            self.task.cancel()
+        super().stop()
 
     def level(self):
         return self.pin.value() != self.inverted
