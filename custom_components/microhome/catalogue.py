@@ -494,12 +494,20 @@ FILTER_PARAMS: Final[tuple[Param, ...]] = (
         description="Median (drops spikes) or mean (smooths noise).",
     ),
     *(
-        Param(key, "number", default, -CALIBRATION_MAX, CALIBRATION_MAX, name=name)
-        for key, default, name in (
-            ("raw1", 0, "First reading"),
-            ("ref1", 0, "Its true value"),
-            ("raw2", 1, "Second reading"),
-            ("ref2", 1, "Its true value"),
+        Param(
+            key,
+            "number",
+            default,
+            -CALIBRATION_MAX,
+            CALIBRATION_MAX,
+            name=name,
+            description=description,
+        )
+        for key, default, name, description in (
+            ("raw1", 0, "First reading", "What the sensor reads at a first known point."),
+            ("ref1", 0, "First true value", "The true value at that point."),
+            ("raw2", 1, "Second reading", "What it reads at a second point (not the first)."),
+            ("ref2", 1, "Second true value", "The true value at that point."),
         )
     ),
     Param(

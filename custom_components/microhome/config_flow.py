@@ -52,6 +52,8 @@ from .protocol import Announce, ProtocolError
 CONF_TYPE = "type"
 CONF_PIN = "pin"
 CONF_PERIPHERAL = "peripheral"
+CONF_VALUE = "value"
+CONF_FILTERS = "filters"
 
 
 def default_options(name: str) -> dict[str, Any]:
@@ -247,6 +249,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
         """Start with no peripheral chosen and nothing changed."""
         self._type = ""
         self._peripheral_id: str | None = None
+        self._value = ""  # the value whose filters are being set
         self._changes: dict[str, Any] = {}
         self._names: dict[str, str] = {}
 
@@ -300,6 +303,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
         menu = ["add_peripheral", "node_settings", "finish"]
         if self._peripherals:
             menu[1:1] = ["edit_peripheral", "remove_peripheral"]
+        if self._filterable():
+            menu.insert(-2, "choose_filter")
         return self.async_show_menu(step_id="init", menu_options=menu)
 
     async def async_step_add_peripheral(
@@ -379,6 +384,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
                     "pin": data[CONF_PIN],
                 }
                 peripheral |= {param.key: data[param.key] for param in kind.params}
+                if current is not None and current.get(CONF_FILTERS):
+                    peripheral[CONF_FILTERS] = current[CONF_FILTERS]
                 if current is None:
                     peripherals.append(peripheral)
                 else:
@@ -452,6 +459,77 @@ class MicroHomeOptionsFlow(OptionsFlow):
         for param in kind.params:
             fields[probatio.Required(param.key)] = _param_validator(param)
         return probatio.Schema(fields)
+
+    def _filterable(self) -> list[tuple[dict[str, Any], str]]:
+        """Every (peripheral, value) filters may apply to."""
+        return [
+            (peripheral, value)
+            for peripheral in self._peripherals
+            if (kind := catalogue.TYPES.get(peripheral["type"])) is not None
+            for value in kind.filterable
+        ]
+
+    async def async_step_choose_filter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the value of a peripheral whose filters to set."""
+        if user_input is not None:
+            self._peripheral_id, _, self._value = user_input[CONF_VALUE].partition(".")
+            return await self.async_step_filters()
+        choices = _select(
+            [
+                SelectOptionDict(
+                    value=f"{peripheral['id']}.{value}",
+                    label=f"{peripheral.get('name') or peripheral['id']}: {value}",
+                )
+                for peripheral, value in self._filterable()
+            ]
+        )
+        schema = probatio.Schema({probatio.Required(CONF_VALUE): choices})
+        return self.async_show_form(step_id="choose_filter", data_schema=schema)
+
+    async def async_step_filters(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The filters the node applies to one value before publishing it."""
+        peripherals = self._peripherals
+        peripheral = next(p for p in peripherals if p["id"] == self._peripheral_id)
+        filters: dict[str, Any] = dict(peripheral.get(CONF_FILTERS) or {})
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            schema = probatio.Schema(
+                {probatio.Required(p.key): _param_validator(p) for p in catalogue.FILTER_PARAMS}
+            )
+            data, errors = _errors(schema, user_input)
+            for first, second in () if errors else catalogue.FILTER_DISTINCT:
+                if data[first] == data[second]:
+                    errors[second] = "same_point"
+            if not errors:
+                # Only the settings that differ from their defaults are kept; none: no filter.
+                settings = {
+                    p.key: data[p.key] for p in catalogue.FILTER_PARAMS if data[p.key] != p.default
+                }
+                filters.pop(self._value, None)
+                if settings:
+                    filters[self._value] = settings
+                changed = {k: v for k, v in peripheral.items() if k != CONF_FILTERS}
+                if filters:
+                    changed[CONF_FILTERS] = filters
+                peripherals[peripherals.index(peripheral)] = changed
+                self._changes[CONF_PERIPHERALS] = peripherals
+                return await self.async_step_init()
+        fields = {probatio.Required(p.key): _param_selector(p) for p in catalogue.FILTER_PARAMS}
+        suggested = {p.key: p.default for p in catalogue.FILTER_PARAMS}
+        suggested |= filters.get(self._value, {}) | (user_input or {})
+        return self.async_show_form(
+            step_id="filters",
+            data_schema=self.add_suggested_values_to_schema(probatio.Schema(fields), suggested),
+            errors=errors,
+            description_placeholders={
+                "peripheral": str(peripheral.get(CONF_NAME) or peripheral["id"]),
+                "value": self._value,
+            },
+        )
 
     async def async_step_node_settings(
         self, user_input: dict[str, Any] | None = None

@@ -147,6 +147,15 @@ def strings(current: dict[str, Any]) -> dict[str, Any]:
                 options |= {c: c.replace("_", " ").capitalize() for c in param.choices}
         if kind.single:
             errors[f"{kind.key}_exists"] = f"This node already has a {kind.name}."
+    filters = data["options"]["step"]["filters"]
+    for param in catalogue.FILTER_PARAMS:
+        filters["data"][param.key] = param.name
+        filters["data_description"][param.key] = param.description
+        if param.kind in ("int", "number"):
+            errors[f"{param.key}_range"] = _range_text(param)
+        if param.kind == "choice":
+            options = selector.setdefault(f"param_{param.key}", {"options": {}})["options"]
+            options |= {c: c.replace("_", " ").capitalize() for c in param.choices}
         for entity in kind.entities:
             if entity.key is not None:
                 texts = data["entity"].setdefault(entity.platform, {})
