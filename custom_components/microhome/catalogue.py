@@ -203,6 +203,20 @@ def _measurement(key: str, unit: str, precision: int) -> Entity:
     )
 
 
+def _point(key: str, default: float, name: str, description: str, unit: str | None = None) -> Param:
+    """A coordinate of a calibration point: a number within ±CALIBRATION_MAX."""
+    return Param(
+        key,
+        "number",
+        default,
+        -CALIBRATION_MAX,
+        CALIBRATION_MAX,
+        unit,
+        name=name,
+        description=description,
+    )
+
+
 _INTERVAL: Final = Param(
     "interval",
     "int",
@@ -410,24 +424,10 @@ TYPES: Final[dict[str, PeripheralType]] = {
             role="adc",
             params=(
                 _INTERVAL,
-                *(
-                    Param(
-                        key,
-                        "number",
-                        default,
-                        -CALIBRATION_MAX,
-                        CALIBRATION_MAX,
-                        unit,
-                        name=name,
-                        description=description,
-                    )
-                    for key, default, unit, name, description in (
-                        ("volts1", 0.0, "V", "First voltage", "A voltage you measured."),
-                        ("value1", 0.0, None, "First value", "The value it stands for."),
-                        ("volts2", 3.3, "V", "Second voltage", "Another voltage."),
-                        ("value2", 3.3, None, "Second value", "The value that stands for."),
-                    )
-                ),
+                _point("volts1", 0.0, "First voltage", "A voltage you measured.", "V"),
+                _point("value1", 0.0, "First value", "The value it stands for."),
+                _point("volts2", 3.3, "Second voltage", "Another voltage.", "V"),
+                _point("value2", 3.3, "Second value", "The value that stands for."),
                 Param(
                     "unit",
                     "str",
@@ -493,23 +493,10 @@ FILTER_PARAMS: Final[tuple[Param, ...]] = (
         name="Average",
         description="Median (drops spikes) or mean (smooths noise).",
     ),
-    *(
-        Param(
-            key,
-            "number",
-            default,
-            -CALIBRATION_MAX,
-            CALIBRATION_MAX,
-            name=name,
-            description=description,
-        )
-        for key, default, name, description in (
-            ("raw1", 0, "First reading", "What the sensor reads at a first known point."),
-            ("ref1", 0, "First true value", "The true value at that point."),
-            ("raw2", 1, "Second reading", "What it reads at a second point (not the first)."),
-            ("ref2", 1, "Second true value", "The true value at that point."),
-        )
-    ),
+    _point("raw1", 0, "First reading", "What the sensor reads at a first known point."),
+    _point("ref1", 0, "First true value", "The true value at that point."),
+    _point("raw2", 1, "Second reading", "What it reads at a second point (not the first)."),
+    _point("ref2", 1, "Second true value", "The true value at that point."),
     Param(
         "offset",
         "number",

@@ -18,14 +18,13 @@ from homeassistant.const import (
     STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.microhome import catalogue, protocol
 
-from .conftest import Fire, entity_id
+from .conftest import Fire, entity_id, make_options
 from .test_entities import _call
 from .test_options_flow import add_sensor, finish, last_config, open_step
 
@@ -51,6 +50,17 @@ async def add(
     return await hass.config_entries.options.async_configure(result["flow_id"], data)
 
 
+async def save(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, result: dict[str, Any], data: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit the peripheral form with data, save and send; the peripheral as the node got it."""
+    result = await hass.config_entries.options.async_configure(result["flow_id"], data)
+    await finish(hass, result)
+    await hass.async_block_till_done()
+    sent: dict[str, Any] = last_config(hass, mqtt_mock)["sensors"][-1]
+    return sent
+
+
 async def test_a_button_is_a_binary_sensor_and_an_event(
     hass: HomeAssistant, gpio_entry: MockConfigEntry, fire: Fire, mqtt_mock: MqttMockHAClient
 ) -> None:
@@ -72,21 +82,10 @@ async def test_a_button_is_a_binary_sensor_and_an_event(
         result["flow_id"], data | {"debounce_ms": 2, "long_ms": 10**9}
     )
     assert bad["errors"] == {"debounce_ms": "debounce_ms_range", "long_ms": "long_ms_range"}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], data)
-    await finish(hass, result)
-    await hass.async_block_till_done()
     # the device class stays in Home Assistant; the node gets what it runs
-    assert last_config(hass, mqtt_mock)["sensors"][-1] == {
-        "id": "door_bell",
-        "type": "binary_input",
-        "pin": 9,
-        "pull": "up",
-        "inverted": True,
-        "debounce_ms": 30,
-        "events": True,
-        "long_ms": 1200,
-        "double_ms": 400,
-    }
+    node_part = {k: v for k, v in data.items() if k not in ("name", "device_class")}
+    sent = await save(hass, mqtt_mock, result, data)
+    assert sent == node_part | {"id": "door_bell", "type": "binary_input", "pin": 9}
     contact = entity_id(hass, "binary_sensor", "door_bell")
     button = entity_id(hass, "event", "door_bell_button")
     assert hass.states.get(contact).attributes[ATTR_DEVICE_CLASS] == BinarySensorDeviceClass.DOOR
@@ -134,12 +133,8 @@ async def test_a_pwm_output_is_a_number_the_node_applies(
 ) -> None:
     result = await add(hass, gpio_entry, "pwm_output", {"name": "Pump", "pin": "13", "freq": 50})
     assert result["errors"] == {"freq": "freq_range"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"name": "Pump", "pin": "13", "freq": 2000}
-    )
-    await finish(hass, result)
-    await hass.async_block_till_done()
-    assert last_config(hass, mqtt_mock)["sensors"][-1] == {
+    data = {"name": "Pump", "pin": "13", "freq": 2000}
+    assert await save(hass, mqtt_mock, result, data) == {
         "id": "pump",
         "type": "pwm_output",
         "pin": 13,
@@ -149,7 +144,9 @@ async def test_a_pwm_output_is_a_number_the_node_applies(
     attributes = hass.states.get(pump).attributes
     assert (attributes["min"], attributes["max"], attributes["step"]) == (0, 100, 1)
     assert attributes[ATTR_UNIT_OF_MEASUREMENT] == "%"
-    body = await _call(hass, mqtt_mock, "number", "set_value", {ATTR_ENTITY_ID: pump, ATTR_VALUE: 42})
+    body = await _call(
+        hass, mqtt_mock, "number", "set_value", {ATTR_ENTITY_ID: pump, ATTR_VALUE: 42}
+    )
     assert {k: v for k, v in body.items() if k != "n"} == {"cmd": "set", "id": "pump", "duty": 42}
     # no optimistic state: the number shows the node's echo
     assert hass.states.get(pump).state == STATE_UNKNOWN
@@ -185,10 +182,7 @@ async def test_an_analog_input_reports_volts_and_a_calibrated_quantity(
         result["flow_id"], data | {"volts2": 0.5}
     )
     assert result["errors"] == {"volts2": "same_point"}
-    result = await hass.config_entries.options.async_configure(result["flow_id"], data)
-    await finish(hass, result)
-    await hass.async_block_till_done()
-    assert last_config(hass, mqtt_mock)["sensors"][-1] == {
+    assert await save(hass, mqtt_mock, result, data) == {
         "id": "tank",
         "type": "adc",
         "pin": 26,
@@ -281,26 +275,20 @@ async def test_the_filters_step_sets_a_values_filters(
 
 
 def test_filters_are_checked_with_their_path() -> None:
-    config = {
-        "n": 1,
-        "version": 1,
-        "name": "Reactor",
-        "telemetry_interval": 60,
-        "log_level": "I",
-        "sensors": [
-            {
-                "id": "tank",
-                "type": "adc",
-                "pin": 26,
-                "filters": {
-                    "value": {"offset": float("nan"), "delta": float("inf"), "window": True},
-                    "voltage": {"average": "mode", "mean": 3},
-                },
+    config = protocol.config_body(make_options([]), 1)
+    config["sensors"] = [
+        {
+            "id": "tank",
+            "type": "adc",
+            "pin": 26,
+            "filters": {
+                "value": {"offset": float("nan"), "delta": float("inf"), "window": True},
+                "voltage": {"average": "mode", "mean": 3},
             },
-            {"id": "pump", "type": "relay", "pin": 17, "filters": {"on": {}}},
-            {"id": "heat", "type": "pwm_output", "pin": 14, "filters": []},
-        ],
-    }
+        },
+        {"id": "pump", "type": "relay", "pin": 17, "filters": {"on": {}}},
+        {"id": "heat", "type": "pwm_output", "pin": 14, "filters": []},
+    ]
     assert protocol.validate_config(config, "rp2") == [
         "sensors[0].filters.value.window: expected int, got True",
         "sensors[0].filters.value.offset: nan is not in -1000000-1000000",

@@ -120,6 +120,22 @@ def _range_text(param: Any) -> str:
     return f"{number} from {param.low} to {param.high}{unit}."
 
 
+def _param_texts(
+    params: tuple[Any, ...], step: dict[str, Any], errors: dict[str, str], selector: dict[str, Any]
+) -> None:
+    """The form texts of params: field names and descriptions, errors, choices."""
+    for param in params:
+        step["data"][param.key] = param.name
+        step["data_description"][param.key] = param.description
+        if param.kind in ("int", "number"):
+            errors[f"{param.key}_range"] = _range_text(param)
+        if param.kind == "str":
+            errors[f"{param.key}_range"] = f"At most {param.high} characters."
+        if param.kind == "choice":
+            options = selector.setdefault(f"param_{param.key}", {"options": {}})["options"]
+            options |= {c: c.replace("_", " ").capitalize() for c in param.choices}
+
+
 def strings(current: dict[str, Any]) -> dict[str, Any]:
     """current (strings.json) with the catalogue's texts put in."""
     catalogue = integration_module("catalogue")
@@ -135,31 +151,15 @@ def strings(current: dict[str, Any]) -> dict[str, Any]:
     step = data["options"]["step"]["peripheral"]
     errors = data["options"]["error"]
     for kind in catalogue.TYPES.values():
-        for param in kind.params:
-            step["data"][param.key] = param.name
-            step["data_description"][param.key] = param.description
-            if param.kind in ("int", "number"):
-                errors[f"{param.key}_range"] = _range_text(param)
-            if param.kind == "str":
-                errors[f"{param.key}_range"] = f"At most {param.high} characters."
-            if param.kind == "choice":
-                options = selector.setdefault(f"param_{param.key}", {"options": {}})["options"]
-                options |= {c: c.replace("_", " ").capitalize() for c in param.choices}
+        _param_texts(kind.params, step, errors, selector)
         if kind.single:
             errors[f"{kind.key}_exists"] = f"This node already has a {kind.name}."
-    filters = data["options"]["step"]["filters"]
-    for param in catalogue.FILTER_PARAMS:
-        filters["data"][param.key] = param.name
-        filters["data_description"][param.key] = param.description
-        if param.kind in ("int", "number"):
-            errors[f"{param.key}_range"] = _range_text(param)
-        if param.kind == "choice":
-            options = selector.setdefault(f"param_{param.key}", {"options": {}})["options"]
-            options |= {c: c.replace("_", " ").capitalize() for c in param.choices}
         for entity in kind.entities:
             if entity.key is not None:
                 texts = data["entity"].setdefault(entity.platform, {})
                 texts[entity.key] = {"name": entity.name}
+    filters = data["options"]["step"]["filters"]
+    _param_texts(catalogue.FILTER_PARAMS, filters, errors, selector)
     return data
 
 
