@@ -30,8 +30,10 @@ def test_every_type_has_a_driver_and_texts() -> None:
         for platform in catalogue.PLATFORMS:
             assert catalogue.pins(platform, kind.role), f"{key} has no pin on {platform}"
         for param in kind.params:
-            assert param.kind == "bool" or param.low <= param.default <= param.high
+            assert protocol.param_error(param, param.default) is None, (key, param.key)
         assert kind.entities, f"{key} shows no entity"
+    for param in catalogue.FILTER_PARAMS:
+        assert protocol.param_error(param, param.default) is None, param.key
 
 
 def _texts(node: Any, path: str = "") -> list[tuple[str, str]]:

@@ -38,7 +38,9 @@ _DISCOVER: HassKey[Debouncer[Coroutine[Any, Any, None]]] = HassKey(f"{DOMAIN}_di
 PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.EVENT,
     Platform.LIGHT,
+    Platform.NUMBER,
     Platform.SENSOR,
     Platform.SWITCH,
     Platform.UPDATE,

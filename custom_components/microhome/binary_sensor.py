@@ -7,9 +7,7 @@ from typing import Any
 from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
 from homeassistant.const import Platform
 
-from . import catalogue
 from .entity import RestoreOnOff, platform_setup
-from .node import MicroHomeNode
 
 PARALLEL_UPDATES = 0
 
@@ -17,13 +15,10 @@ PARALLEL_UPDATES = 0
 class PeripheralBinarySensor(RestoreOnOff, BinarySensorEntity):
     """An on/off value of a peripheral; the last state is restored after a restart."""
 
-    def __init__(
-        self, node: MicroHomeNode, peripheral: dict[str, Any], spec: catalogue.Entity
-    ) -> None:
-        """Set up the binary sensor of one value of one peripheral."""
-        if spec.device_class:
-            self._attr_device_class = BinarySensorDeviceClass(spec.device_class)
-        super().__init__(node, peripheral, spec)
+    def _apply_choices(self, peripheral: dict[str, Any]) -> None:
+        spec = self.spec
+        device_class = self.chosen(peripheral, spec.device_class_param, spec.device_class)
+        self._attr_device_class = BinarySensorDeviceClass(device_class) if device_class else None
 
 
 async_setup_entry = platform_setup(Platform.BINARY_SENSOR, PeripheralBinarySensor)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 type Pin = int | str
-type Role = Literal["in", "io", "out", "pwm"]
+type Role = Literal["in", "io", "out", "pwm", "adc"]
 type ValueKind = Literal["bool", "int", "number", "str"]
+# Parameter kinds: "choice" is one of `choices`; "str" a text of at most `high` characters.
+type ParamKind = Literal["int", "bool", "number", "choice", "str"]
 
 PLATFORMS: Final = ("rp2", "esp32", "unix")
 PLATFORM_NAMES: Final = {
@@ -26,8 +28,8 @@ PLATFORM_NAMES: Final = {
 }
 
 # Pin roles: "in" a digital input with interrupts, "io" a bidirectional (open-drain) data pin,
-# "out" a digital output, "pwm" a PWM output.
-ROLES: Final[tuple[Role, ...]] = ("in", "io", "out", "pwm")
+# "out" a digital output, "pwm" a PWM output, "adc" an analog input.
+ROLES: Final[tuple[Role, ...]] = ("in", "io", "out", "pwm", "adc")
 
 _RP2: Final[tuple[Pin, ...]] = (*range(23), 26, 27, 28, "LED")
 # ESP32: 6-11 drive the flash, 20, 24 and 28-31 are not bonded out; 34-39 are input-only.
@@ -35,16 +37,26 @@ _ESP32_OUT: Final[tuple[Pin, ...]] = tuple(
     p for p in range(34) if p not in (6, 7, 8, 9, 10, 11, 20, 24, 28, 29, 30, 31)
 )
 _ESP32_IN: Final[tuple[Pin, ...]] = (*_ESP32_OUT, *range(34, 40))
+# Analog inputs: rp2 GP26-GP28; esp32 ADC1 only (GPIO 32-39), ADC2 is unusable while Wi-Fi runs.
+_RP2_ADC: Final[tuple[Pin, ...]] = (26, 27, 28)
+_ESP32_ADC: Final[tuple[Pin, ...]] = tuple(range(32, 40))
 
 # platform -> role -> the pins that may take that role, in the order forms offer them.
 PINS: Final[dict[str, dict[Role, tuple[Pin, ...]]]] = {
-    "rp2": {"in": _RP2, "io": _RP2, "out": _RP2, "pwm": _RP2},
-    "esp32": {"in": _ESP32_IN, "io": _ESP32_OUT, "out": _ESP32_OUT, "pwm": _ESP32_OUT},
+    "rp2": {"in": _RP2, "io": _RP2, "out": _RP2, "pwm": _RP2, "adc": _RP2_ADC},
+    "esp32": {
+        "in": _ESP32_IN,
+        "io": _ESP32_OUT,
+        "out": _ESP32_OUT,
+        "pwm": _ESP32_OUT,
+        "adc": _ESP32_ADC,
+    },
     "unix": {
         "in": (*_ESP32_IN, "LED"),
         "io": (*_ESP32_OUT, "LED"),
         "out": (*_ESP32_OUT, "LED"),
         "pwm": (*_ESP32_OUT, "LED"),
+        "adc": (*_RP2_ADC, *_ESP32_ADC),
     },
 }
 
@@ -54,13 +66,16 @@ class Param:
     """A configuration parameter of a peripheral (a field of its `sensors` item)."""
 
     key: str
-    kind: Literal["int", "bool"]
-    default: int | bool
-    low: int = 0
-    high: int = 1
+    kind: ParamKind
+    default: int | float | bool | str
+    low: float = 0
+    high: float = 1
     unit: str | None = None
     name: str = ""
     description: str = ""
+    choices: tuple[str, ...] = ()
+    # False: kept by Home Assistant only (an entity's device class or unit), never sent.
+    node: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,11 @@ class Field:
     kind: ValueKind
     low: float | None = None
     high: float | None = None
+    # The values a str may take.
+    choices: tuple[str, ...] = ()
+    # Told once, in a state message that is not retained (a button's event); absent otherwise,
+    # and ignored in a retained message (an old one, after a restart or reconnect).
+    once: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +102,7 @@ class Entity:
     value: the state field the entity shows (sensor and binary_sensor).
     """
 
-    platform: Literal["sensor", "binary_sensor", "light", "switch"]
+    platform: Literal["sensor", "binary_sensor", "light", "switch", "number", "event"]
     key: str | None = None
     value: str | None = None
     unit: str | None = None
@@ -90,6 +110,11 @@ class Entity:
     device_class: str | None = None
     state_class: str | None = None
     name: str = ""
+    # The parameters whose values, when set, give the unit and device class instead.
+    unit_param: str | None = None
+    device_class_param: str | None = None
+    # The bool parameter that must be on for the entity to exist (a button's events).
+    when: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +134,59 @@ class PeripheralType:
     set_fields: tuple[Field, ...] = ()
     # At most one of this type per node.
     single: bool = False
+    # Pairs of parameters that must differ (the two points of a calibration).
+    distinct: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def filterable(self) -> tuple[str, ...]:
+        """The measured values filters may apply to: the number fields of an input."""
+        if self.set_fields:
+            return ()
+        return tuple(field.key for field in self.state if field.kind == "number")
 
     def param(self, key: str) -> Param:
         """The parameter called key."""
         return next(param for param in self.params if param.key == key)
 
     @property
-    def defaults(self) -> dict[str, int | bool]:
+    def defaults(self) -> dict[str, int | float | bool | str]:
         """Every parameter's default."""
         return {param.key: param.default for param in self.params}
 
 
 _ON: Final = Field("on", "bool")
+BUTTON_EVENTS: Final = ("press", "double_press", "long_press")
+# The device classes a user may choose ("none": none); Home Assistant's own keys.
+BINARY_DEVICE_CLASSES: Final = (
+    "opening",
+    "door",
+    "window",
+    "garage_door",
+    "lock",
+    "moisture",
+    "problem",
+    "running",
+    "power",
+    "occupancy",
+    "vibration",
+    "none",
+)
+SENSOR_DEVICE_CLASSES: Final = (
+    "none",
+    "temperature",
+    "humidity",
+    "pressure",
+    "distance",
+    "volume",
+    "weight",
+    "current",
+    "voltage",
+    "power",
+    "illuminance",
+    "moisture",
+)
+# The largest magnitude of a calibration point and of a filter's numbers.
+CALIBRATION_MAX: Final = 1_000_000
 
 
 def _measurement(key: str, unit: str, precision: int) -> Entity:
@@ -137,6 +203,39 @@ def _measurement(key: str, unit: str, precision: int) -> Entity:
     )
 
 
+def _point(key: str, default: float, name: str, description: str, unit: str | None = None) -> Param:
+    """A coordinate of a calibration point: a number within ±CALIBRATION_MAX."""
+    return Param(
+        key,
+        "number",
+        default,
+        -CALIBRATION_MAX,
+        CALIBRATION_MAX,
+        unit,
+        name=name,
+        description=description,
+    )
+
+
+_INTERVAL: Final = Param(
+    "interval",
+    "int",
+    30,
+    2,
+    86400,
+    "s",
+    name="Read interval",
+    description="Seconds between readings, 2-86400.",
+)
+
+_FREQ: Final = Param(
+    "freq", "int", 1000, 100, 40000, "Hz", name="PWM frequency", description="Hz, 100-40000."
+)
+
+_INVERTED: Final = Param(
+    "inverted", "bool", False, name="Inverted", description="Low means on: the pin is low while on."
+)
+
 TYPES: Final[dict[str, PeripheralType]] = {
     peripheral.key: peripheral
     for peripheral in (
@@ -145,18 +244,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
             name="DHT22 temperature and humidity",
             wiring="Data to the pin with a 10 kΩ pull-up to 3.3 V; VCC to 3.3 V, GND to GND.",
             role="io",
-            params=(
-                Param(
-                    "interval",
-                    "int",
-                    30,
-                    2,
-                    86400,
-                    "s",
-                    name="Read interval",
-                    description="Seconds between readings, 2-86400.",
-                ),
-            ),
+            params=(_INTERVAL,),
             state=(
                 Field("temperature", "number", -40, 125),
                 Field("humidity", "number", 0, 100),
@@ -192,18 +280,6 @@ TYPES: Final[dict[str, PeripheralType]] = {
             name="Dimmable LED",
             wiring="Pin to a 220 Ω resistor to the LED's anode, cathode to GND.",
             role="pwm",
-            params=(
-                Param(
-                    "freq",
-                    "int",
-                    1000,
-                    100,
-                    40000,
-                    "Hz",
-                    name="PWM frequency",
-                    description="Hz, 100-40000.",
-                ),
-            ),
             state=(_ON, Field("brightness", "int", 0, 255)),
             entities=(Entity("light"),),
             set_fields=(
@@ -211,6 +287,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
                 Field("brightness", "int", 0, 255),
                 Field("transition", "number", 0, 60),
             ),
+            params=(_FREQ,),
         ),
         PeripheralType(
             key="status_led",
@@ -231,20 +308,225 @@ TYPES: Final[dict[str, PeripheralType]] = {
             ),
             role="out",
             params=(
+                _INVERTED,
                 Param(
-                    "inverted",
-                    "bool",
-                    False,
-                    name="Inverted",
-                    description="On drives the pin low instead of high.",
+                    "max_on",
+                    "int",
+                    0,
+                    0,
+                    86400,
+                    "s",
+                    name="Maximum on-time",
+                    description=(
+                        "Seconds after which the node itself turns the relay off, 0-86400;"
+                        " 0: no limit."
+                    ),
                 ),
             ),
             state=(_ON,),
             entities=(Entity("switch"),),
             set_fields=(_ON,),
         ),
+        PeripheralType(
+            key="binary_input",
+            name="Contact or button",
+            wiring=(
+                "A contact or button between the pin and GND with Pull up and Inverted on"
+                " (or to 3.3 V with Pull down); a reed contact the same way."
+            ),
+            role="in",
+            params=(
+                Param(
+                    "pull",
+                    "choice",
+                    "none",
+                    choices=("none", "up", "down"),
+                    name="Pull resistor",
+                    description="The pin's internal pull-up or pull-down resistor.",
+                ),
+                _INVERTED,
+                Param(
+                    "debounce_ms",
+                    "int",
+                    50,
+                    5,
+                    1000,
+                    "ms",
+                    name="Debounce",
+                    description="Milliseconds a new level must hold to count, 5-1000.",
+                ),
+                Param(
+                    "events",
+                    "bool",
+                    False,
+                    name="Button",
+                    description="Also report press, double press and long press.",
+                ),
+                Param(
+                    "long_ms",
+                    "int",
+                    1000,
+                    200,
+                    10000,
+                    "ms",
+                    name="Long press",
+                    description="Milliseconds held for a long press, 200-10000.",
+                ),
+                Param(
+                    "double_ms",
+                    "int",
+                    400,
+                    100,
+                    2000,
+                    "ms",
+                    name="Double press gap",
+                    description="Milliseconds within which a second press is a double press.",
+                ),
+                Param(
+                    "device_class",
+                    "choice",
+                    "opening",
+                    choices=BINARY_DEVICE_CLASSES,
+                    name="Device class",
+                    description="What it is, for Home Assistant's icons, states and statistics.",
+                    node=False,
+                ),
+            ),
+            state=(
+                _ON,
+                Field("event", "str", choices=BUTTON_EVENTS, once=True),
+            ),
+            entities=(
+                Entity("binary_sensor", value="on", device_class_param="device_class"),
+                Entity("event", key="button", value="event", name="{sensor} button", when="events"),
+            ),
+        ),
+        PeripheralType(
+            key="pwm_output",
+            name="PWM output",
+            wiring=(
+                "Pin to the gate of a logic-level MOSFET (or a motor driver's PWM input) that"
+                " switches the pump, fan or heater from its own supply; common GND."
+            ),
+            role="pwm",
+            params=(_FREQ,),
+            state=(Field("duty", "number", 0, 100),),
+            entities=(Entity("number", value="duty", unit="%"),),
+            set_fields=(Field("duty", "number", 0, 100),),
+        ),
+        PeripheralType(
+            key="adc",
+            name="Analog input",
+            wiring=(
+                "The voltage to the ADC pin (0-3.3 V; a divider for more), its ground to GND;"
+                " a potentiometer between 3.3 V and GND with its wiper to the pin."
+            ),
+            role="adc",
+            params=(
+                _INTERVAL,
+                _point("volts1", 0.0, "First voltage", "A voltage you measured.", "V"),
+                _point("value1", 0.0, "First value", "The value it stands for."),
+                _point("volts2", 3.3, "Second voltage", "Another voltage.", "V"),
+                _point("value2", 3.3, "Second value", "The value that stands for."),
+                Param(
+                    "unit",
+                    "str",
+                    "V",
+                    0,
+                    16,
+                    name="Unit",
+                    description="The calibrated value's unit (V, %, bar, cm, ...).",
+                    node=False,
+                ),
+                Param(
+                    "device_class",
+                    "choice",
+                    "none",
+                    choices=SENSOR_DEVICE_CLASSES,
+                    name="Device class",
+                    description="What it is, for Home Assistant's icons, states and statistics.",
+                    node=False,
+                ),
+            ),
+            state=(
+                Field("voltage", "number", 0, 5),
+                Field("value", "number", -CALIBRATION_MAX * 1000, CALIBRATION_MAX * 1000),
+            ),
+            state_error=True,
+            entities=(
+                _measurement("voltage", "V", precision=3),
+                Entity(
+                    "sensor",
+                    key="value",
+                    value="value",
+                    precision=2,
+                    state_class="measurement",
+                    name="{sensor} value",
+                    unit_param="unit",
+                    device_class_param="device_class",
+                ),
+            ),
+            distinct=(("volts1", "volts2"),),
+        ),
     )
 }
+
+# A peripheral's `filters`: value -> these settings, each optional (docs/protocol.md, "Filters").
+# The node applies them in this order: the mean or median of the last `window` readings, the
+# line through (raw1, ref1) and (raw2, ref2), the offset; then it publishes only when a value
+# moved by at least `delta` or `heartbeat` seconds passed since it last published.
+FILTER_PARAMS: Final[tuple[Param, ...]] = (
+    Param(
+        "window",
+        "int",
+        1,
+        1,
+        16,
+        name="Readings averaged",
+        description="The mean or median of this many last readings, 1-16; 1: none.",
+    ),
+    Param(
+        "average",
+        "choice",
+        "median",
+        choices=("median", "mean"),
+        name="Average",
+        description="Median (drops spikes) or mean (smooths noise).",
+    ),
+    _point("raw1", 0, "First reading", "What the sensor reads at a first known point."),
+    _point("ref1", 0, "First true value", "The true value at that point."),
+    _point("raw2", 1, "Second reading", "What it reads at a second point (not the first)."),
+    _point("ref2", 1, "Second true value", "The true value at that point."),
+    Param(
+        "offset",
+        "number",
+        0,
+        -CALIBRATION_MAX,
+        CALIBRATION_MAX,
+        name="Offset",
+        description="Added to the value after the calibration.",
+    ),
+    Param(
+        "delta",
+        "number",
+        0,
+        0,
+        CALIBRATION_MAX,
+        name="Publish on a change of",
+        description="Publish only when the value moved by at least this; 0: every reading.",
+    ),
+    Param(
+        "heartbeat",
+        "int",
+        0,
+        0,
+        86400,
+        "s",
+        name="Publish at least every",
+        description="Seconds after which the value is published anyway, 0-86400; 0: never.",
+    ),
+)
+FILTER_DISTINCT: Final = (("raw1", "raw2"),)
 
 # Configuration limits (docs/protocol.md, "Configuration limits").
 NAME_MAX: Final = 32
@@ -265,6 +547,8 @@ def pin_error(platform: str, peripheral_type: str, pin: object) -> str | None:
     role = TYPES[peripheral_type].role
     if pin in pins(platform, role):
         return None
+    if role == "adc":
+        return f"{pin} is not an analog input on {platform}"
     if pin in pins(platform, "in"):
         return f"{pin} is input-only, a {peripheral_type} needs an output"
     return f"{pin} is not a usable pin on {platform}"

@@ -369,7 +369,9 @@ class NodeClient:
         peripheral = self.peripheral(peripheral_id)
         if peripheral is None:
             raise ProtocolError(f"unknown sensor id {protocol.describe(peripheral_id)}")
-        self.states[peripheral_id] = protocol.parse_state(peripheral["type"], msg.payload)
+        self.states[peripheral_id] = protocol.parse_state(
+            peripheral["type"], msg.payload, retained=msg.retain
+        )
         self.notify(Change.STATE, peripheral_id)
 
     def _on_telemetry(self, msg: Message) -> None:

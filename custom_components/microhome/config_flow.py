@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import probatio
 from homeassistant.components import mqtt
@@ -59,6 +59,8 @@ OWN_CONFIGURATION = "own"
 NEW_PROFILE = "new"
 CONF_PIN = "pin"
 CONF_PERIPHERAL = "peripheral"
+CONF_VALUE = "value"
+CONF_FILTERS = "filters"
 
 
 def default_options(name: str) -> dict[str, Any]:
@@ -306,6 +308,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
         """Start with no peripheral chosen and nothing changed."""
         self._type = ""
         self._peripheral_id: str | None = None
+        self._value = ""  # the value whose filters are being set
         self._changes: dict[str, Any] = {}
         self._names: dict[str, str] = {}
 
@@ -359,6 +362,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
         menu = ["add_peripheral", "node_settings", "profile", "finish"]
         if self._peripherals:
             menu[1:1] = ["edit_peripheral", "remove_peripheral"]
+        if self._filterable():
+            menu.insert(-2, "choose_filter")
         return self.async_show_menu(step_id="init", menu_options=menu)
 
     async def async_step_profile(
@@ -488,6 +493,9 @@ class MicroHomeOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             data, errors = _errors(self._peripheral_validator(others), user_input)
+            for first, second in () if errors else kind.distinct:
+                if data[first] == data[second]:
+                    errors[second] = "same_point"
             if not errors:
                 peripheral: dict[str, Any] = {
                     "id": self._peripheral_id
@@ -497,6 +505,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
                     "pin": data[CONF_PIN],
                 }
                 peripheral |= {param.key: data[param.key] for param in kind.params}
+                if current is not None and current.get(CONF_FILTERS):
+                    peripheral[CONF_FILTERS] = current[CONF_FILTERS]
                 if current is None:
                     peripherals.append(peripheral)
                 else:
@@ -557,7 +567,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
             except ProtocolError as err:
                 raise probatio.Invalid("invalid_pin") from err
             if parsed not in catalogue.pins(platform, kind.role):
-                input_only = parsed in catalogue.pins(platform, "in")
+                input_only = kind.role != "adc" and parsed in catalogue.pins(platform, "in")
                 raise probatio.Invalid("pin_input_only" if input_only else "invalid_pin")
             if parsed in taken:
                 raise probatio.Invalid("pin_in_use")
@@ -568,12 +578,79 @@ class MicroHomeOptionsFlow(OptionsFlow):
             probatio.Required(CONF_PIN): pin,
         }
         for param in kind.params:
-            fields[probatio.Required(param.key)] = (
-                bool
-                if param.kind == "bool"
-                else _whole(f"{param.key}_range", param.low, param.high)
-            )
+            fields[probatio.Required(param.key)] = _param_validator(param)
         return probatio.Schema(fields)
+
+    def _filterable(self) -> list[tuple[dict[str, Any], str]]:
+        """Every (peripheral, value) filters may apply to."""
+        return [
+            (peripheral, value)
+            for peripheral in self._peripherals
+            if (kind := catalogue.TYPES.get(peripheral["type"])) is not None
+            for value in kind.filterable
+        ]
+
+    async def async_step_choose_filter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the value of a peripheral whose filters to set."""
+        if user_input is not None:
+            self._peripheral_id, _, self._value = user_input[CONF_VALUE].partition(".")
+            return await self.async_step_filters()
+        choices = _select(
+            [
+                SelectOptionDict(
+                    value=f"{peripheral['id']}.{value}",
+                    label=f"{peripheral.get('name') or peripheral['id']}: {value}",
+                )
+                for peripheral, value in self._filterable()
+            ]
+        )
+        schema = probatio.Schema({probatio.Required(CONF_VALUE): choices})
+        return self.async_show_form(step_id="choose_filter", data_schema=schema)
+
+    async def async_step_filters(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The filters the node applies to one value before publishing it."""
+        peripherals = self._peripherals
+        peripheral = next(p for p in peripherals if p["id"] == self._peripheral_id)
+        filters: dict[str, Any] = dict(peripheral.get(CONF_FILTERS) or {})
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            schema = probatio.Schema(
+                {probatio.Required(p.key): _param_validator(p) for p in catalogue.FILTER_PARAMS}
+            )
+            data, errors = _errors(schema, user_input)
+            for first, second in () if errors else catalogue.FILTER_DISTINCT:
+                if data[first] == data[second]:
+                    errors[second] = "same_point"
+            if not errors:
+                # Only the settings that differ from their defaults are kept; none: no filter.
+                settings = {
+                    p.key: data[p.key] for p in catalogue.FILTER_PARAMS if data[p.key] != p.default
+                }
+                filters.pop(self._value, None)
+                if settings:
+                    filters[self._value] = settings
+                changed = {k: v for k, v in peripheral.items() if k != CONF_FILTERS}
+                if filters:
+                    changed[CONF_FILTERS] = filters
+                peripherals[peripherals.index(peripheral)] = changed
+                self._changes[CONF_PERIPHERALS] = peripherals
+                return await self.async_step_init()
+        fields = {probatio.Required(p.key): _param_selector(p) for p in catalogue.FILTER_PARAMS}
+        suggested = {p.key: p.default for p in catalogue.FILTER_PARAMS}
+        suggested |= filters.get(self._value, {}) | (user_input or {})
+        return self.async_show_form(
+            step_id="filters",
+            data_schema=self.add_suggested_values_to_schema(probatio.Schema(fields), suggested),
+            errors=errors,
+            description_placeholders={
+                "peripheral": str(peripheral.get(CONF_NAME) or peripheral["id"]),
+                "value": self._value,
+            },
+        )
 
     async def async_step_node_settings(
         self, user_input: dict[str, Any] | None = None
@@ -633,12 +710,32 @@ class MicroHomeOptionsFlow(OptionsFlow):
 LOG_LEVEL_OF_NAME: Final = {name: level for level, name in protocol.LOG_LEVEL_NAMES.items()}
 
 
+def _param_validator(param: catalogue.Param) -> Callable[[Any], Any]:
+    """The form validator of one parameter; its error key is `<key>_range`."""
+    if param.kind == "bool":
+        return bool
+    if param.kind == "int":
+        return _whole(f"{param.key}_range", int(param.low), int(param.high))
+
+    def check(value: Any) -> Any:
+        if protocol.param_error(param, value) is not None:
+            raise probatio.Invalid(f"{param.key}_range")
+        return float(value) if param.kind == "number" else value
+
+    return check
+
+
 def _param_selector(param: catalogue.Param) -> Selector[Any]:
     """The form field of one peripheral parameter."""
     if param.kind == "bool":
         return BooleanSelector()
+    if param.kind == "choice":
+        return _select(list(param.choices), f"param_{param.key}")
+    if param.kind == "str":
+        return TextSelector()
     # No min and max: out of range, the field shows the parameter's own error.
-    config = NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1)
+    step: float | Literal["any"] = 1 if param.kind == "int" else "any"
+    config = NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=step)
     if param.unit is not None:
         config["unit_of_measurement"] = param.unit
     return NumberSelector(config)

@@ -70,6 +70,19 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
         if spec.key is not None:
             self._attr_translation_key = spec.key
         self._apply_name(peripheral)
+        self._apply_choices(peripheral)
+
+    def chosen(self, peripheral: dict[str, Any], param: str | None, default: str | None) -> Any:
+        """The value of the parameter param of peripheral (a user's choice), else default;
+        "none" and "" stand for None."""
+        if param is None:
+            return default
+        value = peripheral.get(param, self.kind.param(param).default)
+        return None if value in ("none", "") else value
+
+    def _apply_choices(self, peripheral: dict[str, Any]) -> None:
+        """Take what the user chose for the entity (a device class, a unit); at setup and
+        whenever the configuration changes."""
 
     def _apply_name(self, peripheral: dict[str, Any]) -> None:
         """Name the entity after the peripheral (as typed in the options flow)."""
@@ -96,6 +109,7 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
     def _update_from_node(self) -> None:
         if (peripheral := self.node.peripheral(self.peripheral_id)) is not None:
             self._apply_name(peripheral)
+            self._apply_choices(peripheral)
         if (values := self.values) is not None:
             self._update_state(values)
 
@@ -162,7 +176,7 @@ def platform_setup(
         for peripheral in node.peripherals:
             kind = catalogue.TYPES.get(peripheral["type"])
             for spec in kind.entities if kind is not None else ():
-                if spec.platform == platform:
+                if spec.platform == platform and (spec.when is None or peripheral.get(spec.when)):
                     yield entity_class(node, peripheral, spec)
 
     async def async_setup_entry(

@@ -15,11 +15,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from .catalogue import (
+    FILTER_DISTINCT,
+    FILTER_PARAMS,
     MAX_PERIPHERALS,
     NAME_MAX,
     PLATFORMS,
     TELEMETRY_INTERVAL,
     TYPES,
+    Param,
+    PeripheralType,
     Pin,
     pin_error,
     pins,
@@ -522,8 +526,13 @@ class PeripheralState:
     error: str | None = None
 
 
-def parse_state(peripheral_type: str, payload: str | bytes | bytearray) -> PeripheralState:
-    """A `state/<sensor_id>` payload of a peripheral of peripheral_type (see the catalogue)."""
+def parse_state(
+    peripheral_type: str, payload: str | bytes | bytearray, *, retained: bool = False
+) -> PeripheralState:
+    """A `state/<sensor_id>` payload of a peripheral of peripheral_type (see the catalogue).
+
+    A field told once (a button's event) is dropped from a retained payload: it is old.
+    """
     data = load_object(payload)
     kind = TYPES.get(peripheral_type)
     if kind is None:
@@ -532,7 +541,12 @@ def parse_state(peripheral_type: str, payload: str | bytes | bytearray) -> Perip
         return PeripheralState(error=_message(data, "error"))
     values: dict[str, Any] = {}
     for spec in kind.state:
+        if spec.once and (retained or spec.key not in data):
+            continue
         value = _get(data, spec.key, spec.kind)
+        if spec.choices and value not in spec.choices:
+            choices = ", ".join(spec.choices)
+            raise ProtocolError(f"{spec.key}: {describe(value)} is not one of {choices}")
         if spec.low is not None and spec.high is not None:
             _range(value, spec.low, spec.high, spec.key)
         values[spec.key] = float(value) if spec.kind == "number" else value
@@ -633,15 +647,66 @@ def _peripheral_errors(
         errors.append(f"{path}.pin: {pin} used twice")
     else:
         used.add(pin)
-    for param in kind.params:
-        value = peripheral.get(param.key, param.default)
-        if param.kind == "bool":
-            if not isinstance(value, bool):
-                errors.append(f"{path}.{param.key}: expected bool, got {value!r}")
-        elif not _is_int(value):
-            errors.append(f"{path}.{param.key}: expected int, got {value!r}")
-        elif not param.low <= value <= param.high:
-            errors.append(f"{path}.{param.key}: {value} is not in {param.low}-{param.high}")
+    errors += _param_errors(peripheral, kind.params, kind.distinct, path)
+    filters = peripheral.get("filters")
+    if filters is not None:
+        errors += _filter_errors(filters, kind, f"{path}.filters")
+    return errors
+
+
+def param_error(param: Param, value: object) -> str | None:
+    """Why value cannot be param's value, or None if it can."""
+    if param.kind == "bool":
+        return None if isinstance(value, bool) else f"expected bool, got {value!r}"
+    if param.kind == "choice":
+        if isinstance(value, str) and value in param.choices:
+            return None
+        return f"{value!r} is not one of {', '.join(param.choices)}"
+    if param.kind == "str":
+        if not isinstance(value, str):
+            return f"expected str, got {value!r}"
+        return None if len(value) <= param.high else f"longer than {param.high} characters"
+    if not (_is_int(value) if param.kind == "int" else _is_number(value)):
+        return f"expected {param.kind}, got {value!r}"
+    if not param.low <= value <= param.high:  # type: ignore[operator]
+        return f"{value!r} is not in {param.low}-{param.high}"
+    return None
+
+
+def _param_errors(
+    values: dict[str, Any],
+    params: tuple[Param, ...],
+    distinct: tuple[tuple[str, str], ...],
+    path: str,
+) -> list[str]:
+    """The problems of params' values in values (a missing one takes its default)."""
+    errors = []
+    for param in params:
+        if (reason := param_error(param, values.get(param.key, param.default))) is not None:
+            errors.append(f"{path}.{param.key}: {reason}")
+    given = {param.key: values.get(param.key, param.default) for param in params}
+    for first, second in distinct:
+        if not errors and given[first] == given[second]:
+            errors.append(f"{path}.{second}: must differ from {first}")
+    return errors
+
+
+def _filter_errors(filters: object, kind: PeripheralType, path: str) -> list[str]:
+    """The problems of a peripheral's `filters` (docs/protocol.md, "Filters")."""
+    if not isinstance(filters, dict):
+        return [f"{path}: expected an object"]
+    errors = []
+    known = {param.key for param in FILTER_PARAMS}
+    for value, settings in filters.items():
+        where = f"{path}.{value}"
+        if value not in kind.filterable:
+            names = ", ".join(kind.filterable) or "none"
+            errors.append(f"{where}: not a filterable value of {kind.key} ({names})")
+        elif not isinstance(settings, dict):
+            errors.append(f"{where}: expected an object")
+        else:
+            errors += [f"{where}.{key}: unknown setting" for key in settings if key not in known]
+            errors += _param_errors(settings, FILTER_PARAMS, FILTER_DISTINCT, where)
     return errors
 
 
@@ -660,7 +725,10 @@ def config_body(config: dict[str, Any], n: int) -> dict[str, Any]:
         }
         if (kind := TYPES.get(peripheral["type"])) is not None:
             for param in kind.params:
-                item[param.key] = peripheral.get(param.key, param.default)
+                if param.node:
+                    item[param.key] = peripheral.get(param.key, param.default)
+        if peripheral.get("filters"):
+            item["filters"] = peripheral["filters"]
         peripherals.append(item)
     return {
         "n": n,

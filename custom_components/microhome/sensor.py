@@ -111,12 +111,16 @@ class PeripheralSensor(MicroHomePeripheralEntity, RestoreSensor):
         """Set up the sensor of one value of one peripheral."""
         self.entity_description = SensorEntityDescription(
             key=spec.key or "",
-            device_class=SensorDeviceClass(spec.device_class) if spec.device_class else None,
             state_class=SensorStateClass(spec.state_class) if spec.state_class else None,
-            native_unit_of_measurement=spec.unit,
             suggested_display_precision=spec.precision,
         )
         super().__init__(node, peripheral, spec)
+
+    def _apply_choices(self, peripheral: dict[str, Any]) -> None:
+        spec = self.spec
+        device_class = self.chosen(peripheral, spec.device_class_param, spec.device_class)
+        self._attr_device_class = SensorDeviceClass(device_class) if device_class else None
+        self._attr_native_unit_of_measurement = self.chosen(peripheral, spec.unit_param, spec.unit)
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value until the node reports."""

@@ -1,7 +1,7 @@
 # Checks a whole `config/set` body (docs/protocol.md, "Configuration limits") against the
 # catalogue table generated from the integration's catalogue (home/catalogue.py).
 from home.board import PLATFORM
-from home.catalogue import NAMES, PINS, TYPES
+from home.catalogue import FILTER, FILTER_DISTINCT, NAMES, PINS, TYPES
 from home.log import LEVELS
 
 _PINS = PINS.get(PLATFORM, {})
@@ -36,8 +36,11 @@ def pin_error(kind, pin):
     """Why `pin` cannot serve a peripheral of type `kind` on this platform, or None."""
     if type(pin) is not int and pin != "LED":
         return '%r is not a GPIO number or "LED"' % (pin,)
-    if _pin_in(pin, TYPES[kind][0]):
+    role = TYPES[kind][0]
+    if _pin_in(pin, role):
         return None
+    if role == "adc":
+        return "%s is not an analog input on %s" % (pin, PLATFORM)
     if _pin_in(pin, "in"):
         return "%s is input-only, a %s needs an output" % (pin, kind)
     return "%s is not a usable pin on %s" % (pin, PLATFORM)
@@ -54,15 +57,48 @@ def _int(cfg, name, low, high, errors, path=""):
         errors.append("%s%s: %d is not in %d-%d" % (path, name, value, low, high))
 
 
-def _params(spec, params, path, errors):
-    """Check the peripheral's parameters; a missing one gets its default."""
+def _params(spec, params, distinct, path, errors):
+    """Check a peripheral's parameters (or a value's filter settings); a missing one gets its
+    default."""
+    had = len(errors)
     for name, kind, default, low, high in params:
         if name not in spec:
             spec[name] = default
-        if kind == "i":
-            _int(spec, name, low, high, errors, path + ".")
-        elif not fits(kind, spec[name], low, high):
-            errors.append("%s.%s: expected bool, got %r" % (path, name, spec[name]))
+        value = spec[name]
+        where = "%s.%s: " % (path, name)
+        if kind == "c":
+            if type(value) is not str or value not in low:
+                errors.append("%s%r is not one of %s" % (where, value, ", ".join(low)))
+        elif kind == "b" or type(value) not in ((int,) if kind == "i" else (int, float)):
+            if not fits(kind, value, None, None):
+                word = "bool" if kind == "b" else "int" if kind == "i" else "number"
+                errors.append("%sexpected %s, got %r" % (where, word, value))
+        elif not low <= value <= high:
+            errors.append("%s%r is not in %s-%s" % (where, value, low, high))
+    if len(errors) == had:
+        for first, second in distinct:
+            if spec[first] == spec[second]:
+                errors.append("%s.%s: must differ from %s" % (path, second, first))
+
+
+def _filters(filters, kind, values, path, errors):
+    """Check a peripheral's `filters`: value -> its settings (docs/protocol.md, Filters)."""
+    if type(filters) is not dict:
+        errors.append(path + ": expected an object")
+        return
+    known = [row[0] for row in FILTER]
+    for value, settings in filters.items():
+        where = "%s.%s" % (path, value)
+        if value not in values:
+            names = ", ".join(values) or "none"
+            errors.append("%s: not a filterable value of %s (%s)" % (where, kind, names))
+        elif type(settings) is not dict:
+            errors.append(where + ": expected an object")
+        else:
+            for key in settings:
+                if key not in known:
+                    errors.append("%s.%s: unknown setting" % (where, key))
+            _params(settings, FILTER, FILTER_DISTINCT, where, errors)
 
 
 def validate(cfg):
@@ -119,5 +155,7 @@ def validate(cfg):
             errors.append("%s.pin: %s used twice" % (path, pin))
         else:
             pins.append(pin)
-        _params(sensor, entry[1], path, errors)
+        _params(sensor, entry[1], entry[5], path, errors)
+        if "filters" in sensor:
+            _filters(sensor["filters"], kind, entry[4], path + ".filters", errors)
     return errors

@@ -392,9 +392,9 @@ class Home:
 
     # --- publishing ---------------------------------------------------------------
 
-    async def publish_state(self, sid, state):
+    async def publish_state(self, sid, state, retain=True):
         if sid in self.sensors:  # not for a sensor removed meanwhile
-            await self.mqtt.publish("state/" + sid, json.dumps(state), True, 0)
+            await self.mqtt.publish("state/" + sid, json.dumps(state), retain, 0)
 
     def announce_body(self):
         body = {

@@ -4,6 +4,8 @@ import asyncio
 import errno
 from micropython import const
 
+from home.sensors import Driver
+
 _TRIES = const(3)
 _RETRY_MS = const(100)
 
@@ -12,25 +14,15 @@ class CRCError(Exception):
     """A reading whose CRC does not match: never published."""
 
 
-class Polled:
-    kind = ""
+class Polled(Driver):
     where = ""  # how the device is addressed, for errors: "at 0x38"
 
     def __init__(self, home, spec):
-        self.home = home
-        self.spec = spec
-        self.id = spec["id"]
+        super().__init__(home, spec)
         self.log = home.log.src(self.id)
-        self.state = None
-        self.task = None
-
-    def start(self):
-        self.task = asyncio.create_task(self.run())
 
     def stop(self):
-        if self.task:
-            self.task.cancel()
-            self.task = None
+        super().stop()
         self.close()
 
     def close(self):

@@ -14,6 +14,7 @@ import ds18x20
 import machine
 import onewire
 from home import bus, sensors
+from home.filter import Filtered
 from home.log import Log
 from home.sensors import ds18b20
 
@@ -26,9 +27,12 @@ class Home:
         self.log = Log()
         self.log.level = 0  # keep D lines too
         self.states = []
+        self.unretained = []
 
-    async def publish_state(self, sid, state):
+    async def publish_state(self, sid, state, retain=True):
         self.states.append((sid, dict(state)))
+        if not retain:
+            self.unretained.append((sid, dict(state)))
 
     def logged(self, lvl, text):
         return [e for e in self.log.entries if e[2] == lvl and text in e[4]]
@@ -614,6 +618,8 @@ async def test_button_press_double_long():
         f"the release makes no event: {events()!r}",
     )
     check(button.state == {"on": False}, f"the retained state carries no event: {button.state!r}")
+    told = [s[1]["event"] for s in home.unretained]
+    check(told == events(), f"every event, and only events, not retained: {home.unretained!r}")
     button.stop()
 
 
@@ -632,6 +638,59 @@ async def test_pwm_duty_applied_at_once():
     check(hw_out()["pwm"]["14"]["duty_u16"] == 65535, "full")
     pump.stop()
     check("14" not in hw_out()["pwm"], "released when removed")
+
+
+def completed(**settings):
+    """One value's filter settings as home/config.py completes them."""
+    full = {"window": 1, "average": "median", "raw1": 0, "ref1": 0, "raw2": 1, "ref2": 1}
+    full.update({"offset": 0, "delta": 0, "heartbeat": 0})
+    full.update(settings)
+    return full
+
+
+class Fake:
+    state = None
+
+
+async def test_filter_math_and_hostile_readings():
+    home = Home()
+    gate = Filtered(home, {"t": completed(window=4, average="mean", offset=-1)})
+    gate.driver = Fake()
+    for raw in (10, 20, float("nan"), 30, float("inf"), 40, -1e300):
+        await gate.publish_state("x", {"t": raw})
+    sent = [state["t"] for _, state in home.states]
+    # mean of the last (up to) 4 finite readings, minus 1; NaN, inf and -1e300 kept out and
+    # not published
+    check(sent == [9.0, 14.0, 19.0, 24.0], f"mean and offset: {sent!r}")
+    check(gate.driver.state == {"t": 24.0}, "the driver's state is the published one")
+
+    home = Home()
+    line = completed(raw1=0, ref1=32, raw2=100, ref2=212)  # Celsius to Fahrenheit
+    gate = Filtered(home, {"t": line})
+    gate.driver = Fake()
+    await gate.publish_state("x", {"t": float("nan")})
+    check(home.states == [], "nothing sound to say yet: nothing published")
+    for raw in (-40, 37, 1e300):
+        await gate.publish_state("x", {"t": raw, "error_free": 1})
+    sent = [state["t"] for _, state in home.states]
+    # an unfiltered value goes with every reading, beside the last sound filtered one
+    check(sent == [-40.0, 98.6, 98.6], f"two-point line, a huge result never sent: {sent!r}")
+
+    home = Home()
+    gate = Filtered(home, {"t": completed(window=3, delta=0.5, heartbeat=1)})
+    gate.driver = Fake()
+    for raw in (20, 20.1, 50, 20.2, 20.1):  # the spike never leaves the median of 3
+        await gate.publish_state("x", {"t": raw})
+    sent = [state["t"] for _, state in home.states]
+    check(sent == [20.0], f"a spike and small changes held back: {sent!r}")
+    await asyncio.sleep_ms(1100)
+    await gate.publish_state("x", {"t": 20.1})
+    sent = [state["t"] for _, state in home.states]
+    check(sent == [20.0, 20.1], f"the heartbeat publishes anyway: {sent!r}")
+    await gate.publish_state("x", {"error": "no answer at 0x38"})
+    await gate.publish_state("x", {"t": 20.1})
+    sent = [state.get("t", "error") for _, state in home.states]
+    check(sent == [20.0, 20.1, "error", 20.1], f"an error at once, then a reading: {sent!r}")
 
 
 asyncio.run(globals()[sys.argv[1]]())

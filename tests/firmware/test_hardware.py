@@ -79,6 +79,18 @@ def test_esp32_nacks_with_enodev(flash: Path, tmp_path: Path) -> None:
 
 
 HEAP_SCRIPT = Path(__file__).with_name("mp_heap.py")
+# one value's filters as home/config.py completes them: a median of 5, calibrated, delta, heartbeat
+FILTER_SETTINGS = {
+    "window": 5,
+    "average": "median",
+    "raw1": 0,
+    "ref1": 0.5,
+    "raw2": 100,
+    "ref2": 99,
+    "offset": 0,
+    "delta": 0.2,
+    "heartbeat": 300,
+}
 I2C_BUS = {"sda": 4, "scl": 5, "freq": 100000}
 SHARED = "+home.poll,home.bus:"
 # (what is imported, a spec for one peripheral); the modules before ":" are loaded first
@@ -112,6 +124,11 @@ HEAP_ROWS: list[tuple[str, dict[str, Any] | None]] = [
         {"id": "x", "type": "binary_input", "pin": 9, "pull": "up", "events": True},
     ),
     ("home.sensors.pwm_output", {"id": "x", "type": "pwm_output", "pin": 14, "freq": 1000}),
+    ("home.sensors.relay", {"id": "x", "type": "relay", "pin": 14, "inverted": 0, "max_on": 60}),
+    ("home.filter", {"temperature": FILTER_SETTINGS}),
+    ("+home.poll:home.sensors.dht22", {"id": "x", "type": "dht22", "pin": 14, "interval": 30}),
+    ("home.sensors.dht22", {"id": "x", "type": "dht22", "pin": 14, "interval": 30}),
+    ("home.sensors.motion", {"id": "x", "type": "motion", "pin": 14, "off_delay": 30}),
 ]
 
 

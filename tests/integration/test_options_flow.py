@@ -55,6 +55,7 @@ async def test_menu(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
         "add_peripheral",
         "edit_peripheral",
         "remove_peripheral",
+        "choose_filter",  # the DHT22's values may have filters
         "node_settings",
         "profile",
         "finish",

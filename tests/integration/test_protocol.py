@@ -12,7 +12,7 @@ from custom_components.microhome import protocol
 from custom_components.microhome.protocol import ProtocolError
 
 FIELD_PATH = re.compile(
-    r"^(n|version|name|telemetry_interval|log_level|sensors)(\[\d+\](\.[a-z_]+)?)?: "
+    r"^(n|version|name|telemetry_interval|log_level|sensors)(\[\d+\](\.[a-z0-9_]+)*)?: "
 )
 PARSERS = {
     "announce": protocol.parse_announce,

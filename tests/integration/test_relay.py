@@ -37,9 +37,13 @@ async def test_relay_is_a_switch(
     result = await add_sensor(hass, loaded_entry, "relay")
     assert result["description_placeholders"]["type"] == "Relay"
     fields = {str(key) for key in result["data_schema"].schema}
-    assert fields == {"name", "pin", "inverted"}
+    assert fields == {"name", "pin", "inverted", "max_on"}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"name": "Pump", "pin": "17", "inverted": True}
+        result["flow_id"], {"name": "Pump", "pin": "17", "inverted": True, "max_on": 1.5}
+    )
+    assert result["errors"] == {"max_on": "max_on_range"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"name": "Pump", "pin": "17", "inverted": True, "max_on": 600}
     )
     result = await finish(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -49,6 +53,7 @@ async def test_relay_is_a_switch(
         "type": "relay",
         "pin": 17,
         "inverted": True,
+        "max_on": 600,
     }
 
     pump = entity_id(hass, "switch", "pump")
@@ -85,5 +90,5 @@ def test_relay_configuration_is_checked() -> None:
         "sensors[0].pin: 34 is input-only, a relay needs an output"
     ]
     assert protocol.config_body(config, 2)["sensors"] == [
-        {"id": "pump", "type": "relay", "pin": 34, "inverted": False}
+        {"id": "pump", "type": "relay", "pin": 34, "inverted": False, "max_on": 0}
     ]

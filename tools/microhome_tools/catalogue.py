@@ -21,8 +21,9 @@ PROTOCOL_DOC = REPO / "docs" / "protocol.md"
 README = REPO / "README.md"
 VECTORS = REPO / "tests" / "vectors" / "protocol.json"
 _GENERATED = "catalogue: "  # how the `why` of a generated configuration vector starts
-# Parameter and field kinds in the firmware table: int, bool, number (int or float).
-_KINDS = {"int": "i", "bool": "b", "number": "n"}
+# Parameter and field kinds in the firmware table: int, bool, number (int or float), choice
+# (low: the choices) and str.
+_KINDS = {"int": "i", "bool": "b", "number": "n", "choice": "c", "str": "s"}
 
 
 LED_PIN = 255  # "LED" in the firmware's pin lists
@@ -45,24 +46,43 @@ def _py(value: Any) -> str:
     return repr(value)
 
 
+def _param_table(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The parameters the node takes as (key, kind, default, low, high) rows."""
+    return tuple(
+        (p.key, _KINDS[p.kind], p.default, p.choices if p.kind == "choice" else p.low, p.high)
+        for p in params
+        if p.node
+    )
+
+
 def firmware_table() -> str:
     """The text of micropython/home/catalogue.py."""
     catalogue = integration_module("catalogue")
     lines = [
         "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
-        "# do not edit. Kinds: i int, b bool, n number.",
+        "# do not edit. Kinds: i int, b bool, n number, c choice (low: the choices).",
         f"NAMES = {_py(tuple(catalogue.TYPES))}",
         "# type -> (pin role, ((param, kind, default, low, high), ...),",
-        "#          ((set field, kind, low, high), ...), at most one per node)",
+        "#          ((set field, kind, low, high), ...), at most one per node,",
+        "#          the values filters may apply to, ((param, param that must differ), ...))",
         "TYPES = {",
     ]
     for kind in catalogue.TYPES.values():
-        params = tuple((p.key, _KINDS[p.kind], p.default, p.low, p.high) for p in kind.params)
         fields = tuple((f.key, _KINDS[f.kind], f.low, f.high) for f in kind.set_fields)
-        entry = (kind.role, params, fields, int(kind.single))
+        entry = (
+            kind.role,
+            _param_table(kind.params),
+            fields,
+            int(kind.single),
+            kind.filterable,
+            kind.distinct,
+        )
         lines.append(f"    {_py(kind.key)}: {_py(entry)},")
     lines += [
         "}",
+        "# a value's filter settings (docs/protocol.md, Filters), as the parameters above",
+        f"FILTER = {_py(_param_table(catalogue.FILTER_PARAMS))}",
+        f"FILTER_DISTINCT = {_py(catalogue.FILTER_DISTINCT)}",
         "# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are",
         "# the same as another's are the same object",
         "PINS = {",
@@ -96,7 +116,24 @@ def write_firmware_table(src: Path = FIRMWARE_DIR) -> bool:
 
 def _range_text(param: Any) -> str:
     unit = f" {param.unit}" if param.unit else ""
-    return f"A whole number from {param.low} to {param.high}{unit}."
+    number = "A whole number" if param.kind == "int" else "A number"
+    return f"{number} from {param.low} to {param.high}{unit}."
+
+
+def _param_texts(
+    params: tuple[Any, ...], step: dict[str, Any], errors: dict[str, str], selector: dict[str, Any]
+) -> None:
+    """The form texts of params: field names and descriptions, errors, choices."""
+    for param in params:
+        step["data"][param.key] = param.name
+        step["data_description"][param.key] = param.description
+        if param.kind in ("int", "number"):
+            errors[f"{param.key}_range"] = _range_text(param)
+        if param.kind == "str":
+            errors[f"{param.key}_range"] = f"At most {param.high} characters."
+        if param.kind == "choice":
+            options = selector.setdefault(f"param_{param.key}", {"options": {}})["options"]
+            options |= {c: c.replace("_", " ").capitalize() for c in param.choices}
 
 
 def strings(current: dict[str, Any]) -> dict[str, Any]:
@@ -114,25 +151,27 @@ def strings(current: dict[str, Any]) -> dict[str, Any]:
     step = data["options"]["step"]["peripheral"]
     errors = data["options"]["error"]
     for kind in catalogue.TYPES.values():
-        for param in kind.params:
-            step["data"][param.key] = param.name
-            step["data_description"][param.key] = param.description
-            if param.kind == "int":
-                errors[f"{param.key}_range"] = _range_text(param)
+        _param_texts(kind.params, step, errors, selector)
         if kind.single:
             errors[f"{kind.key}_exists"] = f"This node already has a {kind.name}."
         for entity in kind.entities:
             if entity.key is not None:
                 texts = data["entity"].setdefault(entity.platform, {})
                 texts[entity.key] = {"name": entity.name}
+    filters = data["options"]["step"]["filters"]
+    _param_texts(catalogue.FILTER_PARAMS, filters, errors, selector)
     return data
 
 
 def _param_rule(param: Any) -> str:
     if param.kind == "bool":
         return f"`true` or `false` (default `{str(param.default).lower()}`)"
+    if param.kind == "choice":
+        choices = ", ".join(f"`{choice}`" for choice in param.choices)
+        return f"one of {choices} (default `{param.default}`)"
     unit = f" {param.unit}" if param.unit else ""
-    return f"integer{unit}, {param.low}-{param.high} (default {param.default})"
+    number = "integer" if param.kind == "int" else "number"
+    return f"{number}{unit}, {param.low}-{param.high} (default {param.default})"
 
 
 def limits_table() -> str:
@@ -156,17 +195,25 @@ def limits_table() -> str:
         "| `pin` | valid on the platform for the type's pin role (below); no pin twice |",
     ]
     for kind in catalogue.TYPES.values():
-        rows += [f"| `{kind.key}.{p.key}` | {_param_rule(p)} |" for p in kind.params]
+        rows += [f"| `{kind.key}.{p.key}` | {_param_rule(p)} |" for p in kind.params if p.node]
+        rows += [f"| `{kind.key}`: `{a}` != `{b}` | two points |" for a, b in kind.distinct]
+    rows.append(
+        "| `filters` | object: a filterable value (below) -> its settings, each optional: "
+        + ", ".join(f"`{p.key}` {_param_rule(p)}" for p in catalogue.FILTER_PARAMS)
+        + "; `raw1` != `raw2` |"
+    )
     roles = {
         "in": "input with interrupts",
         "io": "bidirectional data",
         "out": "digital output",
         "pwm": "PWM output",
+        "adc": "analog input",
     }
-    rows += ["", "| type | pin role | `set` fields |", "|---|---|---|"]
+    rows += ["", "| type | pin role | `set` fields | filterable values |", "|---|---|---|---|"]
     for kind in catalogue.TYPES.values():
         fields = ", ".join(f"`{f.key}`" for f in kind.set_fields) or "-"
-        rows.append(f"| `{kind.key}` | {kind.role} ({roles[kind.role]}) | {fields} |")
+        values = ", ".join(f"`{key}`" for key in kind.filterable) or "-"
+        rows.append(f"| `{kind.key}` | {kind.role} ({roles[kind.role]}) | {fields} | {values} |")
     return "\n".join(rows)
 
 
@@ -218,19 +265,42 @@ def _type_cases(kind: Any, platform: str) -> tuple[list[Any], list[Any]]:
     catalogue = integration_module("catalogue")
     allowed = catalogue.pins(platform, kind.role)
     good = {"id": "p", "type": kind.key, "pin": allowed[-1]}
-    good |= {param.key: param.default for param in kind.params}
+    good |= {param.key: param.default for param in kind.params if param.node}
     if platform != "rp2":  # the parameters left out, for their defaults
         good = {key: good[key] for key in ("id", "type", "pin")}
     invalid = []
+    bad: dict[str, Any] = {}  # every parameter wrong at once: one case, one error each
     for param in kind.params:
+        if not param.node:
+            continue
         if param.kind == "bool":
-            invalid.append((f"{kind.key}.{param.key} not a bool", good | {param.key: 1}))
+            bad[param.key] = 1
+        elif param.kind == "choice":
+            bad[param.key] = "x"
         elif platform == "rp2":
-            invalid.append((f"{kind.key}.{param.key} too low", good | {param.key: param.low - 1}))
+            bad[param.key] = param.low - 1
         else:
-            invalid.append((f"{kind.key}.{param.key} too high", good | {param.key: param.high + 1}))
+            bad[param.key] = param.high + 1
+    if bad:
+        invalid.append((f"{kind.key} with every parameter wrong", good | bad))
+    for first, second in kind.distinct:
+        same = good | {first: 1, second: 1}
+        invalid.append((f"{kind.key}.{second} the same as {first}", same))
+    if kind.filterable:
+        value = kind.filterable[0]
+        filters = {value: {"window": 5, "average": "mean", "delta": 0.5, "heartbeat": 300}}
+        good = good | {"filters": filters} if platform == "rp2" else good
+        if platform == "rp2":
+            wrong = {value: {"window": 17, "average": "mode", "delta": -1, "heartbeat": 0.5}}
+            invalid.append((f"{kind.key} with bad filter settings", good | {"filters": wrong}))
+        else:
+            same = {value: {"raw1": 2, "raw2": 2}}
+            invalid.append((f"{kind.key} with one calibration point", good | {"filters": same}))
+        invalid.append((f"{kind.key} filtering no value", good | {"filters": {"on": {}}}))
     inputs = set(catalogue.pins(platform, "in")) - set(allowed)
-    if inputs:
+    if kind.role == "adc":
+        invalid.append((f"{kind.key} on a pin without ADC", good | {"pin": 4}))
+    elif inputs:
         invalid.append((f"{kind.key} on an input-only pin", good | {"pin": min(inputs)}))
     elif kind.single:
         invalid.append((f"two {kind.key}", [good, good | {"id": "q", "pin": allowed[0]}]))

@@ -2,15 +2,18 @@
 # returns an object with `id`, `kind`, `spec`, `state`, start(), stop() and, for outputs,
 # `async set(cmd)`. A driver is imported when a configuration first uses its type and dropped
 # when none does any more: the heap holds the drivers in use, not every driver there is.
+import asyncio
 import sys
 
 _PACKAGE = "home.sensors."
 
 
 class Driver:
-    """What every driver has: the Home, its spec and id, its last state, start() and stop()."""
+    """What every driver has: the Home, its spec and id, its last state, start() and stop()
+    (which start and cancel its `run()` task, if it has one)."""
 
     kind = ""
+    task = None
 
     def __init__(self, home, spec):
         self.home = home
@@ -19,14 +22,26 @@ class Driver:
         self.state = None
 
     def start(self):
-        pass
+        run = getattr(self, "run", None)
+        if run:
+            self.task = asyncio.create_task(run())
 
     def stop(self):
-        pass
+        if self.task:
+            self.task.cancel()
+            self.task = None
 
 
 def make(home, spec):
-    return __import__(_PACKAGE + spec["type"], None, None, ("make",)).make(home, spec)
+    filters = spec.get("filters")
+    if filters:  # the filter module only on a node that uses filters: its driver's Home
+        from home.filter import Filtered
+
+        home = Filtered(home, filters)
+    driver = __import__(_PACKAGE + spec["type"], None, None, ("make",)).make(home, spec)
+    if filters:
+        home.driver = driver
+    return driver
 
 
 def unload(used):

@@ -17,14 +17,9 @@ class DHT22(Driver):
         super().__init__(home, spec)
         self.log = home.log.src(self.id)
         self.dev = dht.DHT22(Pin(spec["pin"]))
-        self.task = None
-
-    def start(self):
-        self.task = asyncio.create_task(self.run())
 
     def stop(self):
-        if self.task:
-            self.task.cancel()
+        super().stop()
         self.dev = None
 
     def read(self):

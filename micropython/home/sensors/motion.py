@@ -15,21 +15,17 @@ class Motion(Driver):
         super().__init__(home, spec)
         self.pin = Pin(spec["pin"], Pin.IN)
         self.flag = asyncio.ThreadSafeFlag()
-        self.task = None
         self.off = None
         self.pin.irq(self._irq, Pin.IRQ_RISING | Pin.IRQ_FALLING)
 
     def _irq(self, pin):
         self.flag.set()
 
-    def start(self):
-        self.task = asyncio.create_task(self.run())
-
     def stop(self):
         self.pin.irq(None)
-        for task in (self.task, self.off):
-            if task:
-                task.cancel()
+        super().stop()
+        if self.off:
+            self.off.cancel()
 
     async def _set(self, motion):
         if not self.state or self.state["motion"] != motion:

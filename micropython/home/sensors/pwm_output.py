@@ -4,24 +4,21 @@
 # state: {"duty": %}
 from machine import PWM, Pin
 
+from home.sensors import Driver
+
 
 def _u16(duty):
     return int(min(max(duty, 0), 100) * 65535 / 100 + 0.5)
 
 
-class PWMOutput:
+class PWMOutput(Driver):
     kind = "pwm_output"
 
     def __init__(self, home, spec):
-        self.home = home
-        self.spec = spec
-        self.id = spec["id"]
+        super().__init__(home, spec)
         self.duty = spec.get("duty") or 0
         self.pwm = PWM(Pin(spec["pin"]), freq=spec["freq"], duty_u16=_u16(self.duty))
         self.state = {"duty": self.duty}
-
-    def start(self):
-        pass
 
     def stop(self):
         self.pwm.duty_u16(0)
