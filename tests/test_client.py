@@ -174,5 +174,37 @@ def test_config_pushed_when_the_node_runs_an_older_one() -> None:
         assert not client.config_pending
         await client.config_changed()  # the same version: nothing sent again
         assert len(broker.sent) == 1
+        client.stop()
+
+    run(scenario())
+
+
+def test_config_sent_again_once_a_node_back_from_a_power_cut_takes_it() -> None:
+    """A node back from a power cut drops every `n` up to a minute past the last it accepted;
+    the configuration is sent once more when that minute has passed, then never again."""
+
+    async def scenario() -> None:
+        broker = Broker()
+        client = make_client(broker)
+        await client.start()
+        broker.deliver(f"microhome/{NODE}/status", "online", retain=True)
+        client.set_connected(True)
+        announce = {
+            "id": NODE, "name": "Kitchen", "platform": "rp2", "board": "Pico W", "fw": "1.0.0",
+            "mpy": "1.24.0", "mac": "", "ip": "", "caps": [], "cfg": 3, "key_id": client.key_id,
+        }  # fmt: skip
+        # Nothing was sent to this node before: the minute is over, it is sent again in 1 s.
+        broker.deliver(f"microhome/{NODE}/announce", json.dumps(announce))
+        await asyncio.sleep(0.2)
+        assert len(broker.sent) == 1  # the node drops it: no config/state comes
+        await asyncio.sleep(1.0)
+        assert len(broker.sent) == 2
+        first, again = (protocol.verify(client.key, t, p) for t, p, _, _ in broker.sent)
+        assert again["version"] == first["version"] == 7 and again["n"] > first["n"]
+        broker.deliver(f"microhome/{NODE}/config/state", '{"version": 7, "ok": true, "errors": []}')
+        broker.deliver(f"microhome/{NODE}/announce", json.dumps(announce | {"cfg": 7}))
+        await asyncio.sleep(1.2)
+        assert len(broker.sent) == 2  # it runs version 7: nothing more
+        client.stop()
 
     run(scenario())

@@ -225,6 +225,7 @@ class NodeClient:
         self._listeners: dict[tuple[Change, str | None], list[Listener]] = {}
         self._warned: set[str] = set()
         self._unsubscribe: list[Callable[[], None]] = []
+        self._push_again: asyncio.TimerHandle | None = None
 
     # --- what the node's state is --------------------------------------------------------------
 
@@ -306,6 +307,9 @@ class NodeClient:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        if self._push_again is not None:
+            self._push_again.cancel()
+            self._push_again = None
         for future in self._replies.values():
             future.cancel()
         self._replies.clear()
@@ -361,6 +365,25 @@ class NodeClient:
                 self.config_version,
             )
             self._spawn(self.push_config())
+            self._push_again_past_mark()
+
+    def _push_again_past_mark(self) -> None:
+        """Send the configuration once more when no `n` sent so far can be refused any longer.
+
+        A node back from a power cut refuses every `n` up to a minute past the last one it
+        accepted, so a configuration sent within that minute (retained, or just now) is dropped.
+        """
+        if self._push_again is not None:
+            self._push_again.cancel()
+        past_mark = (self._last_n.get(self.node_id, 0) + protocol.N_RESERVED_AHEAD) / 1000
+
+        def push() -> None:
+            self._push_again = None
+            if self.available and self.config_pending and not self.config_rejected:
+                self._spawn(self.push_config())
+
+        delay = max(past_mark - time.time(), 0) + 1
+        self._push_again = asyncio.get_running_loop().call_later(delay, push)
 
     def _on_state(self, msg: Message) -> None:
         peripheral_id = msg.topic.rsplit("/", 1)[-1]

@@ -33,6 +33,9 @@ PREFIX: Final = "microhome"
 DISCOVER_TOPIC: Final = f"{PREFIX}/discover"
 ANNOUNCE_SUBSCRIPTION: Final = f"{PREFIX}/+/announce"
 MAX_PAYLOAD_BYTES: Final = 16384
+# After a power cut a node refuses every `n` up to this many (ms) past the last it accepted
+# (docs/protocol.md, "Replay protection across reboots").
+N_RESERVED_AHEAD: Final = 60000
 
 NODE_ID_RE: Final = re.compile(r"[a-z0-9_-]{1,32}")
 SENSOR_ID_RE: Final = re.compile(r"[a-z0-9_]{1,16}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from microhome_tools.bench_node import sim_command
 from tests.broker import Mosquitto
 from tests.firmware.harness import HEAPSIZE, MICROPYTHON
 from tests.real_mqtt import async_setup_real_mqtt, wait_for
-from tests.sim_nodes import running
+from tests.sim_nodes import SimNodes, running
 
 from .test_websocket import call
 
@@ -48,10 +49,16 @@ def pwm_pins(state: Path) -> set[str]:
         return set()
 
 
+@dataclass
+class Firmware:
+    """The nodes' state directories (hardware in and out) and their processes."""
+
+    states: dict[str, Path]
+    sims: SimNodes
+
+
 @pytest.fixture
-def firmware_nodes(
-    tmp_path: Path, mosquitto: Mosquitto, fleet_key: bytes
-) -> Iterator[dict[str, Path]]:
+def firmware_nodes(tmp_path: Path, mosquitto: Mosquitto, fleet_key: bytes) -> Iterator[Firmware]:
     """The four nodes running, each with a DHT22 reading on GP15 and another on GP2."""
     states = {node_id: tmp_path / node_id for node_id in BOARDS}
     commands = {}
@@ -69,8 +76,8 @@ def firmware_nodes(
             *sim_command(mosquitto, node_id, states[node_id], key, "--platform", platform),
             *("--micropython", MICROPYTHON, "--heapsize", HEAPSIZE),
         ]
-    with running(commands, tmp_path):
-        yield states
+    with running(commands, tmp_path) as sims:
+        yield Firmware(states, sims)
 
 
 def applied(hass: HomeAssistant, node_id: str) -> bool:
@@ -92,7 +99,7 @@ async def test_four_firmware_nodes_follow_one_profile(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     mosquitto: Mosquitto,
-    firmware_nodes: dict[str, Path],
+    firmware_nodes: Firmware,
 ) -> None:
     mqtt_entry = await async_setup_real_mqtt(hass, mosquitto)
     assert await async_setup_component(hass, DOMAIN, {})
@@ -155,7 +162,7 @@ async def test_four_firmware_nodes_follow_one_profile(
             lambda node_id=node_id: reading(hass, node_id, "climate_temperature") == "21.5",
             60,
         )
-    assert all(pwm_pins(state) == {"14"} for state in firmware_nodes.values())
+    assert all(pwm_pins(state) == {"14"} for state in firmware_nodes.states.values())
 
     # fw-c's sensor sits on GP2: an override of that one pin and name.
     fw_c = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, "fw-c")
@@ -171,8 +178,15 @@ async def test_four_firmware_nodes_follow_one_profile(
     await wait_for(hass, lambda: applied(hass, "fw-c"), 60)
     await wait_for(hass, lambda: reading(hass, "fw-c", "climate_temperature") == "19.5", 60)
 
-    # The profile's lamp moves to GP28: the Picos get it, fw-c keeps its override, and the
-    # ESP32, which has no GPIO 28, keeps running what it has, with a repair naming it.
+    # fw-b loses its power; the others stay.
+    node_b = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, "fw-b")
+    assert node_b is not None
+    firmware_nodes.sims.stop("fw-b")
+    await wait_for(hass, lambda: not node_b.runtime_data.online, 60)
+
+    # The profile's lamp moves to GP28: the Picos get it (fw-b once it is back), fw-c keeps its
+    # override, and the ESP32, which has no GPIO 28, keeps running what it has, with a repair
+    # naming it.
     versions = {
         n: hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, n).options["version"]
         for n in BOARDS
@@ -188,19 +202,25 @@ async def test_four_firmware_nodes_follow_one_profile(
     assert results["fw-d"]["result"] == "rejected"
     assert any("pin" in error for error in results["fw-d"]["errors"])
     assert {results[n]["result"] for n in ("fw-a", "fw-b", "fw-c")} == {"pending"}
+    await wait_for(hass, lambda: applied(hass, "fw-a") and applied(hass, "fw-c"), 60)
+    assert not applied(hass, "fw-b")
+    assert pwm_pins(firmware_nodes.states["fw-b"]) == {"14"}  # as it was when it went down
+    # Back within a minute of its last configuration, fw-b refuses every `n` below the mark it
+    # reserved (docs/protocol.md): it is sent the configuration again once that has passed.
+    firmware_nodes.sims.start("fw-b")
+    await wait_for(hass, lambda: applied(hass, "fw-b"), 150)
     for node_id in ("fw-a", "fw-b", "fw-c"):
-        await wait_for(hass, lambda node_id=node_id: applied(hass, node_id), 60)
         entry = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, node_id)
         assert entry is not None and entry.options["version"] > versions[node_id]
         await wait_for(
-            hass, lambda node_id=node_id: pwm_pins(firmware_nodes[node_id]) == {"28"}, 60
+            hass, lambda node_id=node_id: pwm_pins(firmware_nodes.states[node_id]) == {"28"}, 60
         )
     assert reading(hass, "fw-c", "climate_temperature") == "19.5"
     assert reading(hass, "fw-b", "climate_temperature") == "21.5"
     fw_d = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, "fw-d")
     assert fw_d is not None and fw_d.options["version"] == versions["fw-d"]
     assert applied(hass, "fw-d")
-    assert pwm_pins(firmware_nodes["fw-d"]) == {"14"}
+    assert pwm_pins(firmware_nodes.states["fw-d"]) == {"14"}
     issue = ir.async_get(hass).async_get_issue(DOMAIN, "profile_refused_fw-d")
     assert issue is not None and issue.translation_placeholders["name"] == "fw-d"
 
