@@ -30,8 +30,15 @@ def test_every_type_has_a_driver_and_texts() -> None:
         for platform in catalogue.PLATFORMS:
             assert catalogue.pins(platform, kind.role), f"{key} has no pin on {platform}"
         for param in kind.params:
-            assert param.kind == "bool" or param.low <= param.default <= param.high
+            if param.kind == "choice":
+                assert param.default == param.choices[0]
+            else:
+                assert param.kind == "bool" or param.low <= param.default <= param.high
         assert kind.entities, f"{key} shows no entity"
+        assert bool(kind.addresses) == (kind.bus == "i2c"), key
+        for entity in kind.entities:
+            if entity.platform == "sensor":  # history graphs and long-term statistics
+                assert entity.unit and entity.device_class and entity.state_class, (key, entity)
 
 
 def _texts(node: Any, path: str = "") -> list[tuple[str, str]]:

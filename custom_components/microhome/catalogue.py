@@ -17,6 +17,7 @@ from typing import Final, Literal
 type Pin = int | str
 type Role = Literal["in", "io", "out", "pwm"]
 type ValueKind = Literal["bool", "int", "number", "str"]
+type Bus = Literal["i2c", "onewire"]
 
 PLATFORMS: Final = ("rp2", "esp32", "unix")
 PLATFORM_NAMES: Final = {
@@ -54,13 +55,15 @@ class Param:
     """A configuration parameter of a peripheral (a field of its `sensors` item)."""
 
     key: str
-    kind: Literal["int", "bool"]
-    default: int | bool
+    kind: Literal["int", "bool", "choice"]
+    default: int | bool | str
     low: int = 0
     high: int = 1
     unit: str | None = None
     name: str = ""
     description: str = ""
+    # kind "choice": the values it may take (the default is one of them)
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,8 @@ class Field:
     kind: ValueKind
     low: float | None = None
     high: float | None = None
+    # A state field some models of the type do not report (a BMP280's humidity).
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,8 @@ class Entity:
     device_class: str | None = None
     state_class: str | None = None
     name: str = ""
+    # Only for peripherals whose `model` parameter is one of these; () for every one.
+    models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +116,18 @@ class PeripheralType:
     set_fields: tuple[Field, ...] = ()
     # At most one of this type per node.
     single: bool = False
+    # On a bus instead of a pin of its own: "i2c" (a `bus` object and an `address` of
+    # `addresses`, the first the default) or "onewire" (a `pin` shared by the probes on it,
+    # each with its `rom` code).
+    bus: Bus | None = None
+    addresses: tuple[int, ...] = ()
 
     def param(self, key: str) -> Param:
         """The parameter called key."""
         return next(param for param in self.params if param.key == key)
 
     @property
-    def defaults(self) -> dict[str, int | bool]:
+    def defaults(self) -> dict[str, int | bool | str]:
         """Every parameter's default."""
         return {param.key: param.default for param in self.params}
 
@@ -123,18 +135,56 @@ class PeripheralType:
 _ON: Final = Field("on", "bool")
 
 
-def _measurement(key: str, unit: str, precision: int) -> Entity:
-    """A sensor of a measured value whose key is also its device class, with statistics."""
+def _measurement(
+    key: str,
+    unit: str,
+    *,
+    precision: int,
+    device_class: str | None = None,
+    name: str | None = None,
+    models: tuple[str, ...] = (),
+) -> Entity:
+    """A sensor of a measured value (its device class, by default its key), with statistics."""
     return Entity(
         "sensor",
         key=key,
         value=key,
         unit=unit,
         precision=precision,
-        device_class=key,
+        device_class=device_class or key,
         state_class="measurement",
-        name=f"{{sensor}} {key}",
+        name=f"{{sensor}} {name or key}",
+        models=models,
     )
+
+
+def _interval() -> Param:
+    return Param(
+        "interval",
+        "int",
+        30,
+        2,
+        86400,
+        "s",
+        name="Read interval",
+        description="Seconds between readings, 2-86400.",
+    )
+
+
+def _model(*choices: str) -> Param:
+    return Param(
+        "model",
+        "choice",
+        choices[0],
+        name="Model",
+        description="The chip on the board.",
+        choices=choices,
+    )
+
+
+_I2C_WIRING = "SDA and SCL to the bus pins, VCC to 3.3 V, GND to GND"
+_TEMPERATURE = _measurement("temperature", "°C", precision=1)
+_HUMIDITY = _measurement("humidity", "%", precision=1)
 
 
 TYPES: Final[dict[str, PeripheralType]] = {
@@ -243,6 +293,108 @@ TYPES: Final[dict[str, PeripheralType]] = {
             entities=(Entity("switch"),),
             set_fields=(_ON,),
         ),
+        PeripheralType(
+            key="aht20",
+            name="AHT20 / AHT10 temperature and humidity (I2C)",
+            wiring=f"{_I2C_WIRING}; address 0x38.",
+            role="io",
+            bus="i2c",
+            addresses=(0x38, 0x39),
+            params=(_interval(), _model("aht20", "aht10")),
+            state=(Field("temperature", "number", -50, 150), Field("humidity", "number", 0, 100)),
+            state_error=True,
+            entities=(_TEMPERATURE, _HUMIDITY),
+        ),
+        PeripheralType(
+            key="sht3x",
+            name="SHT3x temperature and humidity (I2C)",
+            wiring=f"{_I2C_WIRING}; address 0x44, 0x45 with ADDR high.",
+            role="io",
+            bus="i2c",
+            addresses=(0x44, 0x45),
+            params=(_interval(),),
+            state=(Field("temperature", "number", -45, 130), Field("humidity", "number", 0, 100)),
+            state_error=True,
+            entities=(_TEMPERATURE, _HUMIDITY),
+        ),
+        PeripheralType(
+            key="sht4x",
+            name="SHT4x temperature and humidity (I2C)",
+            wiring=f"{_I2C_WIRING}; address 0x44 (0x45, 0x46 on some parts).",
+            role="io",
+            bus="i2c",
+            addresses=(0x44, 0x45, 0x46),
+            params=(_interval(),),
+            state=(Field("temperature", "number", -45, 130), Field("humidity", "number", 0, 100)),
+            state_error=True,
+            entities=(_TEMPERATURE, _HUMIDITY),
+        ),
+        PeripheralType(
+            key="bme280",
+            name="BME280 / BMP280 temperature, humidity and pressure (I2C)",
+            wiring=f"{_I2C_WIRING}; address 0x76, 0x77 with SDO high.",
+            role="io",
+            bus="i2c",
+            addresses=(0x76, 0x77),
+            params=(_interval(), _model("bme280", "bmp280")),
+            state=(
+                Field("temperature", "number", -50, 100),
+                Field("humidity", "number", 0, 100, optional=True),
+                Field("pressure", "number", 0, 2000),
+            ),
+            state_error=True,
+            entities=(
+                _TEMPERATURE,
+                _measurement("humidity", "%", precision=1, models=("bme280",)),
+                _measurement("pressure", "hPa", precision=1, device_class="atmospheric_pressure"),
+            ),
+        ),
+        PeripheralType(
+            key="bh1750",
+            name="BH1750 illuminance (I2C)",
+            wiring=f"{_I2C_WIRING}; address 0x23, 0x5C with ADDR high.",
+            role="io",
+            bus="i2c",
+            addresses=(0x23, 0x5C),
+            params=(_interval(),),
+            state=(Field("illuminance", "number", 0, 100000),),
+            state_error=True,
+            entities=(_measurement("illuminance", "lx", precision=0),),
+        ),
+        PeripheralType(
+            key="scd4x",
+            name="SCD40 / SCD41 CO2, temperature and humidity (I2C)",
+            wiring=f"{_I2C_WIRING}; address 0x62.",
+            role="io",
+            bus="i2c",
+            addresses=(0x62,),
+            params=(_interval(),),
+            state=(
+                Field("co2", "int", 0, 40000),
+                Field("temperature", "number", -45, 130),
+                Field("humidity", "number", 0, 100),
+            ),
+            state_error=True,
+            entities=(
+                _measurement("co2", "ppm", precision=0, device_class="carbon_dioxide", name="CO2"),
+                _TEMPERATURE,
+                _HUMIDITY,
+            ),
+        ),
+        PeripheralType(
+            key="ds18b20",
+            name="DS18B20 temperature probe (1-Wire)",
+            wiring=(
+                "Data of every probe to the pin with one 4.7 kΩ pull-up to 3.3 V; VDD to 3.3 V,"
+                " GND to GND."
+            ),
+            role="io",
+            bus="onewire",
+            params=(_interval(),),
+            state=(Field("temperature", "number", -55, 125),),
+            state_error=True,
+            entities=(_TEMPERATURE,),
+        ),
     )
 }
 
@@ -250,6 +402,15 @@ TYPES: Final[dict[str, PeripheralType]] = {
 NAME_MAX: Final = 32
 MAX_PERIPHERALS: Final = 16
 TELEMETRY_INTERVAL: Final = (5, 86400)
+I2C_BUSES_MAX: Final = 2
+I2C_FREQ: Final = (10000, 400000)
+I2C_FREQ_DEFAULT: Final = 100000
+# rp2: the SDA and the SCL pins of I2C0 and of I2C1 (a bus takes both from one controller).
+# esp32 (and the simulator): any two output-capable pins, on either controller.
+RP2_I2C: Final[tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]] = (
+    ((0, 4, 8, 12, 16, 20), (1, 5, 9, 13, 17, 21)),
+    ((2, 6, 10, 14, 18, 26), (3, 7, 11, 15, 19, 27)),
+)
 
 
 def pins(platform: str, role: Role) -> tuple[Pin, ...]:
@@ -268,3 +429,41 @@ def pin_error(platform: str, peripheral_type: str, pin: object) -> str | None:
     if pin in pins(platform, "in"):
         return f"{pin} is input-only, a {peripheral_type} needs an output"
     return f"{pin} is not a usable pin on {platform}"
+
+
+def shows(entity: Entity, peripheral: dict[str, object]) -> bool:
+    """Whether a configured peripheral has entity (some are only for some models)."""
+    if not entity.models:
+        return True
+    kind = TYPES.get(str(peripheral.get("type")))
+    default = kind.defaults.get("model") if kind is not None else None
+    return peripheral.get("model", default) in entity.models
+
+
+def i2c_controller(platform: str, sda: Pin) -> int | None:
+    """rp2: the I2C controller whose SDA pin sda is (None if none); elsewhere 0."""
+    if platform != "rp2":
+        return 0
+    return next((n for n, (sdas, _) in enumerate(RP2_I2C) if sda in sdas), None)
+
+
+def i2c_pins(platform: str, line: Literal["sda", "scl"], sda: Pin | None = None) -> list[Pin]:
+    """The pins that may be line of an I2C bus on platform (SCL: of the controller of sda)."""
+    if platform != "rp2":
+        return list(pins(platform, "io"))
+    if line == "sda":
+        return [pin for sdas, _ in RP2_I2C for pin in sdas]
+    controller = i2c_controller(platform, sda) if sda is not None else None
+    return [pin for n, (_, scls) in enumerate(RP2_I2C) for pin in scls if controller in (None, n)]
+
+
+def i2c_pin_error(platform: str, sda: Pin, scl: Pin) -> tuple[str, str] | None:
+    """Why two usable pins cannot be the SDA and SCL of an I2C bus: (field, reason), or None."""
+    if platform != "rp2":
+        return ("scl", f"{scl} is also SDA") if sda == scl else None
+    controller = i2c_controller(platform, sda)
+    if controller is None:
+        return "sda", f"{sda} is not an I2C SDA pin on rp2"
+    if scl not in RP2_I2C[controller][1]:
+        return "scl", f"{scl} is not an SCL pin of I2C{controller} (SDA {sda})"
+    return None

@@ -386,7 +386,7 @@ def _peripheral_diagnostics(peripheral: dict[str, Any]) -> dict[str, Any]:
         "id": peripheral["id"],
         "type": kind.key,
         "type_name": kind.name,
-        "pin": peripheral["pin"],
+        **protocol.attachment(peripheral),
         "role": kind.role,
         "params": {p.key: peripheral.get(p.key, p.default) for p in kind.params},
         "entities": [e.platform + (f".{e.key}" if e.key else "") for e in kind.entities],

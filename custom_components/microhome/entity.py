@@ -164,7 +164,7 @@ def platform_setup(
         for peripheral in node.peripherals:
             kind = catalogue.TYPES.get(peripheral["type"])
             for spec in kind.entities if kind is not None else ():
-                if spec.platform == platform:
+                if spec.platform == platform and catalogue.shows(spec, peripheral):
                     yield entity_class(node, peripheral, spec)
 
     async def async_setup_entry(

@@ -31,7 +31,7 @@ VALID = VECTORS["node_payloads"]
 KEY = bytes.fromhex(VECTORS["keys"]["node_key"])
 CMD_TOPIC = VECTORS["topics"]["cmd"]
 FIELD_PATH = re.compile(
-    r"^(n|version|name|telemetry_interval|log_level|sensors|config)(\[\d+\](\.[a-z_]+)?)?: "
+    r"^(n|version|name|telemetry_interval|log_level|sensors|config)(\[\d+\](\.[a-z_]+)*)?: "
 )
 PARSERS: dict[str, tuple[Any, dict[str, Any]]] = {
     "announce": (protocol.parse_announce, VALID["announce"]),

@@ -12,7 +12,7 @@ from custom_components.microhome import protocol
 from custom_components.microhome.protocol import ProtocolError
 
 FIELD_PATH = re.compile(
-    r"^(n|version|name|telemetry_interval|log_level|sensors)(\[\d+\](\.[a-z_]+)?)?: "
+    r"^(n|version|name|telemetry_interval|log_level|sensors)(\[\d+\](\.[a-z_]+)*)?: "
 )
 PARSERS = {
     "announce": protocol.parse_announce,
@@ -179,7 +179,7 @@ def test_malformed_payloads(vectors: dict[str, Any]) -> None:
             '{"version": 1, "ok": false, "errors": [1]}',
             "errors: expected a list of strings",
         ),
-        (lambda p: protocol.parse_state("bme280", p), "{}", "unknown peripheral type"),
+        (lambda p: protocol.parse_state("bme680", p), "{}", "unknown peripheral type"),
         (
             lambda p: protocol.parse_state("dht22", p),
             '{"temperature": 20, "humidity": 101}',

@@ -1,7 +1,7 @@
 # SCD40/41 CO2, temperature and humidity on I2C, in periodic measurement (one every 5 s),
 # CRC checked. Each reading waits for the next measurement.
 # spec: {"id", "type": "scd4x", "bus": {"sda", "scl", "freq"} (or "sda"/"scl"/"freq"),
-#        "address": int = 0x62, "interval": s (5 at least)}
+#        "address": int = 0x62, "interval": s (a new value comes every 5 s)}
 # state: {"co2": ppm, "temperature": C, "humidity": %} or {"error": str}
 import asyncio
 from micropython import const
