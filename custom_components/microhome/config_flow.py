@@ -31,7 +31,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.helpers.translation import async_get_translations
 
-from . import catalogue, protocol
+from . import catalogue, const, protocol
 from .client import CommandError, NodeOffline
 from .const import (
     CONF_ANNOUNCE,
@@ -46,7 +46,6 @@ from .const import (
     DEFAULT_LOG_LEVEL,
     DEFAULT_TELEMETRY_INTERVAL,
     DOMAIN,
-    REPLY_TIMEOUT,
 )
 from .keys import async_flash_command, async_get_fleet_key
 from .protocol import Announce, ProtocolError
@@ -416,7 +415,6 @@ class MicroHomeOptionsFlow(OptionsFlow):
         suggested: dict[str, Any] = dict(kind.defaults)
         if kind.bus == "i2c":
             fields |= self._i2c_fields(kind, others)
-            suggested |= self._i2c_suggested(kind, others, current)
         else:
             fields[probatio.Required(CONF_PIN)] = _pin_selector(
                 pin for pin in catalogue.pins(self._platform, kind.role) if pin not in taken
@@ -431,6 +429,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
             }
             if "pin" in current:
                 suggested[CONF_PIN] = protocol.format_pin(current["pin"])
+        if kind.bus == "i2c":
+            suggested |= self._i2c_suggested(kind, others, current)
         suggested |= user_input or {}
         names = await self._translated()
         return self.async_show_form(
@@ -448,7 +448,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
         platform = self._platform
         kind = catalogue.TYPES[self._type]
         names = {str(p.get("name") or p["id"]).casefold() for p in others}
-        taken = {p["pin"] for p in others}
+        taken = {pin for p in others for pin in protocol.pins_held(p)}
 
         def name(value: Any) -> str:
             text = str(value).strip()
@@ -612,7 +612,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
         if node is None:
             return {"base": "node_offline"}
         try:
-            reply = await node.command("scan", REPLY_TIMEOUT, bus="onewire", pin=pin)
+            reply = await node.command("scan", const.REPLY_TIMEOUT, bus="onewire", pin=pin)
         except NodeOffline:
             return {"base": "node_offline"}
         except CommandError:

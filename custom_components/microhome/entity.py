@@ -89,6 +89,12 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
         )
 
     @property
+    def available(self) -> bool:
+        """Whether the node is online and the peripheral's last reading did not fail."""
+        state = self.node.states.get(self.peripheral_id)
+        return super().available and (state is None or state.error is None)
+
+    @property
     def values(self) -> dict[str, Any] | None:
         """The peripheral's last reported values (none after an error); None before any."""
         state = self.node.states.get(self.peripheral_id)

@@ -28,6 +28,11 @@ def ota_issue_id(node_id: str) -> str:
     return f"ota_failed_{node_id}"
 
 
+def device_fault_issue_id(node_id: str) -> str:
+    """The repair issue raised while devices of a node report errors."""
+    return f"device_fault_{node_id}"
+
+
 def node_issue_ids(node_id: str) -> tuple[str, ...]:
     """Every repair issue a node can have."""
     return (
@@ -35,6 +40,7 @@ def node_issue_ids(node_id: str) -> tuple[str, ...]:
         config_rejected_issue_id(node_id),
         safe_mode_issue_id(node_id),
         ota_issue_id(node_id),
+        device_fault_issue_id(node_id),
     )
 
 
