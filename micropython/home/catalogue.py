@@ -17,20 +17,8 @@ TYPES = {
     "scd4x": ("io", (("interval", "i", 30, 2, 86400),), (), 0),
     "ds18b20": ("io", (("interval", "i", 30, 2, 86400),), (), 0),
 }
-# type on a bus -> ("i2c", its addresses) or ("onewire", b"")
-BUSES = {
-    "aht20": ("i2c", b"\x38\x39"),
-    "sht3x": ("i2c", b"\x44\x45"),
-    "sht4x": ("i2c", b"\x44\x45\x46"),
-    "bme280": ("i2c", b"\x76\x77"),
-    "bh1750": ("i2c", b"\x23\x5c"),
-    "scd4x": ("i2c", b"\x62"),
-    "ds18b20": ("onewire", b""),
-}
-# I2C: lowest, highest and default frequency, buses at most
-I2C = (10000, 400000, 100000, 2)
-# rp2: SDA pins of I2C0, its SCL pins, SDA pins of I2C1, its SCL pins
-RP2_I2C = (b"\x00\x04\x08\x0c\x10\x14", b"\x01\x05\x09\x0d\x11\x15", b"\x02\x06\x0a\x0e\x12\x1a", b"\x03\x07\x0b\x0f\x13\x1b")
+# the types on a bus (their checks and table: home/busconfig.py, catalogue_bus.py)
+ON_BUS = ("aht20", "sht3x", "sht4x", "bme280", "bh1750", "scd4x", "ds18b20")
 # platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are
 # the same as another's are the same object
 _RP2_IN = b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x1a\x1b\x1c\xff"

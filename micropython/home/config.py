@@ -1,7 +1,9 @@
 # Checks a whole `config/set` body (docs/protocol.md, "Configuration limits") against the
 # catalogue table generated from the integration's catalogue (home/catalogue.py).
 from home.board import PLATFORM
-from home.catalogue import BUSES, I2C, NAMES, PINS, RP2_I2C, TYPES
+import sys
+
+from home.catalogue import NAMES, ON_BUS, PINS, TYPES
 from home.log import LEVELS
 
 _PINS = PINS.get(PLATFORM, {})
@@ -68,107 +70,6 @@ def _params(spec, params, path, errors):
             errors.append("%s.%s: expected bool, got %r" % (path, name, spec[name]))
 
 
-def _take(taken, pin, owner, where, errors):
-    if taken.setdefault(pin, owner) != owner:
-        errors.append("%s: %s used twice" % (where, pin))
-
-
-def _controller(sda):
-    """rp2: the I2C controller whose SDA pin sda is, or None; elsewhere 0."""
-    if PLATFORM != "rp2":
-        return 0
-    for n in (0, 1):
-        if type(sda) is int and 0 <= sda < 255 and sda in RP2_I2C[2 * n]:
-            return n
-    return None
-
-
-def _i2c(sensor, kind, addresses, path, errors, taken, buses):
-    """The `bus` and `address` of a device on an I2C bus (docs/protocol.md)."""
-    bus = sensor.get("bus")
-    if type(bus) is not dict:
-        errors.append(path + ".bus: expected an object")
-        return
-    n = len(errors)
-    for line in ("sda", "scl"):
-        why = pin_error(kind, bus.get(line))
-        if why:
-            errors.append("%s.bus.%s: %s" % (path, line, why))
-    if "freq" not in bus:
-        bus["freq"] = I2C[2]
-    _int(bus, "freq", I2C[0], I2C[1], errors, path + ".bus.")
-    if len(errors) > n:
-        return
-    sda, scl, freq = bus["sda"], bus["scl"], bus["freq"]
-    ctl = _controller(sda)
-    if PLATFORM != "rp2":
-        if sda == scl:
-            errors.append("%s.bus.scl: %s is also SDA" % (path, scl))
-            return
-    elif ctl is None:
-        errors.append("%s.bus.sda: %s is not an I2C SDA pin on rp2" % (path, sda))
-        return
-    elif type(scl) is not int or not 0 <= scl < 255 or scl not in RP2_I2C[2 * ctl + 1]:
-        errors.append("%s.bus.scl: %s is not an SCL pin of I2C%d (SDA %d)" % (path, scl, ctl, sda))
-        return
-    on = "the bus on SDA %d SCL %d" % (sda, scl)
-    known = buses.get((sda, scl))
-    if known is None:
-        if len(buses) >= I2C[3]:
-            errors.append("%s.bus: a third I2C bus (at most %d)" % (path, I2C[3]))
-            return
-        if PLATFORM == "rp2":
-            for other in buses:
-                if _controller(other[0]) == ctl:
-                    errors.append(
-                        "%s.bus: I2C%d already runs the bus on SDA %d SCL %d"
-                        % (path, ctl, other[0], other[1])
-                    )
-                    return
-        known = buses[(sda, scl)] = (freq, [])
-    elif known[0] != freq:
-        errors.append("%s.bus.freq: %d differs from %d of %s" % (path, freq, known[0], on))
-    owner = (sda, scl)
-    _take(taken, sda, owner, path + ".bus.sda", errors)
-    _take(taken, scl, owner, path + ".bus.scl", errors)
-    if "address" not in sensor:
-        sensor["address"] = addresses[0]
-    address = sensor["address"]
-    if type(address) is not int or not 0 <= address < 128 or address not in addresses:
-        errors.append(
-            "%s.address: %r is not one of %s"
-            % (path, address, ", ".join("0x%02x" % a for a in addresses))
-        )
-    elif address in known[1]:
-        errors.append("%s.address: 0x%02x used twice on %s" % (path, address, on))
-    else:
-        known[1].append(address)
-
-
-def _onewire(sensor, kind, path, errors, taken, roms):
-    """The `pin` and `rom` of a probe on a 1-Wire bus (probes share their bus's pin)."""
-    pin = sensor.get("pin")
-    why = pin_error(kind, pin)
-    if why:
-        errors.append("%s.pin: %s" % (path, why))
-    else:
-        _take(taken, pin, ("w", pin), path + ".pin", errors)
-    rom = sensor.get("rom")
-    if type(rom) is not str or len(rom) != 16 or not is_hex(rom):
-        errors.append("%s.rom: %r is not a ROM code (16 hex digits)" % (path, rom))
-    elif (pin, rom) in roms:
-        errors.append("%s.rom: %s used twice on pin %s" % (path, rom, pin))
-    else:
-        roms.append((pin, rom))
-
-
-def is_hex(s):
-    for c in s:
-        if not ("0" <= c <= "9" or "a" <= c <= "f"):
-            return False
-    return True
-
-
 def validate(cfg):
     """Every problem with the body, each starting with its field's path; [] if it is good."""
     if type(cfg) is not dict:
@@ -191,6 +92,7 @@ def validate(cfg):
         return errors
     if len(sensors) > 16:
         errors.append("sensors: more than 16")
+    kept = "home.busconfig" in sys.modules  # imported by the caller, which keeps it
     ids = []
     taken = {}  # pin -> its owner: a peripheral's index, an I2C bus's (sda, scl), a 1-Wire pin
     buses = {}  # (sda, scl) -> (freq, addresses)
@@ -217,17 +119,31 @@ def validate(cfg):
             if kind in singles:
                 errors.append("%s.type: only one %s" % (path, kind))
             singles.append(kind)
-        bus = BUSES.get(kind)
-        if bus is None:
+        if kind not in ON_BUS:
             pin = sensor.get("pin")
             why = pin_error(kind, pin)
             if why:
                 errors.append("%s.pin: %s" % (path, why))
-            else:
-                _take(taken, pin, i, path + ".pin", errors)
-        elif bus[0] == "i2c":
-            _i2c(sensor, kind, bus[1], path, errors, taken, buses)
+            elif taken.setdefault(pin, i) != i:
+                errors.append("%s.pin: %s used twice" % (path, pin))
         else:
-            _onewire(sensor, kind, path, errors, taken, roms)
+            bus_checks().attach(sensor, kind, path, errors, taken, buses, roms)
         _params(sensor, entry[1], path, errors)
+    if not kept:
+        drop_bus_checks()
     return errors
+
+
+def bus_checks():
+    """home.busconfig, the checks of devices on buses: imported for a configuration that has
+    some, and dropped after it (the heap holds it only while a configuration is checked)."""
+    return __import__("home.busconfig", None, None, ("attach",))
+
+
+def drop_bus_checks():
+    for name in ("busconfig", "catalogue_bus"):
+        if sys.modules.pop("home." + name, None):
+            try:
+                delattr(sys.modules["home"], name)
+            except AttributeError:
+                pass

@@ -2,7 +2,7 @@
 # {"cmd": "scan", "bus": "onewire", "pin": 22} -> found: the ROM codes (hex) with valid CRCs
 # {"cmd": "scan", "bus": "i2c", "sda": 4, "scl": 5, "freq": 100000} -> found: the addresses
 # Imported for a scan only; a pin another peripheral holds is refused.
-from home.config import _i2c, pin_error
+from home.config import bus_checks, drop_bus_checks, pin_error
 
 
 def _held(home, pins, kind):
@@ -40,7 +40,8 @@ def scan(home, cmd):
         return "bad value: bus"
     spec = {"bus": {"sda": cmd.get("sda"), "scl": cmd.get("scl"), "freq": cmd.get("freq", 100000)}}
     errors = []
-    _i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
+    bus_checks()._i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
+    drop_bus_checks()
     if errors:
         return errors[0]
     sda, scl = spec["bus"]["sda"], spec["bus"]["scl"]

@@ -16,6 +16,7 @@ from microhome_tools import FIRMWARE_DIR, REPO
 from microhome_tools.common import INTEGRATION_DIR, integration_module
 
 FIRMWARE_TABLE = Path("home") / "catalogue.py"
+BUS_TABLE = Path("home") / "catalogue_bus.py"
 STRINGS_FILES = (INTEGRATION_DIR / "strings.json", INTEGRATION_DIR / "translations" / "en.json")
 PROTOCOL_DOC = REPO / "docs" / "protocol.md"
 README = REPO / "README.md"
@@ -66,19 +67,11 @@ def firmware_table() -> str:
         fields = tuple((f.key, _KINDS[f.kind], f.low, f.high) for f in kind.set_fields)
         entry = (kind.role, params, fields, int(kind.single))
         lines.append(f"    {_py(kind.key)}: {_py(entry)},")
-    buses = {k: (t.bus, bytes(t.addresses)) for k, t in catalogue.TYPES.items() if t.bus}
-    rp2_i2c = tuple(bytes(pins) for controller in catalogue.RP2_I2C for pins in controller)
-    limits = (*catalogue.I2C_FREQ, catalogue.I2C_FREQ_DEFAULT, catalogue.I2C_BUSES_MAX)
+    on_bus = tuple(key for key, kind in catalogue.TYPES.items() if kind.bus)
     lines += [
         "}",
-        '# type on a bus -> ("i2c", its addresses) or ("onewire", b"")',
-        "BUSES = {",
-        *(f"    {_py(key)}: {_py(value)}," for key, value in buses.items()),
-        "}",
-        "# I2C: lowest, highest and default frequency, buses at most",
-        f"I2C = {_py(limits)}",
-        "# rp2: SDA pins of I2C0, its SCL pins, SDA pins of I2C1, its SCL pins",
-        f"RP2_I2C = {_py(rp2_i2c)}",
+        f"# the types on a bus (their checks and table: home/busconfig.py, {BUS_TABLE.name})",
+        f"ON_BUS = {_py(on_bus)}",
         "# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are",
         "# the same as another's are the same object",
         "PINS = {",
@@ -100,14 +93,45 @@ def firmware_table() -> str:
     return "\n".join(lines)
 
 
+def bus_table() -> str:
+    """The text of micropython/home/catalogue_bus.py: the table of the types on buses, which
+    only the checks of a configuration with such devices import."""
+    catalogue = integration_module("catalogue")
+    rp2_i2c = tuple(bytes(pins) for controller in catalogue.RP2_I2C for pins in controller)
+    limits = (*catalogue.I2C_FREQ, catalogue.I2C_FREQ_DEFAULT, catalogue.I2C_BUSES_MAX)
+    lines = [
+        "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
+        "# do not edit.",
+        '# type on an I2C bus -> its addresses (a 1-Wire type: b"")',
+        "ADDRESSES = {",
+        *(
+            f"    {_py(key)}: {_py(bytes(kind.addresses))},"
+            for key, kind in catalogue.TYPES.items()
+            if kind.bus
+        ),
+        "}",
+        "# I2C: lowest, highest and default frequency, buses at most",
+        f"I2C = {_py(limits)}",
+        "# rp2: SDA pins of I2C0, its SCL pins, SDA pins of I2C1, its SCL pins",
+        f"RP2_I2C = {_py(rp2_i2c)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _tables() -> dict[Path, str]:
+    return {FIRMWARE_TABLE: firmware_table(), BUS_TABLE: bus_table()}
+
+
 def write_firmware_table(src: Path = FIRMWARE_DIR) -> bool:
-    """Write the firmware table under src; True if it changed."""
-    target = src / FIRMWARE_TABLE
-    text = firmware_table()
-    if target.exists() and target.read_text() == text:
-        return False
-    target.write_text(text)
-    return True
+    """Write the firmware tables under src; True if one changed."""
+    changed = False
+    for name, text in _tables().items():
+        target = src / name
+        if not (target.exists() and target.read_text() == text):
+            target.write_text(text)
+            changed = True
+    return changed
 
 
 def _range_text(param: Any) -> str:
@@ -386,9 +410,10 @@ def _dump(data: dict[str, Any]) -> str:
 def stale() -> list[Path]:
     """The generated files that do not match the catalogue."""
     found = []
-    table = FIRMWARE_DIR / FIRMWARE_TABLE
-    if not table.exists() or table.read_text() != firmware_table():
-        found.append(table)
+    for name, text in _tables().items():
+        table = FIRMWARE_DIR / name
+        if not table.exists() or table.read_text() != text:
+            found.append(table)
     for path in STRINGS_FILES:
         text = path.read_text()
         if _dump(strings(json.loads(text))) != text:
@@ -401,9 +426,12 @@ def stale() -> list[Path]:
 
 def write() -> list[Path]:
     """Regenerate every generated file; the ones that changed."""
-    changed = []
-    if write_firmware_table():
-        changed.append(FIRMWARE_DIR / FIRMWARE_TABLE)
+    changed = [
+        FIRMWARE_DIR / name
+        for name, text in _tables().items()
+        if not (FIRMWARE_DIR / name).exists() or (FIRMWARE_DIR / name).read_text() != text
+    ]
+    write_firmware_table()
     for path in STRINGS_FILES:
         text = path.read_text()
         new = _dump(strings(json.loads(text)))
