@@ -158,17 +158,16 @@ def _measurement(
     )
 
 
-def _interval() -> Param:
-    return Param(
-        "interval",
-        "int",
-        30,
-        2,
-        86400,
-        "s",
-        name="Read interval",
-        description="Seconds between readings, 2-86400.",
-    )
+_INTERVAL = Param(
+    "interval",
+    "int",
+    30,
+    2,
+    86400,
+    "s",
+    name="Read interval",
+    description="Seconds between readings, 2-86400.",
+)
 
 
 def _model(*choices: str) -> Param:
@@ -182,9 +181,35 @@ def _model(*choices: str) -> Param:
     )
 
 
-_I2C_WIRING = "SDA and SCL to the bus pins, VCC to 3.3 V, GND to GND"
 _TEMPERATURE = _measurement("temperature", "°C", precision=1)
 _HUMIDITY = _measurement("humidity", "%", precision=1)
+_HUMIDITY_FIELD = Field("humidity", "number", 0, 100)
+_SENSIRION_TEMPERATURE = Field("temperature", "number", -45, 130)  # what 16 bits can say
+
+
+def _i2c_sensor(
+    key: str,
+    part: str,
+    addresses: tuple[int, ...],
+    address_note: str,
+    *,
+    state: tuple[Field, ...],
+    entities: tuple[Entity, ...],
+    model: Param | None = None,
+) -> PeripheralType:
+    """A sensor read every `interval` on an I2C bus, at one of its chip's addresses."""
+    return PeripheralType(
+        key=key,
+        name=f"{part} (I2C)",
+        wiring=f"SDA and SCL to the bus pins, VCC to 3.3 V, GND to GND; {address_note}.",
+        role="io",
+        bus="i2c",
+        addresses=addresses,
+        params=(_INTERVAL,) if model is None else (_INTERVAL, model),
+        state=state,
+        state_error=True,
+        entities=entities,
+    )
 
 
 TYPES: Final[dict[str, PeripheralType]] = {
@@ -195,18 +220,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
             name="DHT22 temperature and humidity",
             wiring="Data to the pin with a 10 kΩ pull-up to 3.3 V; VCC to 3.3 V, GND to GND.",
             role="io",
-            params=(
-                Param(
-                    "interval",
-                    "int",
-                    30,
-                    2,
-                    86400,
-                    "s",
-                    name="Read interval",
-                    description="Seconds between readings, 2-86400.",
-                ),
-            ),
+            params=(_INTERVAL,),
             state=(
                 Field("temperature", "number", -40, 125),
                 Field("humidity", "number", 0, 100),
@@ -293,88 +307,62 @@ TYPES: Final[dict[str, PeripheralType]] = {
             entities=(Entity("switch"),),
             set_fields=(_ON,),
         ),
-        PeripheralType(
-            key="aht20",
-            name="AHT20 / AHT10 temperature and humidity (I2C)",
-            wiring=f"{_I2C_WIRING}; address 0x38.",
-            role="io",
-            bus="i2c",
-            addresses=(0x38, 0x39),
-            params=(_interval(), _model("aht20", "aht10")),
-            state=(Field("temperature", "number", -50, 150), Field("humidity", "number", 0, 100)),
-            state_error=True,
+        _i2c_sensor(
+            "aht20",
+            "AHT20 / AHT10 temperature and humidity",
+            (0x38, 0x39),
+            "address 0x38",
+            state=(Field("temperature", "number", -50, 150), _HUMIDITY_FIELD),
+            entities=(_TEMPERATURE, _HUMIDITY),
+            model=_model("aht20", "aht10"),
+        ),
+        _i2c_sensor(
+            "sht3x",
+            "SHT3x temperature and humidity",
+            (0x44, 0x45),
+            "address 0x44, 0x45 with ADDR high",
+            state=(_SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
             entities=(_TEMPERATURE, _HUMIDITY),
         ),
-        PeripheralType(
-            key="sht3x",
-            name="SHT3x temperature and humidity (I2C)",
-            wiring=f"{_I2C_WIRING}; address 0x44, 0x45 with ADDR high.",
-            role="io",
-            bus="i2c",
-            addresses=(0x44, 0x45),
-            params=(_interval(),),
-            state=(Field("temperature", "number", -45, 130), Field("humidity", "number", 0, 100)),
-            state_error=True,
+        _i2c_sensor(
+            "sht4x",
+            "SHT4x temperature and humidity",
+            (0x44, 0x45, 0x46),
+            "address 0x44 (0x45, 0x46 on some parts)",
+            state=(_SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
             entities=(_TEMPERATURE, _HUMIDITY),
         ),
-        PeripheralType(
-            key="sht4x",
-            name="SHT4x temperature and humidity (I2C)",
-            wiring=f"{_I2C_WIRING}; address 0x44 (0x45, 0x46 on some parts).",
-            role="io",
-            bus="i2c",
-            addresses=(0x44, 0x45, 0x46),
-            params=(_interval(),),
-            state=(Field("temperature", "number", -45, 130), Field("humidity", "number", 0, 100)),
-            state_error=True,
-            entities=(_TEMPERATURE, _HUMIDITY),
-        ),
-        PeripheralType(
-            key="bme280",
-            name="BME280 / BMP280 temperature, humidity and pressure (I2C)",
-            wiring=f"{_I2C_WIRING}; address 0x76, 0x77 with SDO high.",
-            role="io",
-            bus="i2c",
-            addresses=(0x76, 0x77),
-            params=(_interval(), _model("bme280", "bmp280")),
+        _i2c_sensor(
+            "bme280",
+            "BME280 / BMP280 temperature, humidity and pressure",
+            (0x76, 0x77),
+            "address 0x76, 0x77 with SDO high",
             state=(
                 Field("temperature", "number", -50, 100),
                 Field("humidity", "number", 0, 100, optional=True),
                 Field("pressure", "number", 0, 2000),
             ),
-            state_error=True,
             entities=(
                 _TEMPERATURE,
                 _measurement("humidity", "%", precision=1, models=("bme280",)),
                 _measurement("pressure", "hPa", precision=1, device_class="atmospheric_pressure"),
             ),
+            model=_model("bme280", "bmp280"),
         ),
-        PeripheralType(
-            key="bh1750",
-            name="BH1750 illuminance (I2C)",
-            wiring=f"{_I2C_WIRING}; address 0x23, 0x5C with ADDR high.",
-            role="io",
-            bus="i2c",
-            addresses=(0x23, 0x5C),
-            params=(_interval(),),
+        _i2c_sensor(
+            "bh1750",
+            "BH1750 illuminance",
+            (0x23, 0x5C),
+            "address 0x23, 0x5C with ADDR high",
             state=(Field("illuminance", "number", 0, 100000),),
-            state_error=True,
             entities=(_measurement("illuminance", "lx", precision=0),),
         ),
-        PeripheralType(
-            key="scd4x",
-            name="SCD40 / SCD41 CO2, temperature and humidity (I2C)",
-            wiring=f"{_I2C_WIRING}; address 0x62.",
-            role="io",
-            bus="i2c",
-            addresses=(0x62,),
-            params=(_interval(),),
-            state=(
-                Field("co2", "int", 0, 40000),
-                Field("temperature", "number", -45, 130),
-                Field("humidity", "number", 0, 100),
-            ),
-            state_error=True,
+        _i2c_sensor(
+            "scd4x",
+            "SCD40 / SCD41 CO2, temperature and humidity",
+            (0x62,),
+            "address 0x62",
+            state=(Field("co2", "int", 0, 40000), _SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
             entities=(
                 _measurement("co2", "ppm", precision=0, device_class="carbon_dioxide", name="CO2"),
                 _TEMPERATURE,
@@ -390,7 +378,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
             ),
             role="io",
             bus="onewire",
-            params=(_interval(),),
+            params=(_INTERVAL,),
             state=(Field("temperature", "number", -55, 125),),
             state_error=True,
             entities=(_TEMPERATURE,),

@@ -85,7 +85,7 @@ async def test_i2c_device_is_configured_with_its_bus_and_shows_units(
 
 
 @pytest.mark.parametrize(
-    ("kind", "form", "state", "expected"),
+    "case",
     [
         (
             "scd4x",
@@ -111,15 +111,9 @@ async def test_i2c_device_is_configured_with_its_bus_and_shows_units(
     ],
 )
 async def test_every_value_has_unit_and_classes(
-    *,
-    hass: HomeAssistant,
-    loaded_entry: MockConfigEntry,
-    fire: Fire,
-    kind: str,
-    form: dict[str, Any],
-    state: dict[str, Any],
-    expected: dict[str, tuple[str, str, str]],
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire, case: tuple[Any, ...]
 ) -> None:
+    kind, form, state, expected = case
     result = await add_i2c(hass, loaded_entry, kind, **(I2C_FORM | form))
     await finish(hass, result)
     await hass.async_block_till_done()
@@ -163,13 +157,7 @@ async def test_bmp280_has_no_humidity_entity(
     ],
 )
 async def test_i2c_form_errors(
-    *,
-    hass: HomeAssistant,
-    config_entry: MockConfigEntry,
-    mqtt_mock: MqttMockHAClient,
-    fleet_key: bytes,
-    form: dict[str, Any],
-    errors: dict[str, str],
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, form: dict[str, Any], errors: dict[str, str]
 ) -> None:
     """Each wrong bus field is named, and nothing is stored (an AHT20 at 0x39 on GP4/GP5 and
     the lamp on GP14, the climate sensor on GP15 are there already)."""
@@ -180,13 +168,11 @@ async def test_i2c_form_errors(
         "bus": {"sda": 4, "scl": 5, "freq": 100000},
         "address": 0x39,
     }
-    config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
-        config_entry, options=make_options([*make_options()["sensors"], existing])
+        loaded_entry, options=make_options([*make_options()["sensors"], existing])
     )
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
-    result = await add_i2c(hass, config_entry, "aht20", **(I2C_FORM | form))
+    result = await add_i2c(hass, loaded_entry, "aht20", **(I2C_FORM | form))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
     result = await configure(hass, result, I2C_FORM | {"interval": 30, "model": "aht20"})

@@ -35,24 +35,23 @@ NODES = {"heat exchanger": PROBES, "air quality": AIR}
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
+@pytest.fixture
+def node(mosquitto: Mosquitto, vectors: dict[str, Any], tmp_path: Path) -> SimNode:
+    """A node at BUS_OTA_HEAPSIZE with the simulated probes and I2C chips, not started."""
+    keys = vectors["keys"]
+    heap = ("--heapsize", BUS_OTA_HEAPSIZE)
+    broker = (mosquitto.host, mosquitto.port)
+    return SimNode(broker, tmp_path / "node", keys["node_id"], keys["node_key"], extra=heap)
+
+
 @pytest.mark.parametrize("sensors", NODES.values(), ids=NODES.keys())
 def test_bus_node_completes_an_update(
-    *,
-    mosquitto: Mosquitto,
-    vectors: dict[str, Any],
-    tmp_path: Path,
+    node: SimNode,
     observer: Observer,  # noqa: F811
     ftpd: FtpTestServer,  # noqa: F811
     ftp_root: Path,  # noqa: F811
     sensors: list[dict[str, Any]],
 ) -> None:
-    node = SimNode(
-        (mosquitto.host, mosquitto.port),
-        tmp_path / "node",
-        vectors["keys"]["node_id"],
-        vectors["keys"]["node_key"],
-        extra=("--heapsize", BUS_OTA_HEAPSIZE),
-    )
     node.set_hw({}, **hardware())
     node.start()
     try:
