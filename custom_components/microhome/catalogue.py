@@ -316,21 +316,19 @@ TYPES: Final[dict[str, PeripheralType]] = {
             entities=(_TEMPERATURE, _HUMIDITY),
             model=_model("aht20", "aht10"),
         ),
-        _i2c_sensor(
-            "sht3x",
-            "SHT3x temperature and humidity",
-            (0x44, 0x45),
-            "address 0x44, 0x45 with ADDR high",
-            state=(_SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
-            entities=(_TEMPERATURE, _HUMIDITY),
-        ),
-        _i2c_sensor(
-            "sht4x",
-            "SHT4x temperature and humidity",
-            (0x44, 0x45, 0x46),
-            "address 0x44 (0x45, 0x46 on some parts)",
-            state=(_SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
-            entities=(_TEMPERATURE, _HUMIDITY),
+        *(
+            _i2c_sensor(
+                key,
+                f"{part} temperature and humidity",
+                addresses,
+                note,
+                state=(_SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
+                entities=(_TEMPERATURE, _HUMIDITY),
+            )
+            for key, part, addresses, note in (
+                ("sht3x", "SHT3x", (0x44, 0x45), "address 0x44, 0x45 with ADDR high"),
+                ("sht4x", "SHT4x", (0x44, 0x45, 0x46), "address 0x44 (0x45, 0x46 on some parts)"),
+            )
         ),
         _i2c_sensor(
             "bme280",
