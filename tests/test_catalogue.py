@@ -32,6 +32,12 @@ def test_every_type_has_a_driver_and_texts() -> None:
         for param in kind.params:
             assert protocol.param_error(param, param.default) is None, (key, param.key)
         assert kind.entities, f"{key} shows no entity"
+        assert bool(kind.addresses) == (kind.bus == "i2c"), key
+        for entity in kind.entities:
+            if entity.platform == "sensor":  # history graphs and long-term statistics
+                assert entity.unit or entity.unit_param, (key, entity)
+                assert entity.device_class or entity.device_class_param, (key, entity)
+                assert entity.state_class, (key, entity)
     for param in catalogue.FILTER_PARAMS:
         assert protocol.param_error(param, param.default) is None, param.key
 

@@ -19,6 +19,7 @@ type Role = Literal["in", "io", "out", "pwm", "adc"]
 type ValueKind = Literal["bool", "int", "number", "str"]
 # Parameter kinds: "choice" is one of `choices`; "str" a text of at most `high` characters.
 type ParamKind = Literal["int", "bool", "number", "choice", "str"]
+type Bus = Literal["i2c", "onewire"]
 
 PLATFORMS: Final = ("rp2", "esp32", "unix")
 PLATFORM_NAMES: Final = {
@@ -91,6 +92,8 @@ class Field:
     # Told once, in a state message that is not retained (a button's event); absent otherwise,
     # and ignored in a retained message (an old one, after a restart or reconnect).
     once: bool = False
+    # A state field some models of the type do not report (a BMP280's humidity).
+    optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,8 @@ class Entity:
     device_class_param: str | None = None
     # The bool parameter that must be on for the entity to exist (a button's events).
     when: str | None = None
+    # Only for peripherals whose `model` parameter is one of these; () for every one.
+    models: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,11 @@ class PeripheralType:
     set_fields: tuple[Field, ...] = ()
     # At most one of this type per node.
     single: bool = False
+    # On a bus instead of a pin of its own: "i2c" (a `bus` object and an `address` of
+    # `addresses`, the first the default) or "onewire" (a `pin` shared by the probes on it,
+    # each with its `rom` code).
+    bus: Bus | None = None
+    addresses: tuple[int, ...] = ()
     # Pairs of parameters that must differ (the two points of a calibration).
     distinct: tuple[tuple[str, str], ...] = ()
 
@@ -189,17 +199,80 @@ SENSOR_DEVICE_CLASSES: Final = (
 CALIBRATION_MAX: Final = 1_000_000
 
 
-def _measurement(key: str, unit: str, precision: int) -> Entity:
-    """A sensor of a measured value whose key is also its device class, with statistics."""
+def _measurement(
+    key: str,
+    unit: str,
+    *,
+    precision: int,
+    device_class: str | None = None,
+    name: str | None = None,
+    models: tuple[str, ...] = (),
+) -> Entity:
+    """A sensor of a measured value (its device class, by default its key), with statistics."""
     return Entity(
         "sensor",
         key=key,
         value=key,
         unit=unit,
         precision=precision,
-        device_class=key,
+        device_class=device_class or key,
         state_class="measurement",
-        name=f"{{sensor}} {key}",
+        name=f"{{sensor}} {name or key}",
+        models=models,
+    )
+
+
+_INTERVAL: Final = Param(
+    "interval",
+    "int",
+    30,
+    2,
+    86400,
+    "s",
+    name="Read interval",
+    description="Seconds between readings, 2-86400.",
+)
+
+
+def _model(*choices: str) -> Param:
+    return Param(
+        "model",
+        "choice",
+        choices[0],
+        name="Model",
+        description="The chip on the board.",
+        choices=choices,
+    )
+
+
+_TEMPERATURE = _measurement("temperature", "°C", precision=1)
+_HUMIDITY = _measurement("humidity", "%", precision=1)
+_HUMIDITY_FIELD = Field("humidity", "number", 0, 100)
+_SENSIRION_TEMPERATURE = Field("temperature", "number", -45, 130)  # what 16 bits can say
+
+
+def _i2c_sensor(
+    key: str,
+    part: str,
+    addresses: tuple[int, ...],
+    address_note: str,
+    *,
+    state: tuple[Field, ...],
+    entities: tuple[Entity, ...],
+    model: Param | None = None,
+) -> PeripheralType:
+    """A sensor read every `interval` on an I2C bus, at one of its chip's addresses."""
+    return PeripheralType(
+        key=key,
+        name=f"{part} (I2C)",
+        wiring=f"SDA and SCL to the bus pins, VCC to 3.3 V, GND to GND; {address_note}.",
+        role="io",
+        bus="i2c",
+        addresses=addresses,
+        params=(_INTERVAL,) if model is None else (_INTERVAL, model),
+        state=state,
+        state_error=True,
+        entities=entities,
     )
 
 
@@ -216,17 +289,6 @@ def _point(key: str, default: float, name: str, description: str, unit: str | No
         description=description,
     )
 
-
-_INTERVAL: Final = Param(
-    "interval",
-    "int",
-    30,
-    2,
-    86400,
-    "s",
-    name="Read interval",
-    description="Seconds between readings, 2-86400.",
-)
 
 _FREQ: Final = Param(
     "freq", "int", 1000, 100, 40000, "Hz", name="PWM frequency", description="Hz, 100-40000."
@@ -468,6 +530,80 @@ TYPES: Final[dict[str, PeripheralType]] = {
             ),
             distinct=(("volts1", "volts2"),),
         ),
+        _i2c_sensor(
+            "aht20",
+            "AHT20 / AHT10 temperature and humidity",
+            (0x38, 0x39),
+            "address 0x38",
+            state=(Field("temperature", "number", -50, 150), _HUMIDITY_FIELD),
+            entities=(_TEMPERATURE, _HUMIDITY),
+            model=_model("aht20", "aht10"),
+        ),
+        *(
+            _i2c_sensor(
+                key,
+                f"{part} temperature and humidity",
+                addresses,
+                note,
+                state=(_SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
+                entities=(_TEMPERATURE, _HUMIDITY),
+            )
+            for key, part, addresses, note in (
+                ("sht3x", "SHT3x", (0x44, 0x45), "address 0x44, 0x45 with ADDR high"),
+                ("sht4x", "SHT4x", (0x44, 0x45, 0x46), "address 0x44 (0x45, 0x46 on some parts)"),
+            )
+        ),
+        _i2c_sensor(
+            "bme280",
+            "BME280 / BMP280 temperature, humidity and pressure",
+            (0x76, 0x77),
+            "address 0x76, 0x77 with SDO high",
+            state=(
+                Field("temperature", "number", -50, 100),
+                Field("humidity", "number", 0, 100, optional=True),
+                Field("pressure", "number", 0, 2000),
+            ),
+            entities=(
+                _TEMPERATURE,
+                _measurement("humidity", "%", precision=1, models=("bme280",)),
+                _measurement("pressure", "hPa", precision=1, device_class="atmospheric_pressure"),
+            ),
+            model=_model("bme280", "bmp280"),
+        ),
+        _i2c_sensor(
+            "bh1750",
+            "BH1750 illuminance",
+            (0x23, 0x5C),
+            "address 0x23, 0x5C with ADDR high",
+            state=(Field("illuminance", "number", 0, 100000),),
+            entities=(_measurement("illuminance", "lx", precision=0),),
+        ),
+        _i2c_sensor(
+            "scd4x",
+            "SCD40 / SCD41 CO2, temperature and humidity",
+            (0x62,),
+            "address 0x62",
+            state=(Field("co2", "int", 0, 40000), _SENSIRION_TEMPERATURE, _HUMIDITY_FIELD),
+            entities=(
+                _measurement("co2", "ppm", precision=0, device_class="carbon_dioxide", name="CO2"),
+                _TEMPERATURE,
+                _HUMIDITY,
+            ),
+        ),
+        PeripheralType(
+            key="ds18b20",
+            name="DS18B20 temperature probe (1-Wire)",
+            wiring=(
+                "Data of every probe to the pin with one 4.7 kΩ pull-up to 3.3 V; VDD to 3.3 V,"
+                " GND to GND."
+            ),
+            role="io",
+            bus="onewire",
+            params=(_INTERVAL,),
+            state=(Field("temperature", "number", -55, 125),),
+            state_error=True,
+            entities=(_TEMPERATURE,),
+        ),
     )
 }
 
@@ -532,6 +668,15 @@ FILTER_DISTINCT: Final = (("raw1", "raw2"),)
 NAME_MAX: Final = 32
 MAX_PERIPHERALS: Final = 16
 TELEMETRY_INTERVAL: Final = (5, 86400)
+I2C_BUSES_MAX: Final = 2
+I2C_FREQ: Final = (10000, 400000)
+I2C_FREQ_DEFAULT: Final = 100000
+# rp2: the SDA and the SCL pins of I2C0 and of I2C1 (a bus takes both from one controller).
+# esp32 (and the simulator): any two output-capable pins, on either controller.
+RP2_I2C: Final[tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]] = (
+    ((0, 4, 8, 12, 16, 20), (1, 5, 9, 13, 17, 21)),
+    ((2, 6, 10, 14, 18, 26), (3, 7, 11, 15, 19, 27)),
+)
 
 
 def pins(platform: str, role: Role) -> tuple[Pin, ...]:
@@ -552,3 +697,44 @@ def pin_error(platform: str, peripheral_type: str, pin: object) -> str | None:
     if pin in pins(platform, "in"):
         return f"{pin} is input-only, a {peripheral_type} needs an output"
     return f"{pin} is not a usable pin on {platform}"
+
+
+def shows(entity: Entity, peripheral: dict[str, object]) -> bool:
+    """Whether a configured peripheral has entity (some are only for some models, or while a
+    parameter is on)."""
+    if entity.when is not None and not peripheral.get(entity.when):
+        return False
+    if not entity.models:
+        return True
+    kind = TYPES.get(str(peripheral.get("type")))
+    default = kind.defaults.get("model") if kind is not None else None
+    return peripheral.get("model", default) in entity.models
+
+
+def i2c_controller(platform: str, sda: Pin) -> int | None:
+    """rp2: the I2C controller whose SDA pin sda is (None if none); elsewhere 0."""
+    if platform != "rp2":
+        return 0
+    return next((n for n, (sdas, _) in enumerate(RP2_I2C) if sda in sdas), None)
+
+
+def i2c_pins(platform: str, line: Literal["sda", "scl"], sda: Pin | None = None) -> list[Pin]:
+    """The pins that may be line of an I2C bus on platform (SCL: of the controller of sda)."""
+    if platform != "rp2":
+        return list(pins(platform, "io"))
+    if line == "sda":
+        return [pin for sdas, _ in RP2_I2C for pin in sdas]
+    controller = i2c_controller(platform, sda) if sda is not None else None
+    return [pin for n, (_, scls) in enumerate(RP2_I2C) for pin in scls if controller in (None, n)]
+
+
+def i2c_pin_error(platform: str, sda: Pin, scl: Pin) -> tuple[str, str] | None:
+    """Why two usable pins cannot be the SDA and SCL of an I2C bus: (field, reason), or None."""
+    if platform != "rp2":
+        return ("scl", f"{scl} is also SDA") if sda == scl else None
+    controller = i2c_controller(platform, sda)
+    if controller is None:
+        return "sda", f"{sda} is not an I2C SDA pin on rp2"
+    if scl not in RP2_I2C[controller][1]:
+        return "scl", f"{scl} is not an SCL pin of I2C{controller} (SDA {sda})"
+    return None

@@ -103,6 +103,7 @@ class Change(StrEnum):
     OTA = "ota"
     OTA_JOB = "ota_job"
     STATE = "state"
+    FAULTS = "faults"  # which peripherals report an error (a device that does not answer)
 
 
 class CommandError(Exception):
@@ -254,6 +255,15 @@ class NodeClient:
         return next((p for p in self.peripherals if p["id"] == peripheral_id), None)
 
     @property
+    def faults(self) -> dict[str, str]:
+        """The configured peripherals whose last state is an error, with that error."""
+        return {
+            p["id"]: error
+            for p in self.peripherals
+            if (state := self.states.get(p["id"])) is not None and (error := state.error)
+        }
+
+    @property
     def config_pending(self) -> bool:
         """Whether the node has not yet answered the current configuration."""
         if self.config_version == 0:
@@ -392,10 +402,18 @@ class NodeClient:
         peripheral = self.peripheral(peripheral_id)
         if peripheral is None:
             raise ProtocolError(f"unknown sensor id {protocol.describe(peripheral_id)}")
-        self.states[peripheral_id] = protocol.parse_state(
+        before = self.states.get(peripheral_id)
+        state = self.states[peripheral_id] = protocol.parse_state(
             peripheral["type"], msg.payload, retained=msg.retain
         )
         self.notify(Change.STATE, peripheral_id)
+        if (before.error if before else None) != state.error:
+            name = peripheral.get("name") or peripheral_id
+            if state.error is None:
+                _LOGGER.info("Node %s: %s reads again", self.node_id, name)
+            elif before is None or before.error is None:
+                _LOGGER.warning("Node %s: %s reports an error: %s", self.node_id, name, state.error)
+            self.notify(Change.FAULTS)
 
     def _on_telemetry(self, msg: Message) -> None:
         self.telemetry = protocol.parse_telemetry(msg.payload)
@@ -505,7 +523,7 @@ def _peripheral_diagnostics(peripheral: dict[str, Any]) -> dict[str, Any]:
         "id": peripheral["id"],
         "type": kind.key,
         "type_name": kind.name,
-        "pin": peripheral["pin"],
+        **protocol.attachment(peripheral),
         "role": kind.role,
         "params": {p.key: peripheral.get(p.key, p.default) for p in kind.params},
         "entities": [e.platform + (f".{e.key}" if e.key else "") for e in kind.entities],

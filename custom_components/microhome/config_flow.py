@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
 import probatio
@@ -32,7 +32,8 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.helpers.translation import async_get_translations
 
-from . import catalogue, protocol
+from . import catalogue, const, protocol
+from .client import CommandError, NodeOffline
 from .const import (
     CONF_ANNOUNCE,
     CONF_AREA,
@@ -61,6 +62,27 @@ CONF_PIN = "pin"
 CONF_PERIPHERAL = "peripheral"
 CONF_VALUE = "value"
 CONF_FILTERS = "filters"
+# The form fields of a device on a bus (an I2C bus's pins and frequency, its address; a
+# 1-Wire probe's ROM code).
+CONF_SDA = "sda"
+CONF_SCL = "scl"
+CONF_I2C_FREQ = "i2c_freq"
+CONF_ADDRESS = "address"
+CONF_ROM = "rom"
+# The I2C pins a new bus is offered first, per platform.
+I2C_DEFAULT_PINS: Final = {"rp2": (4, 5), "esp32": (21, 22), "unix": (21, 22)}
+# What a configuration error about a bus field (protocol.validate_config) means in the form.
+_BUS_ERRORS: Final = (
+    ("used twice on", "in_use"),
+    ("used twice", "pin_in_use"),
+    ("input-only", "pin_input_only"),
+    ("third I2C bus", "too_many_buses"),
+    ("already runs", "i2c_controller_in_use"),
+    ("not one of", "invalid_address"),
+    ("ROM code", "invalid_rom"),
+    ("SDA", "i2c_pins"),
+    ("SCL", "i2c_pins"),
+)
 
 
 def default_options(name: str) -> dict[str, Any]:
@@ -311,6 +333,10 @@ class MicroHomeOptionsFlow(OptionsFlow):
         self._value = ""  # the value whose filters are being set
         self._changes: dict[str, Any] = {}
         self._names: dict[str, str] = {}
+        # 1-Wire probes being added: their pin and settings, the new ROM codes the node found
+        self._probe_pin: catalogue.Pin = 0
+        self._probe_settings: dict[str, Any] = {}
+        self._found: list[str] = []
 
     @property
     def _platform(self) -> str:
@@ -445,6 +471,8 @@ class MicroHomeOptionsFlow(OptionsFlow):
             else:
                 self._type = peripheral_type
                 self._peripheral_id = None
+                if catalogue.TYPES[peripheral_type].bus == "onewire":
+                    return await self.async_step_onewire()
                 return await self.async_step_peripheral()
         schema = probatio.Schema(
             {probatio.Required(CONF_TYPE): _select(self._offered_types(), "peripheral_type")}
@@ -502,38 +530,38 @@ class MicroHomeOptionsFlow(OptionsFlow):
                     or protocol.sensor_id_for(data[CONF_NAME], {p["id"] for p in others}),
                     "type": kind.key,
                     "name": data[CONF_NAME],
-                    "pin": data[CONF_PIN],
                 }
+                peripheral |= _attachment(kind, data)
                 peripheral |= {param.key: data[param.key] for param in kind.params}
                 if current is not None and current.get(CONF_FILTERS):
                     peripheral[CONF_FILTERS] = current[CONF_FILTERS]
-                if current is None:
-                    peripherals.append(peripheral)
-                else:
-                    peripherals[peripherals.index(current)] = peripheral
-                self._changes[CONF_PERIPHERALS] = peripherals
+                others = _with_bus_freq(others, peripheral)
+                errors = self._bus_errors(others, peripheral) if kind.bus else {}
+            if not errors:
+                place = len(others) if current is None else peripherals.index(current)
+                self._changes[CONF_PERIPHERALS] = [*others[:place], peripheral, *others[place:]]
                 return await self.async_step_init()
-        taken = {p["pin"] for p in others}
-        fields: dict[Any, Any] = {
-            probatio.Required(CONF_NAME): TextSelector(),
-            probatio.Required(CONF_PIN): SelectSelector(
-                SelectSelectorConfig(
-                    options=[
-                        protocol.format_pin(pin)
-                        for pin in catalogue.pins(self._platform, kind.role)
-                        if pin not in taken
-                    ],
-                    custom_value=True,
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
-            ),
-        }
+        taken = {pin for p in others for pin in protocol.pins_held(p)}
+        fields: dict[Any, Any] = {probatio.Required(CONF_NAME): TextSelector()}
+        suggested: dict[str, Any] = dict(kind.defaults)
+        if kind.bus == "i2c":
+            fields |= self._i2c_fields(kind, others)
+        else:
+            fields[probatio.Required(CONF_PIN)] = _pin_selector(
+                pin for pin in catalogue.pins(self._platform, kind.role) if pin not in taken
+            )
+            if kind.bus == "onewire":
+                fields[probatio.Required(CONF_ROM)] = TextSelector()
         for param in kind.params:
             fields[probatio.Required(param.key)] = _param_selector(param)
-        suggested: dict[str, Any] = dict(kind.defaults)
         if current is not None:
-            suggested |= {k: v for k, v in current.items() if k in (CONF_NAME, *suggested)}
-            suggested[CONF_PIN] = protocol.format_pin(current["pin"])
+            suggested |= {
+                k: v for k, v in current.items() if k in (CONF_NAME, CONF_ROM, *suggested)
+            }
+            if "pin" in current:
+                suggested[CONF_PIN] = protocol.format_pin(current["pin"])
+        if kind.bus == "i2c":
+            suggested |= self._i2c_suggested(kind, others, current)
         suggested |= user_input or {}
         names = await self._translated()
         return self.async_show_form(
@@ -551,7 +579,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
         platform = self._platform
         kind = catalogue.TYPES[self._type]
         names = {str(p.get("name") or p["id"]).casefold() for p in others}
-        taken = {p["pin"] for p in others}
+        taken = {pin for p in others for pin in protocol.pins_held(p)}
 
         def name(value: Any) -> str:
             text = str(value).strip()
@@ -573,13 +601,206 @@ class MicroHomeOptionsFlow(OptionsFlow):
                 raise probatio.Invalid("pin_in_use")
             return parsed
 
-        fields: dict[Any, Any] = {
-            probatio.Required(CONF_NAME): name,
-            probatio.Required(CONF_PIN): pin,
-        }
+        fields: dict[Any, Any] = {probatio.Required(CONF_NAME): name}
+        if kind.bus == "i2c":
+            fields |= {
+                probatio.Required(CONF_SDA): _typed_pin,
+                probatio.Required(CONF_SCL): _typed_pin,
+                probatio.Required(CONF_I2C_FREQ): _whole("i2c_freq_range", *catalogue.I2C_FREQ),
+                probatio.Required(CONF_ADDRESS): probatio.All(
+                    probatio.Coerce(int), probatio.In(kind.addresses, msg="invalid_address")
+                ),
+            }
+        else:
+            fields[probatio.Required(CONF_PIN)] = _typed_pin if kind.bus else pin
+        if kind.bus == "onewire":
+            fields[probatio.Required(CONF_ROM)] = _rom
         for param in kind.params:
             fields[probatio.Required(param.key)] = _param_validator(param)
         return probatio.Schema(fields)
+
+    def _bus_errors(
+        self, others: list[dict[str, Any]], peripheral: dict[str, Any]
+    ) -> dict[str, str]:
+        """The form errors of a device on a bus, from the node's own rules (its pins, its
+        bus's frequency and controller, its address or ROM code) among the others."""
+        options = self._options | self._changes | {CONF_PERIPHERALS: [*others, peripheral]}
+        problems = protocol.validate_config(protocol.config_body(options, 1), self._platform)
+        prefix = f"sensors[{len(others)}]."
+        errors: dict[str, str] = {}
+        for problem in problems:
+            if not problem.startswith(prefix):
+                continue
+            path, _, reason = problem.removeprefix(prefix).partition(": ")
+            field = {"bus": "base", "bus.freq": CONF_I2C_FREQ}.get(path, path.split(".")[-1])
+            key = next((key for text, key in _BUS_ERRORS if text in reason), "invalid_pin")
+            errors.setdefault(field, f"{field}_{key}" if key == "in_use" else key)
+        return errors
+
+    def _i2c_fields(
+        self, kind: catalogue.PeripheralType, others: list[dict[str, Any]]
+    ) -> dict[Any, Any]:
+        """The bus fields of an I2C device: pins not held by other peripherals (but by its bus)."""
+        held = {
+            pin
+            for p in others
+            if not isinstance(p.get("bus"), dict)
+            for pin in protocol.pins_held(p)
+        }
+        platform = self._platform
+        return {
+            probatio.Required(CONF_SDA): _pin_selector(
+                pin for pin in catalogue.i2c_pins(platform, "sda") if pin not in held
+            ),
+            probatio.Required(CONF_SCL): _pin_selector(
+                pin for pin in catalogue.i2c_pins(platform, "scl") if pin not in held
+            ),
+            probatio.Required(CONF_I2C_FREQ): NumberSelector(
+                NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1, unit_of_measurement="Hz")
+            ),
+            probatio.Required(CONF_ADDRESS): _select(
+                [SelectOptionDict(value=str(a), label=f"0x{a:02x}") for a in kind.addresses]
+            ),
+        }
+
+    def _i2c_suggested(
+        self,
+        kind: catalogue.PeripheralType,
+        others: list[dict[str, Any]],
+        current: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The bus of the device edited, else the node's first I2C bus, else the board's usual
+        pins; its address, else the chip's first one free on that bus."""
+        buses = [p["bus"] for p in others if isinstance(p.get("bus"), dict)]
+        if current is not None and isinstance(current.get("bus"), dict):
+            buses.insert(0, current["bus"])
+        sda, scl = I2C_DEFAULT_PINS.get(self._platform, (4, 5))
+        bus: dict[str, Any] = buses[0] if buses else {"sda": sda, "scl": scl}
+        on_bus = {
+            p.get("address")
+            for p in others
+            if p.get("bus", {}).get("sda") == bus.get("sda")
+            and p.get("bus", {}).get("scl") == bus.get("scl")
+        }
+        address = (current or {}).get("address") or next(
+            (a for a in kind.addresses if a not in on_bus), kind.addresses[0]
+        )
+        return {
+            CONF_SDA: str(bus.get("sda")),
+            CONF_SCL: str(bus.get("scl")),
+            CONF_I2C_FREQ: bus.get("freq", catalogue.I2C_FREQ_DEFAULT),
+            CONF_ADDRESS: str(address),
+        }
+
+    async def async_step_onewire(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The pin of the 1-Wire bus of new DS18B20 probes; the node scans it."""
+        kind = catalogue.TYPES[self._type]
+        peripherals = self._peripherals
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            validator: dict[Any, Callable[[Any], Any]] = {probatio.Required(CONF_PIN): _typed_pin}
+            validator |= {probatio.Required(p.key): _param_validator(p) for p in kind.params}
+            data, errors = _errors(probatio.Schema(validator), user_input)
+            if not errors:
+                probe = {"id": "scan", "type": kind.key, "pin": data[CONF_PIN], "rom": "0" * 16}
+                errors = self._bus_errors(peripherals, probe)
+            if not errors:
+                self._probe_settings = {param.key: data[param.key] for param in kind.params}
+                self._probe_pin = data[CONF_PIN]
+                errors = await self._scan(data[CONF_PIN], peripherals)
+            if not errors:
+                return await self.async_step_probes()
+        held = {pin for p in peripherals if p["type"] != kind.key for pin in protocol.pins_held(p)}
+        fields: dict[Any, Any] = {
+            probatio.Required(CONF_PIN): _pin_selector(
+                pin for pin in catalogue.pins(self._platform, kind.role) if pin not in held
+            )
+        }
+        for param in kind.params:
+            fields[probatio.Required(param.key)] = _param_selector(param)
+        buses = [p["pin"] for p in peripherals if p["type"] == kind.key and "pin" in p]
+        suggested: dict[str, Any] = dict(kind.defaults)
+        if buses:
+            suggested[CONF_PIN] = protocol.format_pin(buses[0])
+        names = await self._translated()
+        return self.async_show_form(
+            step_id="onewire",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema(fields), suggested | (user_input or {})
+            ),
+            errors=errors,
+            description_placeholders={
+                "board": names.get(f"platform.{self._platform}", self._platform),
+                "wiring": names.get(f"peripheral_wiring.{kind.key}", kind.wiring),
+            },
+        )
+
+    async def _scan(self, pin: catalogue.Pin, peripherals: list[dict[str, Any]]) -> dict[str, str]:
+        """Ask the node for the probes on pin; the new ones are kept, or the form's error."""
+        node = getattr(self.config_entry, "runtime_data", None)
+        if node is None:
+            return {"base": "node_offline"}
+        try:
+            reply = await node.command("scan", const.REPLY_TIMEOUT, bus="onewire", pin=pin)
+        except NodeOffline:
+            return {"base": "node_offline"}
+        except CommandError:
+            return {"base": "scan_failed"}
+        known = {p.get("rom") for p in peripherals if p.get("pin") == pin}
+        self._found = [rom for rom in reply.found if isinstance(rom, str) and rom not in known]
+        return {} if self._found else {"base": "no_probes"}
+
+    async def async_step_probes(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Name the probes the node found (a probe left without a name is not added)."""
+        peripherals = self._peripherals
+        names = {str(p.get("name") or p["id"]).casefold() for p in peripherals}
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            chosen: dict[str, str] = {}
+            for rom in self._found:
+                name = str(user_input.get(rom) or "").strip()
+                if not name:
+                    continue
+                if len(name) > catalogue.NAME_MAX:
+                    errors[rom] = "invalid_name"
+                elif name.casefold() in names or name.casefold() in map(
+                    str.casefold, chosen.values()
+                ):
+                    errors[rom] = "name_in_use"
+                chosen[rom] = name
+            if not chosen and not errors:
+                errors["base"] = "name_a_probe"
+            if len(peripherals) + len(chosen) > catalogue.MAX_PERIPHERALS:
+                errors["base"] = "too_many_peripherals"
+            if not errors:
+                for rom, name in chosen.items():
+                    taken = {p["id"] for p in peripherals}
+                    peripherals.append(
+                        {
+                            "id": protocol.sensor_id_for(name, taken),
+                            "type": self._type,
+                            "name": name,
+                            "pin": self._probe_pin,
+                            "rom": rom,
+                        }
+                        | self._probe_settings
+                    )
+                self._changes[CONF_PERIPHERALS] = peripherals
+                return await self.async_step_init()
+        free = (f"T{n}" for n in range(1, 100) if f"t{n}" not in names)
+        suggested = {rom: next(free) for rom in self._found} | (user_input or {})
+        schema = probatio.Schema({probatio.Optional(rom): TextSelector() for rom in self._found})
+        return self.async_show_form(
+            step_id="probes",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+            description_placeholders={
+                "pin": protocol.format_pin(self._probe_pin),
+                "count": str(len(self._found)),
+            },
+        )
 
     def _filterable(self) -> list[tuple[dict[str, Any], str]]:
         """Every (peripheral, value) filters may apply to."""
@@ -714,6 +935,8 @@ def _param_validator(param: catalogue.Param) -> Callable[[Any], Any]:
     """The form validator of one parameter; its error key is `<key>_range`."""
     if param.kind == "bool":
         return bool
+    if param.kind == "choice":
+        return probatio.In(param.choices, msg="invalid_choice")
     if param.kind == "int":
         return _whole(f"{param.key}_range", int(param.low), int(param.high))
 
@@ -739,3 +962,58 @@ def _param_selector(param: catalogue.Param) -> Selector[Any]:
     if param.unit is not None:
         config["unit_of_measurement"] = param.unit
     return NumberSelector(config)
+
+
+def _pin_selector(pins: Iterable[catalogue.Pin]) -> SelectSelector:
+    """A pin field: the pins offered, or any typed."""
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=[protocol.format_pin(pin) for pin in pins],
+            custom_value=True,
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _rom(value: Any) -> str:
+    """A 1-Wire ROM code as typed (spaces and case forgiven)."""
+    rom = str(value).replace(" ", "").replace(":", "").lower()
+    if protocol.ROM_RE.fullmatch(rom) is None:
+        raise probatio.Invalid("invalid_rom")
+    return rom
+
+
+def _attachment(kind: catalogue.PeripheralType, data: dict[str, Any]) -> dict[str, Any]:
+    """The stored attachment of a peripheral from its form: its pin, or its bus and address,
+    or its pin and ROM code."""
+    if kind.bus == "i2c":
+        bus = {"sda": data[CONF_SDA], "scl": data[CONF_SCL], "freq": data[CONF_I2C_FREQ]}
+        return {"bus": bus, "address": data[CONF_ADDRESS]}
+    if kind.bus == "onewire":
+        return {"pin": data[CONF_PIN], "rom": data[CONF_ROM]}
+    return {"pin": data[CONF_PIN]}
+
+
+def _with_bus_freq(
+    others: list[dict[str, Any]], peripheral: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The other peripherals, the devices on peripheral's I2C bus at its frequency (one
+    frequency per bus: the last one set)."""
+    bus = peripheral.get("bus")
+    if not isinstance(bus, dict):
+        return others
+    same = (bus["sda"], bus["scl"])
+    return [
+        p | {"bus": p["bus"] | {"freq": bus["freq"]}}
+        if isinstance(p.get("bus"), dict) and (p["bus"].get("sda"), p["bus"].get("scl")) == same
+        else p
+        for p in others
+    ]
+
+
+def _typed_pin(value: Any) -> catalogue.Pin:
+    """A pin as typed or chosen (its use is checked with the whole configuration)."""
+    try:
+        return protocol.parse_pin(str(value))
+    except ProtocolError as err:
+        raise probatio.Invalid("invalid_pin") from err

@@ -100,6 +100,12 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
         )
 
     @property
+    def available(self) -> bool:
+        """Whether the node is online and the peripheral's last reading did not fail."""
+        state = self.node.states.get(self.peripheral_id)
+        return super().available and (state is None or state.error is None)
+
+    @property
     def values(self) -> dict[str, Any] | None:
         """The peripheral's last reported values (none after an error); None before any."""
         state = self.node.states.get(self.peripheral_id)
@@ -176,7 +182,7 @@ def platform_setup(
         for peripheral in node.peripherals:
             kind = catalogue.TYPES.get(peripheral["type"])
             for spec in kind.entities if kind is not None else ():
-                if spec.platform == platform and (spec.when is None or peripheral.get(spec.when)):
+                if spec.platform == platform and catalogue.shows(spec, peripheral):
                     yield entity_class(node, peripheral, spec)
 
     async def async_setup_entry(

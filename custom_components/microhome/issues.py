@@ -33,6 +33,11 @@ def profile_refused_issue_id(node_id: str) -> str:
     return f"profile_refused_{node_id}"
 
 
+def device_fault_issue_id(node_id: str) -> str:
+    """The repair issue raised while devices of a node report errors."""
+    return f"device_fault_{node_id}"
+
+
 def node_issue_ids(node_id: str) -> tuple[str, ...]:
     """Every repair issue a node can have."""
     return (
@@ -41,6 +46,7 @@ def node_issue_ids(node_id: str) -> tuple[str, ...]:
         safe_mode_issue_id(node_id),
         ota_issue_id(node_id),
         profile_refused_issue_id(node_id),
+        device_fault_issue_id(node_id),
     )
 
 

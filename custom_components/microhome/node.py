@@ -29,6 +29,7 @@ from .const import CONF_ANNOUNCE, CONF_AREA, CONF_NODE_ID, CONF_PLATFORM, DOMAIN
 from .issues import (
     async_set_issue,
     config_rejected_issue_id,
+    device_fault_issue_id,
     key_mismatch_issue_id,
     safe_mode_issue_id,
 )
@@ -175,6 +176,8 @@ class MicroHomeNode(NodeClient):
         """Subscribe to the node's topics; released when the entry unloads."""
         self.listen(Change.ANNOUNCE, self._announced)
         self.listen(Change.CONFIG_STATE, self._update_config_issue)
+        self.listen(Change.FAULTS, self._update_fault_issue)
+        self.listen(Change.CONFIG, self._update_fault_issue)
         self._check_key_id()
         self.entry.async_on_unload(self.stop)
         await self.start()
@@ -272,6 +275,21 @@ class MicroHomeNode(NodeClient):
                 "version": str(state.version),
                 "errors": "; ".join(state.errors) or "-",
             },
+        )
+
+    @callback
+    def _update_fault_issue(self) -> None:
+        """Name the devices that report errors in a repair; cleared once all read again."""
+        faults = self.faults
+        devices = "; ".join(
+            f"{(self.peripheral(pid) or {}).get('name') or pid} ({error})"
+            for pid, error in faults.items()
+        )
+        async_set_issue(
+            self.hass,
+            device_fault_issue_id(self.node_id),
+            "device_fault" if faults else None,
+            {"name": self.name, "devices": devices} if faults else None,
         )
 
     # --- sending -------------------------------------------------------------------------------

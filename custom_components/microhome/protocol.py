@@ -17,6 +17,9 @@ from typing import Any, Final
 from .catalogue import (
     FILTER_DISTINCT,
     FILTER_PARAMS,
+    I2C_BUSES_MAX,
+    I2C_FREQ,
+    I2C_FREQ_DEFAULT,
     MAX_PERIPHERALS,
     NAME_MAX,
     PLATFORMS,
@@ -25,6 +28,8 @@ from .catalogue import (
     Param,
     PeripheralType,
     Pin,
+    i2c_controller,
+    i2c_pin_error,
     pin_error,
     pins,
 )
@@ -40,6 +45,7 @@ N_RESERVED_AHEAD: Final = 60000
 NODE_ID_RE: Final = re.compile(r"[a-z0-9_-]{1,32}")
 SENSOR_ID_RE: Final = re.compile(r"[a-z0-9_]{1,16}")
 SIGNATURE_RE: Final = re.compile(r"[0-9a-f]{64}")
+ROM_RE: Final = re.compile(r"[0-9a-f]{16}")  # a 1-Wire ROM code: family, serial, CRC
 VERSION_RE: Final = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.]+)?")
 MAC_RE: Final = re.compile(r"(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}")
 KEY_ID_RE: Final = re.compile(r"[0-9a-f]{8}")
@@ -76,6 +82,8 @@ LOG_SOURCE_MAX: Final = 64
 LOG_MESSAGE_MAX: Final = 1024
 ERROR_MAX: Final = 512
 ERRORS_MAX: Final = 128
+FOUND_MAX: Final = 128  # devices a `scan` reply lists
+I2C_ADDRESS_MAX: Final = 127
 
 
 class ProtocolError(ValueError):
@@ -509,16 +517,30 @@ class Reply:
     n: int
     ok: bool
     error: str | None
+    # A `scan`'s findings: ROM codes on a 1-Wire bus, addresses on an I2C bus.
+    found: tuple[str | int, ...] = ()
 
 
 def parse_reply(payload: str | bytes | bytearray) -> Reply:
-    """A `reply` payload."""
+    """A `reply` payload (`found` optional: the answer to a `scan`)."""
     data = load_object(payload)
+    found = _get(data, "found", "list") if "found" in data else []
+    if len(found) > FOUND_MAX or not all(_is_found(item) for item in found):
+        raise ProtocolError(
+            f"found: expected at most {FOUND_MAX} ROM codes ({ROM_RE.pattern}) or I2C addresses"
+        )
     return Reply(
         n=_int(data, "n", 0, VERSION_MAX),
         ok=_get(data, "ok", "bool"),
         error=_message(data, "error", nullable=True) if "error" in data else None,
+        found=tuple(found),
     )
+
+
+def _is_found(item: object) -> bool:
+    if isinstance(item, str):
+        return ROM_RE.fullmatch(item) is not None
+    return _is_int(item) and 0 <= item <= I2C_ADDRESS_MAX  # type: ignore[operator]
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,7 +566,9 @@ def parse_state(
         return PeripheralState(error=_message(data, "error"))
     values: dict[str, Any] = {}
     for spec in kind.state:
-        if spec.once and (retained or spec.key not in data):
+        if (spec.once and (retained or spec.key not in data)) or (
+            spec.optional and spec.key not in data
+        ):
             continue
         value = _get(data, spec.key, spec.kind)
         if spec.choices and value not in spec.choices:
@@ -610,7 +634,7 @@ def validate_config(config: object, platform: str) -> list[str]:
     if len(peripherals) > MAX_PERIPHERALS:
         errors.append(f"sensors: more than {MAX_PERIPHERALS}")
     ids: set[str] = set()
-    used: set[object] = set()
+    used = _Taken()
     seen: set[str] = set()
     for index, peripheral in enumerate(peripherals):
         errors.extend(_peripheral_errors(peripheral, index, platform, ids, used))
@@ -622,8 +646,90 @@ def validate_config(config: object, platform: str) -> list[str]:
     return errors
 
 
+@dataclass(slots=True)
+class _Taken:
+    """What the peripherals checked so far hold: each pin by its owner (a peripheral, an I2C
+    bus, a 1-Wire bus), and each I2C bus (by SDA and SCL) with its frequency and addresses."""
+
+    pins: dict[object, object] = field(default_factory=dict)
+    buses: dict[tuple[Pin, Pin], tuple[int, set[int]]] = field(default_factory=dict)
+    roms: set[tuple[object, str]] = field(default_factory=set)
+
+    def take(self, pin: object, owner: object, where: str) -> list[str]:
+        """pin for owner; the error if another owner has it."""
+        if self.pins.setdefault(pin, owner) != owner:
+            return [f"{where}: {pin} used twice"]
+        return []
+
+
+def _i2c_errors(
+    peripheral: dict[str, Any], kind: PeripheralType, path: str, platform: str, used: _Taken
+) -> list[str]:
+    """The `bus` and `address` of a device on an I2C bus."""
+    bus = peripheral.get("bus")
+    if not isinstance(bus, dict):
+        return [f"{path}.bus: expected an object"]
+    errors = []
+    for line in ("sda", "scl"):
+        reason = pin_error(platform, kind.key, bus.get(line))
+        if reason is not None:
+            errors.append(f"{path}.bus.{line}: {reason}")
+    freq = bus.get("freq", I2C_FREQ_DEFAULT)
+    if not _is_int(freq):
+        errors.append(f"{path}.bus.freq: expected int, got {freq!r}")
+    elif not I2C_FREQ[0] <= freq <= I2C_FREQ[1]:
+        errors.append(f"{path}.bus.freq: {freq} is not in {I2C_FREQ[0]}-{I2C_FREQ[1]}")
+    if errors:
+        return errors
+    sda, scl = bus["sda"], bus["scl"]
+    if (wrong := i2c_pin_error(platform, sda, scl)) is not None:
+        return [f"{path}.bus.{wrong[0]}: {wrong[1]}"]
+    on = f"the bus on SDA {sda} SCL {scl}"
+    known = used.buses.get((sda, scl))
+    if known is None:
+        if len(used.buses) >= I2C_BUSES_MAX:
+            return [f"{path}.bus: a third I2C bus (at most {I2C_BUSES_MAX})"]
+        controller = i2c_controller(platform, sda)
+        for other_sda, other_scl in used.buses:
+            if platform == "rp2" and i2c_controller(platform, other_sda) == controller:
+                taken = f"the bus on SDA {other_sda} SCL {other_scl}"
+                return [f"{path}.bus: I2C{controller} already runs {taken}"]
+        known = used.buses[(sda, scl)] = (freq, set())
+    elif known[0] != freq:
+        errors.append(f"{path}.bus.freq: {freq} differs from {known[0]} of {on}")
+    owner = ("i2c", sda, scl)
+    errors += used.take(sda, owner, f"{path}.bus.sda") + used.take(scl, owner, f"{path}.bus.scl")
+    address = peripheral.get("address", kind.addresses[0])
+    if not _is_int(address) or address not in kind.addresses:
+        choices = ", ".join(f"0x{a:02x}" for a in kind.addresses)
+        errors.append(f"{path}.address: {address!r} is not one of {choices}")
+    elif address in known[1]:
+        errors.append(f"{path}.address: 0x{address:02x} used twice on {on}")
+    else:
+        known[1].add(address)
+    return errors
+
+
+def _onewire_errors(
+    peripheral: dict[str, Any], kind: PeripheralType, path: str, platform: str, used: _Taken
+) -> list[str]:
+    """The `pin` and `rom` of a probe on a 1-Wire bus (probes share their bus's pin)."""
+    pin = peripheral.get("pin")
+    reason = pin_error(platform, kind.key, pin)
+    owner = ("onewire", pin)
+    errors = [f"{path}.pin: {reason}"] if reason else used.take(pin, owner, f"{path}.pin")
+    rom = peripheral.get("rom")
+    if not isinstance(rom, str) or ROM_RE.fullmatch(rom) is None:
+        errors.append(f"{path}.rom: {rom!r} is not a ROM code (16 hex digits)")
+    elif (pin, rom) in used.roms:
+        errors.append(f"{path}.rom: {rom} used twice on pin {pin}")
+    else:
+        used.roms.add((pin, rom))
+    return errors
+
+
 def _peripheral_errors(
-    peripheral: object, index: int, platform: str, ids: set[str], used: set[object]
+    peripheral: object, index: int, platform: str, ids: set[str], used: _Taken
 ) -> list[str]:
     path = f"sensors[{index}]"
     if not isinstance(peripheral, dict):
@@ -642,14 +748,17 @@ def _peripheral_errors(
         names = ", ".join(TYPES)
         errors.append(f"{path}.type: {type_key!r} is not one of {names}")
         return errors
-    pin = peripheral.get("pin")
-    reason = pin_error(platform, kind.key, pin)
-    if reason is not None:
-        errors.append(f"{path}.pin: {reason}")
-    elif pin in used:
-        errors.append(f"{path}.pin: {pin} used twice")
+    if kind.bus == "i2c":
+        errors += _i2c_errors(peripheral, kind, path, platform, used)
+    elif kind.bus == "onewire":
+        errors += _onewire_errors(peripheral, kind, path, platform, used)
     else:
-        used.add(pin)
+        pin = peripheral.get("pin")
+        reason = pin_error(platform, kind.key, pin)
+        if reason is not None:
+            errors.append(f"{path}.pin: {reason}")
+        else:
+            errors += used.take(pin, index, f"{path}.pin")
     errors += _param_errors(peripheral, kind.params, kind.distinct, path)
     filters = peripheral.get("filters")
     if filters is not None:
@@ -721,11 +830,8 @@ def config_body(config: dict[str, Any], n: int) -> dict[str, Any]:
     """
     peripherals = []
     for peripheral in config.get("sensors", []):
-        item: dict[str, Any] = {
-            "id": peripheral["id"],
-            "type": peripheral["type"],
-            "pin": peripheral["pin"],
-        }
+        item: dict[str, Any] = {"id": peripheral["id"], "type": peripheral["type"]}
+        item |= attachment(peripheral)
         if (kind := TYPES.get(peripheral["type"])) is not None:
             for param in kind.params:
                 if param.node:
@@ -741,6 +847,29 @@ def config_body(config: dict[str, Any], n: int) -> dict[str, Any]:
         "log_level": config["log_level"],
         "sensors": peripherals,
     }
+
+
+def attachment(peripheral: dict[str, Any]) -> dict[str, Any]:
+    """How a stored peripheral attaches: its `pin`; on an I2C bus its `bus` (with the default
+    frequency if it has none) and `address`; on a 1-Wire bus its `pin` and `rom`."""
+    kind = TYPES.get(peripheral["type"])
+    if kind is not None and kind.bus == "i2c":
+        bus = peripheral.get("bus")
+        if isinstance(bus, dict):
+            bus = {"freq": I2C_FREQ_DEFAULT} | bus
+        return {"bus": bus, "address": peripheral.get("address", kind.addresses[0])}
+    found = {"pin": peripheral.get("pin")}
+    if kind is not None and kind.bus == "onewire":
+        found["rom"] = peripheral.get("rom")
+    return found
+
+
+def pins_held(peripheral: dict[str, Any]) -> list[Any]:
+    """The pins a stored peripheral holds: its pin, or its I2C bus's SDA and SCL."""
+    bus = peripheral.get("bus")
+    if isinstance(bus, dict):
+        return [bus.get("sda"), bus.get("scl")]
+    return [peripheral.get("pin")] if "pin" in peripheral else []
 
 
 def sensor_id_for(name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:

@@ -123,15 +123,20 @@ class I2CBus:
 
 
 class I2CSensor(Polled):
-    """A polled sensor at an address on a shared bus, with a reply buffer of `size` bytes."""
+    """A polled sensor at an address on a shared bus, with a reply buffer of `size` bytes and,
+    for a type with a shorter reply too, `head`: a view of its first `short` bytes."""
 
     address = 0
+    size = 0
+    short = 0
 
-    def __init__(self, home, spec, size):
+    def __init__(self, home, spec):
         super().__init__(home, spec)
         self.addr = spec.get("address") or self.address
         self.where = "at 0x%02x" % self.addr
-        self.buf = bytearray(size)
+        self.buf = bytearray(self.size)
+        if self.short:
+            self.head = memoryview(self.buf)[: self.short]
         self.bus = get(home, spec)
 
     def close(self):

@@ -1,7 +1,9 @@
 # Checks a whole `config/set` body (docs/protocol.md, "Configuration limits") against the
 # catalogue table generated from the integration's catalogue (home/catalogue.py).
 from home.board import PLATFORM
-from home.catalogue import FILTER, FILTER_DISTINCT, NAMES, PINS, TYPES
+import sys
+
+from home.catalogue import FILTER, FILTER_DISTINCT, NAMES, ON_BUS, PINS, TYPES
 from home.log import LEVELS
 
 _PINS = PINS.get(PLATFORM, {})
@@ -123,8 +125,11 @@ def validate(cfg):
         return errors
     if len(sensors) > 16:
         errors.append("sensors: more than 16")
+    kept = "home.busconfig" in sys.modules  # imported by the caller, which keeps it
     ids = []
-    pins = []
+    taken = {}  # pin -> its owner: a peripheral's index, an I2C bus's (sda, scl), a 1-Wire pin
+    buses = {}  # (sda, scl) -> (freq, addresses)
+    roms = []
     singles = []
     for i, sensor in enumerate(sensors):
         path = "sensors[%d]" % i
@@ -147,15 +152,33 @@ def validate(cfg):
             if kind in singles:
                 errors.append("%s.type: only one %s" % (path, kind))
             singles.append(kind)
-        pin = sensor.get("pin")
-        why = pin_error(kind, pin)
-        if why:
-            errors.append("%s.pin: %s" % (path, why))
-        elif pin in pins:
-            errors.append("%s.pin: %s used twice" % (path, pin))
+        if kind not in ON_BUS:
+            pin = sensor.get("pin")
+            why = pin_error(kind, pin)
+            if why:
+                errors.append("%s.pin: %s" % (path, why))
+            elif taken.setdefault(pin, i) != i:
+                errors.append("%s.pin: %s used twice" % (path, pin))
         else:
-            pins.append(pin)
+            bus_checks().attach(sensor, kind, path, errors, taken, buses, roms)
         _params(sensor, entry[1], entry[5], path, errors)
         if "filters" in sensor:
             _filters(sensor["filters"], kind, entry[4], path + ".filters", errors)
+    if not kept:
+        drop_bus_checks()
     return errors
+
+
+def bus_checks():
+    """home.busconfig, the checks of devices on buses: imported for a configuration that has
+    some, and dropped after it (the heap holds it only while a configuration is checked)."""
+    return __import__("home.busconfig", None, None, ("attach",))
+
+
+def drop_bus_checks():
+    for name in ("busconfig", "catalogue_bus"):
+        if sys.modules.pop("home." + name, None):
+            try:
+                delattr(sys.modules["home"], name)
+            except AttributeError:
+                pass

@@ -224,6 +224,9 @@ class Home:
                 error = "bad value: id"
             else:
                 error = await self.command(data)
+            if type(error) is list:  # a scan's findings
+                await self.reply(data["n"], None, error)
+                return
         except MemoryError:
             self.no_memory("cmd")
             error = "busy"
@@ -234,8 +237,11 @@ class Home:
             self.log("W", "home", "cmd %s refused: %s" % (data.get("cmd"), error))
         await self.reply(data["n"], error)
 
-    async def reply(self, n, error):
-        body = json.dumps({"n": n, "ok": not error, "error": error})
+    async def reply(self, n, error, found=None):
+        body = {"n": n, "ok": not error, "error": error}
+        if found is not None:
+            body["found"] = found
+        body = json.dumps(body)
         await self.mqtt.publish("reply", body, False, 1)
 
     async def command(self, cmd):
@@ -264,6 +270,10 @@ class Home:
             await self.announce()
         elif name == "ota":
             return self.update.command(cmd)
+        elif name == "scan":
+            from home.scan import scan
+
+            return scan(self, cmd)
         else:
             return "unknown command"
         return None

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from microhome_tools.demo import (
     DemoSensor,
     accept_discovered,
     configure,
+    rom_code,
     ws_command,
 )
 from microhome_tools.hass_runner import HassError, HassRunner
@@ -75,6 +76,7 @@ class Stack:
     node_dir: Path
     node: subprocess.Popen[bytes]
     entry_id: str = ""
+    buses: dict[str, Any] = field(default_factory=dict)  # the simulated I2C and 1-Wire devices
 
     def states(self) -> dict[str, dict[str, Any]]:
         return {
@@ -88,7 +90,7 @@ class Stack:
 
     def set_inputs(self, pins: dict[str, Any]) -> None:
         path = self.node_dir / "hw.json"
-        path.with_suffix(".tmp").write_text(json.dumps({"pins": pins}))
+        path.with_suffix(".tmp").write_text(json.dumps({"pins": pins, **self.buses}))
         path.with_suffix(".tmp").replace(path)
 
     def outputs(self) -> dict[str, Any]:
@@ -201,6 +203,45 @@ def test_options_flow_config_reaches_the_node(stack: Stack) -> None:
         10,
         "the new temperature",
     )
+
+
+def test_bus_devices_through_the_options_flow(stack: Stack) -> None:
+    """An AHT20 on an I2C bus, and a DS18B20 that the node's scan finds on its 1-Wire bus and
+    the user names, added through the real options flow; their values reach the entities."""
+    probe, other = rom_code(0xFF641E821601), rom_code(0xFF641E821602)
+    stack.buses = {
+        "i2c": {"4,5": {"0x38": {"chip": "aht20", "temperature": 22.5, "humidity": 48.0}}},
+        "onewire": {"22": {probe: {"temperature": 61.5}, other: {"temperature": 12.25}}},
+    }
+    stack.set_inputs({"15": {"temperature": 23.4, "humidity": 41.0}, "16": 0})
+    bus = {"sda": "4", "scl": "5", "i2c_freq": 100000, "address": "56"}
+    devices = DemoNode(
+        NODE.node_id,
+        NODE.name,
+        NODE.platform,
+        [
+            DemoSensor("aht20", "Room", None, {**bus, "interval": 2, "model": "aht20"}),
+            DemoSensor("ds18b20", "Probes", 22, {"interval": 2}, {probe: "Hot in", other: ""}),
+        ],
+    )
+    configure(stack.hass, stack.entry_id, devices)
+    room = wait_for(
+        lambda: (s := stack.state("room_temperature")) and s["state"] not in UNSET and s,
+        30,
+        "the AHT20's temperature",
+    )
+    assert abs(float(room["state"]) - 22.5) < 0.05
+    assert room["attributes"]["unit_of_measurement"] == "°C"
+    assert room["attributes"]["device_class"] == "temperature"
+    humidity = wait_for(lambda: stack.state("room_humidity"), 10, "the AHT20's humidity")
+    assert humidity["attributes"]["state_class"] == "measurement"
+    hot = wait_for(
+        lambda: (s := stack.state("hot_in_temperature")) and s["state"] == "61.5" and s,
+        30,
+        "the named probe's temperature",
+    )
+    assert hot["attributes"]["friendly_name"] == "Kitchen Hot in temperature"
+    assert not any(s["state"] == "12.25" for s in stack.states().values())  # left unnamed
 
 
 def test_light_service_dims_the_nodes_pwm(stack: Stack) -> None:

@@ -103,12 +103,12 @@ def test_specific_reasons_name_the_field(configured: SimNode, observer: Observer
     config = copy.deepcopy(CONFIG)
     config["version"] = 5
     config["sensors"][1]["pin"] = 15
-    config["sensors"][2]["type"] = "bme280"
+    config["sensors"][2]["type"] = "bme680"
     config["telemetry_interval"] = "60"
     state = _refused(observer, node, config, observer.mark())
     assert state["version"] == 5
     assert "sensors[1].pin: 15 used twice" in state["errors"]
-    assert any(e.startswith("sensors[2].type: 'bme280'") for e in state["errors"])
+    assert any(e.startswith("sensors[2].type: 'bme680'") for e in state["errors"])
     assert any(e.startswith("telemetry_interval: expected int") for e in state["errors"])
     _still_running_version_1(observer, node)
 

@@ -154,22 +154,23 @@ async def test_alert_on_node_problems(hass: HomeAssistant, level: str, alerted: 
 
 async def test_heat_exchanger_efficiency(hass: HomeAssistant) -> None:
     template = next(block for block in blocks() if "template" in block)
-    supply = "sensor.heat_exchanger_cellar_supply_air_temperature"
-    extract = "sensor.living_room_climate_temperature"
-    outdoor = "sensor.garden_outdoor_temperature"
-    for sensor, value in ((supply, "18.0"), (extract, "22.0"), (outdoor, "2.0")):
+    probe = "sensor.heat_exchanger_cellar_t{}_temperature".format
+    hot_in, cold_in, cold_out = probe("1_hot_in"), probe("3_cold_in"), probe("4_cold_out")
+    for sensor, value in ((hot_in, "60.0"), (cold_in, "10.0"), (cold_out, "40.0")):
         hass.states.async_set(sensor, value)
     assert await async_setup_component(hass, "template", template)
     await hass.async_block_till_done()
     efficiency = "sensor.heat_exchanger_efficiency"
-    assert hass.states.get(efficiency).state == "80"
+    assert hass.states.get(efficiency).state == "60"
     assert hass.states.get(efficiency).attributes["unit_of_measurement"] == "%"
-    hass.states.async_set(outdoor, "20.5")  # 1.5 °C apart: noise
+    hass.states.async_set(hot_in, "12.0")  # 2 °C apart: noise
     await hass.async_block_till_done()
     assert hass.states.get(efficiency).state == "unknown"
-    hass.states.async_set(outdoor, "unavailable")  # the garden node is offline
+    hass.states.async_set(cold_in, "unavailable")  # the probe does not answer
     await hass.async_block_till_done()
     assert hass.states.get(efficiency).state == "unavailable"
-    hass.states.async_set(outdoor, "-8.0")
+    hass.states.async_set(cold_in, "10.0")
+    hass.states.async_set(hot_in, "70.0")
+    hass.states.async_set(cold_out, "58.0")
     await hass.async_block_till_done()
-    assert hass.states.get(efficiency).state == "87"
+    assert hass.states.get(efficiency).state == "80"

@@ -81,7 +81,7 @@ async def test_sensor_states(
     assert hass.states.get(humidity).state == "40.2"
     fire("state/climate", {"error": "timeout"})
     await hass.async_block_till_done()
-    assert hass.states.get(temperature).state == STATE_UNKNOWN
+    assert hass.states.get(temperature).state == STATE_UNAVAILABLE  # a reading that failed
 
     motion = entity_id(hass, "binary_sensor", "pir")
     fire("state/pir", {"motion": True})

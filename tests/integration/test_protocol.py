@@ -179,7 +179,7 @@ def test_malformed_payloads(vectors: dict[str, Any]) -> None:
             '{"version": 1, "ok": false, "errors": [1]}',
             "errors: expected a list of strings",
         ),
-        (lambda p: protocol.parse_state("bme280", p), "{}", "unknown peripheral type"),
+        (lambda p: protocol.parse_state("bme680", p), "{}", "unknown peripheral type"),
         (
             lambda p: protocol.parse_state("dht22", p),
             '{"temperature": 20, "humidity": 101}',

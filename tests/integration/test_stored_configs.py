@@ -23,7 +23,7 @@ async def test_old_configuration_without_parameters_loads(
     stored = [
         {"id": "climate", "type": "dht22", "name": "Climate", "pin": 15},
         {"id": "lamp", "type": "led", "name": "Lamp", "pin": 14},
-        {"id": "gone", "type": "bme280", "name": "Gone", "pin": 4},
+        {"id": "gone", "type": "bme680", "name": "Gone", "pin": 4},
     ]
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -44,5 +44,5 @@ async def test_old_configuration_without_parameters_loads(
     assert body["sensors"] == [
         {"id": "climate", "type": "dht22", "pin": 15, "interval": 30},
         {"id": "lamp", "type": "led", "pin": 14, "freq": 1000},
-        {"id": "gone", "type": "bme280", "pin": 4},  # for the node to refuse with its reason
+        {"id": "gone", "type": "bme680", "pin": 4},  # for the node to refuse with its reason
     ]

@@ -16,6 +16,7 @@ from microhome_tools import FIRMWARE_DIR, REPO
 from microhome_tools.common import INTEGRATION_DIR, integration_module
 
 FIRMWARE_TABLE = Path("home") / "catalogue.py"
+BUS_TABLE = Path("home") / "catalogue_bus.py"
 STRINGS_FILES = (INTEGRATION_DIR / "strings.json", INTEGRATION_DIR / "translations" / "en.json")
 PROTOCOL_DOC = REPO / "docs" / "protocol.md"
 README = REPO / "README.md"
@@ -78,11 +79,14 @@ def firmware_table() -> str:
             kind.distinct,
         )
         lines.append(f"    {_py(kind.key)}: {_py(entry)},")
+    on_bus = tuple(key for key, kind in catalogue.TYPES.items() if kind.bus)
     lines += [
         "}",
         "# a value's filter settings (docs/protocol.md, Filters), as the parameters above",
         f"FILTER = {_py(_param_table(catalogue.FILTER_PARAMS))}",
         f"FILTER_DISTINCT = {_py(catalogue.FILTER_DISTINCT)}",
+        f"# the types on a bus (their checks and table: home/busconfig.py, {BUS_TABLE.name})",
+        f"ON_BUS = {_py(on_bus)}",
         "# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are",
         "# the same as another's are the same object",
         "PINS = {",
@@ -104,14 +108,45 @@ def firmware_table() -> str:
     return "\n".join(lines)
 
 
+def bus_table() -> str:
+    """The text of micropython/home/catalogue_bus.py: the table of the types on buses, which
+    only the checks of a configuration with such devices import."""
+    catalogue = integration_module("catalogue")
+    rp2_i2c = tuple(bytes(pins) for controller in catalogue.RP2_I2C for pins in controller)
+    limits = (*catalogue.I2C_FREQ, catalogue.I2C_FREQ_DEFAULT, catalogue.I2C_BUSES_MAX)
+    lines = [
+        "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
+        "# do not edit.",
+        '# type on an I2C bus -> its addresses (a 1-Wire type: b"")',
+        "ADDRESSES = {",
+        *(
+            f"    {_py(key)}: {_py(bytes(kind.addresses))},"
+            for key, kind in catalogue.TYPES.items()
+            if kind.bus
+        ),
+        "}",
+        "# I2C: lowest, highest and default frequency, buses at most",
+        f"I2C = {_py(limits)}",
+        "# rp2: SDA pins of I2C0, its SCL pins, SDA pins of I2C1, its SCL pins",
+        f"RP2_I2C = {_py(rp2_i2c)}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _tables() -> dict[Path, str]:
+    return {FIRMWARE_TABLE: firmware_table(), BUS_TABLE: bus_table()}
+
+
 def write_firmware_table(src: Path = FIRMWARE_DIR) -> bool:
-    """Write the firmware table under src; True if it changed."""
-    target = src / FIRMWARE_TABLE
-    text = firmware_table()
-    if target.exists() and target.read_text() == text:
-        return False
-    target.write_text(text)
-    return True
+    """Write the firmware tables under src; True if one changed."""
+    changed = False
+    for name, text in _tables().items():
+        target = src / name
+        if not (target.exists() and target.read_text() == text):
+            target.write_text(text)
+            changed = True
+    return changed
 
 
 def _range_text(param: Any) -> str:
@@ -164,6 +199,9 @@ def strings(current: dict[str, Any]) -> dict[str, Any]:
 
 
 def _param_rule(param: Any) -> str:
+    if param.kind == "choice":
+        choices = ", ".join(f"`{choice}`" for choice in param.choices)
+        return f"one of {choices} (default `{param.default}`)"
     if param.kind == "bool":
         return f"`true` or `false` (default `{str(param.default).lower()}`)"
     if param.kind == "choice":
@@ -193,6 +231,20 @@ def limits_table() -> str:
         "| sensor `id` | `[a-z0-9_]{1,16}`, unique within the node |",
         f"| sensor `type` | {types}; at most {singles} |",
         "| `pin` | valid on the platform for the type's pin role (below); no pin twice |",
+        '| I2C `bus` | `{"sda": pin, "scl": pin, "freq": Hz}`: pins valid for the pin role;'
+        " rp2: SDA and SCL of one controller (I2C0 SDA"
+        f" {'/'.join(map(str, catalogue.RP2_I2C[0][0]))}, SCL"
+        f" {'/'.join(map(str, catalogue.RP2_I2C[0][1]))}; I2C1 SDA"
+        f" {'/'.join(map(str, catalogue.RP2_I2C[1][0]))}, SCL"
+        f" {'/'.join(map(str, catalogue.RP2_I2C[1][1]))}), one bus per controller;"
+        f" esp32: SDA and SCL differ; at most {catalogue.I2C_BUSES_MAX} buses; `freq`"
+        f" {catalogue.I2C_FREQ[0]}-{catalogue.I2C_FREQ[1]} (default"
+        f" {catalogue.I2C_FREQ_DEFAULT}), the same for every device of a bus; its pins are"
+        " taken by the bus |",
+        "| I2C `address` | one of the type's addresses (below, the first the default), each once"
+        " per bus |",
+        "| 1-Wire `pin`, `rom` | the probes of a bus share its pin (taken by the bus); `rom` 16"
+        " lower-case hex digits, each once per pin |",
     ]
     for kind in catalogue.TYPES.values():
         rows += [f"| `{kind.key}.{p.key}` | {_param_rule(p)} |" for p in kind.params if p.node]
@@ -213,7 +265,13 @@ def limits_table() -> str:
     for kind in catalogue.TYPES.values():
         fields = ", ".join(f"`{f.key}`" for f in kind.set_fields) or "-"
         values = ", ".join(f"`{key}`" for key in kind.filterable) or "-"
-        rows.append(f"| `{kind.key}` | {kind.role} ({roles[kind.role]}) | {fields} | {values} |")
+        role = f"{kind.role} ({roles[kind.role]})"
+        if kind.bus == "i2c":
+            addresses = ", ".join(f"0x{address:02x}" for address in kind.addresses)
+            role = f"I2C bus, `address` {addresses}"
+        elif kind.bus == "onewire":
+            role = f"1-Wire bus on a pin of role {kind.role}"
+        rows.append(f"| `{kind.key}` | {role} | {fields} | {values} |")
     return "\n".join(rows)
 
 
@@ -259,15 +317,73 @@ def _config(*peripherals: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The bus of the valid I2C vectors per platform, and one of another controller (rp2) or pins.
+_I2C_VECTOR_BUS = {
+    "rp2": ({"sda": 4, "scl": 5, "freq": 100000}, {"sda": 2, "scl": 3}),
+    "esp32": ({"sda": 21, "scl": 22}, {"sda": 25, "scl": 26}),
+}
+_ROMS = ("28ff641e8216015e", "2801020304050671")
+
+
+def _attachment(kind: Any, platform: str) -> dict[str, Any]:
+    """How the valid vector of a type attaches on platform."""
+    catalogue = integration_module("catalogue")
+    if kind.bus == "i2c":
+        attached: dict[str, Any] = {"bus": _I2C_VECTOR_BUS[platform][0]}
+        return attached | ({"address": kind.addresses[-1]} if platform == "rp2" else {})
+    pin = [pin for pin in catalogue.pins(platform, kind.role) if isinstance(pin, int)][-1]
+    return {"pin": pin} | ({"rom": _ROMS[0]} if kind.bus == "onewire" else {})
+
+
+def _bus_cases(kind: Any, platform: str, good: dict[str, Any]) -> list[Any]:
+    """The invalid attachments of a type on a bus: its own, and (for the first type of each
+    bus) the bus-wide rules."""
+    catalogue = integration_module("catalogue")
+    first = next(t for t in catalogue.TYPES.values() if t.bus == kind.bus) is kind
+    second = good | {"id": "q"}
+    if kind.bus == "onewire":
+        cases = [(f"{kind.key} rom not hex", good | {"rom": "28FF641E8216015"})]
+        if first:
+            other = {"id": "q", "type": "relay", "pin": good["pin"]}
+            cases += [
+                (f"{kind.key} rom twice on one pin", [good, second]),
+                (f"{kind.key} pin taken by a relay", [good, other]),
+            ]
+        return cases
+    bus, other_bus = _I2C_VECTOR_BUS[platform]
+    address = good.get("address", kind.addresses[0])
+    moved = second | {"address": next((a for a in kind.addresses if a != address), address)}
+    cases = [(f"{kind.key} address not the chip's", good | {"address": 0x10})]
+    if platform == "rp2":
+        cases.append((f"{kind.key} SCL of the other controller", good | {"bus": bus | {"scl": 3}}))
+    else:
+        cases.append((f"{kind.key} SDA input-only", good | {"bus": bus | {"sda": 34}}))
+    if first:
+        third = {"sda": 32, "scl": 33} if platform == "esp32" else {"sda": 6, "scl": 7}
+        cases += [
+            (f"{kind.key} address twice on a bus", [good, second]),
+            (f"{kind.key} bus frequency differs", [good, moved | {"bus": bus | {"freq": 400000}}]),
+            (
+                f"{kind.key} bus pin taken by a relay",
+                [good, {"id": "r", "type": "relay", "pin": bus["scl"]}],
+            ),
+            (
+                f"{kind.key} on a third bus",
+                [good, moved | {"bus": other_bus}, good | {"id": "r", "bus": third}],
+            ),
+        ]
+    return cases
+
+
 def _type_cases(kind: Any, platform: str) -> tuple[list[Any], list[Any]]:
     """Valid and invalid configurations of one type on one platform: few, as the firmware
     tests load them all in a small heap."""
     catalogue = integration_module("catalogue")
     allowed = catalogue.pins(platform, kind.role)
-    good = {"id": "p", "type": kind.key, "pin": allowed[-1]}
+    good = {"id": "p", "type": kind.key} | _attachment(kind, platform)
     good |= {param.key: param.default for param in kind.params if param.node}
     if platform != "rp2":  # the parameters left out, for their defaults
-        good = {key: good[key] for key in ("id", "type", "pin")}
+        good = {key: good[key] for key in ("id", "type", "pin", "bus", "rom") if key in good}
     invalid = []
     bad: dict[str, Any] = {}  # every parameter wrong at once: one case, one error each
     for param in kind.params:
@@ -300,13 +416,19 @@ def _type_cases(kind: Any, platform: str) -> tuple[list[Any], list[Any]]:
     inputs = set(catalogue.pins(platform, "in")) - set(allowed)
     if kind.role == "adc":
         invalid.append((f"{kind.key} on a pin without ADC", good | {"pin": 4}))
+    elif kind.bus:
+        invalid += _bus_cases(kind, platform, good)
     elif inputs:
         invalid.append((f"{kind.key} on an input-only pin", good | {"pin": min(inputs)}))
     elif kind.single:
         invalid.append((f"two {kind.key}", [good, good | {"id": "q", "pin": allowed[0]}]))
     else:
         invalid.append((f"{kind.key} on a pin the board does not have", good | {"pin": 40}))
-    return [(f"one {kind.key}", _config(good))], [
+    valid = [(f"one {kind.key}", _config(good))]
+    if kind.bus == "onewire":
+        second = good | {"id": "q", "rom": _ROMS[1]}
+        valid.append((f"two {kind.key} on one pin", _config(good, second)))
+    return valid, [
         (why, _config(*(case if isinstance(case, list) else [case]))) for why, case in invalid
     ]
 
@@ -351,9 +473,10 @@ def _dump(data: dict[str, Any]) -> str:
 def stale() -> list[Path]:
     """The generated files that do not match the catalogue."""
     found = []
-    table = FIRMWARE_DIR / FIRMWARE_TABLE
-    if not table.exists() or table.read_text() != firmware_table():
-        found.append(table)
+    for name, text in _tables().items():
+        table = FIRMWARE_DIR / name
+        if not table.exists() or table.read_text() != text:
+            found.append(table)
     for path in STRINGS_FILES:
         text = path.read_text()
         if _dump(strings(json.loads(text))) != text:
@@ -366,9 +489,12 @@ def stale() -> list[Path]:
 
 def write() -> list[Path]:
     """Regenerate every generated file; the ones that changed."""
-    changed = []
-    if write_firmware_table():
-        changed.append(FIRMWARE_DIR / FIRMWARE_TABLE)
+    changed = [
+        FIRMWARE_DIR / name
+        for name, text in _tables().items()
+        if not (FIRMWARE_DIR / name).exists() or (FIRMWARE_DIR / name).read_text() != text
+    ]
+    write_firmware_table()
     for path in STRINGS_FILES:
         text = path.read_text()
         new = _dump(strings(json.loads(text)))

@@ -32,12 +32,35 @@ OTA_HEAPSIZE = "112K"
 
 @dataclass
 class DemoSensor:
-    """A sensor as the options flow asks for it, and its simulated hardware."""
+    """A sensor as the options flow asks for it, and its simulated hardware.
+
+    On an I2C bus: pin None, the bus and address in settings. DS18B20 probes: the bus's pin,
+    and probes, the name the user gives each ROM code the node's scan finds.
+    """
 
     type: str
     name: str
-    pin: int | str
+    pin: int | str | None
     settings: dict[str, Any] = field(default_factory=dict)
+    probes: dict[str, str] = field(default_factory=dict)
+
+
+def rom_code(serial: int) -> str:
+    """The ROM code of a DS18B20 (family 0x28) with a 6-byte serial number and its CRC-8."""
+    data = bytes([0x28]) + serial.to_bytes(6, "big")
+    crc = 0
+    for byte in data:
+        for bit in range(8):
+            crc = (crc >> 1) ^ 0x8C if (crc ^ (byte >> bit)) & 1 else crc >> 1
+    return (data + bytes([crc])).hex()
+
+
+# The heat exchanger's probes: hot side in and out, cold side in and out.
+HEAT_EXCHANGER = {
+    rom_code(0x0000_16_82_1E_64 + n): name
+    for n, name in enumerate(("T1 hot in", "T2 hot out", "T3 cold in", "T4 cold out"))
+}
+LIVING_ROOM_BUS = {"sda": "4", "scl": "5", "i2c_freq": 100000}
 
 
 @dataclass
@@ -53,15 +76,19 @@ LIVING_ROOM = [
     DemoSensor("motion", "Motion", 16, {"off_delay": 10}),
     DemoSensor("led", "Lamp", 14, {"freq": 1000}),
     DemoSensor("status_led", "Status", "LED"),
+    DemoSensor("scd4x", "Air", None, {**LIVING_ROOM_BUS, "address": "98", "interval": 10}),
+    DemoSensor(
+        "aht20",
+        "Room",
+        None,
+        {**LIVING_ROOM_BUS, "address": "56", "interval": 10, "model": "aht20"},
+    ),
 ]
 HALLWAY = [
     DemoSensor("motion", "Motion", 34, {"off_delay": 10}),
     DemoSensor("led", "Night light", 13, {"freq": 1000}),
 ]
-CELLAR = [
-    DemoSensor("dht22", "Supply air", 4, {"interval": 10}),
-    DemoSensor("dht22", "Exhaust air", 5, {"interval": 10}),
-]
+CELLAR = [DemoSensor("ds18b20", "Heat exchanger", 4, {"interval": 10}, HEAT_EXCHANGER)]
 NODES = [
     DemoNode("living-room", "Living room", "rp2", LIVING_ROOM),
     DemoNode("hallway", "Hallway", "esp32", HALLWAY),
@@ -112,7 +139,29 @@ class Hardware:
 
     def write(self, node: DemoNode, now: float) -> None:
         pins: dict[str, Any] = {}
+        buses: dict[str, Any] = {}
+        wave = math.sin(now / 600.0)
         for index, sensor in enumerate(node.sensors):
+            if sensor.type == "ds18b20":
+                # hot water cools from 60 to 45 C while the cold side warms from 10 to 22 C
+                hot, cold = 60.0 + 2.0 * wave, 10.0 + 1.0 * wave
+                temperatures = (hot, hot - 15.0, cold, cold + 12.0)
+                buses.setdefault("onewire", {})[str(sensor.pin)] = {
+                    rom: {"temperature": round(t + self.rng.uniform(-0.1, 0.1), 2)}
+                    for rom, t in zip(sensor.probes, temperatures, strict=True)
+                }
+                continue
+            if sensor.pin is None:  # on the I2C bus
+                bus = f"{sensor.settings['sda']},{sensor.settings['scl']}"
+                buses.setdefault("i2c", {}).setdefault(bus, {})[
+                    f"0x{int(sensor.settings['address']):02x}"
+                ] = {
+                    "chip": sensor.type,
+                    "temperature": round(21.0 + wave + self.rng.uniform(-0.1, 0.1), 2),
+                    "humidity": round(45.0 - 5.0 * wave, 1),
+                    "co2": round(650 + 250 * wave + self.rng.uniform(-10, 10)),
+                }
+                continue
             if sensor.type == "dht22":
                 base = 21.0 if node.platform == "rp2" else 12.0 + 6.0 * index
                 wave = math.sin(now / 600.0 + index)
@@ -128,7 +177,7 @@ class Hardware:
         path = self.state_dir / node.node_id / "hw.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pins": pins}))
+        tmp.write_text(json.dumps({"pins": pins, **buses}))
         tmp.replace(path)
 
 
@@ -189,9 +238,13 @@ def configure(runner: HassRunner, entry_id: str, node: DemoNode) -> None:
     for sensor in node.sensors:
         step = runner.request("POST", path, {"next_step_id": "add_peripheral"})
         step = runner.request("POST", path, {"type": sensor.type})
-        step = runner.request(
-            "POST", path, {"name": sensor.name, "pin": str(sensor.pin), **sensor.settings}
-        )
+        if sensor.probes:  # the node scans the pin; the probes found are named
+            step = runner.request("POST", path, {"pin": str(sensor.pin), **sensor.settings})
+            if step.get("step_id") == "probes":
+                step = runner.request("POST", path, sensor.probes)
+        else:
+            pin = {} if sensor.pin is None else {"pin": str(sensor.pin)}
+            step = runner.request("POST", path, {"name": sensor.name, **pin, **sensor.settings})
         if step.get("type") != "menu":
             raise HassError(f"adding {sensor.name} to {node.name}: {step}")
     step = runner.request("POST", path, {"next_step_id": "finish"})
@@ -328,7 +381,8 @@ MicroHome demo is running: {url}
   (also in {state / "credentials.json"})
 
 Try:
-  - Overview: the living room, hallway and cellar nodes with temperature, humidity and motion.
+  - Overview: the living room (with CO2 on I2C), hallway and cellar nodes; the cellar is a
+    heat exchanger with four DS18B20 probes T1-T4 on one 1-Wire bus (README: its efficiency).
   - MicroHome panel > Nodes: the bedroom and study nodes follow the profile "Room sensor".
   - Dim the living room lamp: its PWM duty follows in {state}/nodes/living-room/hw_out.json.
   - Open the MicroHome panel in the sidebar: every node's log, live.

@@ -153,6 +153,20 @@ def install_firmware(flash: Path, compile_modules: bool = True) -> None:
     shutil.copyfile(FIRMWARE_DIR / "main.py", flash / "main.py")
 
 
+def install_simulated_hardware(target: Path, compiler: str | None) -> None:
+    """The simulated hardware (machine, I2C, 1-Wire) beside the firmware, compiled: a board has
+    these in ROM, and compiled from source in the node's heap they would cost it several KB."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for source in sorted(SIM_DIR.glob("*.py")):
+        if compiler:
+            destination = str(target / source.with_suffix(".mpy").name)
+            subprocess.run([compiler, "-o", destination, str(source)], check=True)
+        else:
+            shutil.copyfile(source, target / source.name)
+
+
 def _die_with_parent() -> None:
     if _libc is not None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphans if the sim is killed
@@ -197,6 +211,7 @@ class SimNode:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         if self.reinstall or not (self.flash / "main.py").exists():
             install_firmware(self.flash)
+        install_simulated_hardware(self.flash / "sim", mpy_cross_binary())
         (self.flash / "config.py").write_text(render_config(self.config, "microhome sim"))
         if self.ca is not None:
             (self.flash / BOARD_CA_FILE).write_bytes(self.ca)
@@ -208,7 +223,7 @@ class SimNode:
     def start(self) -> None:
         env = dict(os.environ)
         env.update(
-            MICROPYPATH=f":.frozen:{self.flash / 'lib'}:{SIM_DIR}",
+            MICROPYPATH=f":.frozen:{self.flash / 'lib'}:{self.flash / 'sim'}",
             MICROHOME_STATE=str(self.state_dir),
             MICROHOME_PLATFORM=self.platform,
             MICROHOME_UID=self.uid,

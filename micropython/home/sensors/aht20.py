@@ -18,9 +18,10 @@ _INIT = {"aht20": b"\xbe\x08\x00", "aht10": b"\xe1\x08\x00"}
 class AHT20(bus.I2CSensor):
     kind = "aht20"
     address = 0x38
+    size = 7
 
     def __init__(self, home, spec):
-        super().__init__(home, spec, 7)
+        super().__init__(home, spec)
         model = spec.get("model") or "aht20"
         self.init = _INIT[model]
         self.crc = model == "aht20"  # the AHT10 sends no CRC

@@ -13,9 +13,7 @@ _ONE_TIME_HIGH = b"\x20"  # 120 ms typical, 180 ms at most
 class BH1750(bus.I2CSensor):
     kind = "bh1750"
     address = 0x23
-
-    def __init__(self, home, spec):
-        super().__init__(home, spec, 2)
+    size = 2
 
     async def measure(self):
         self.bus.write(self.addr, _ONE_TIME_HIGH)

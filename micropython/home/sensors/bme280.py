@@ -39,11 +39,13 @@ class BME280(bus.I2CSensor):
     kind = "bme280"
     address = 0x76
 
+    size = 26  # the calibration block; head: the 8 data registers
+    short = 8
+    cal = None  # (T1..T3, P1..P9, H1..H6 or None), read once
+
     def __init__(self, home, spec):
-        super().__init__(home, spec, 26)
-        self.data = memoryview(self.buf)[:8]
+        super().__init__(home, spec)
         self.one = memoryview(self.buf)[:1]
-        self.cal = None  # (T1..T3, P1..P9, H1..H6 or None), read once
 
     def calibrate(self):
         b = self.buf
@@ -77,7 +79,7 @@ class BME280(bus.I2CSensor):
                 break
             await asyncio.sleep_ms(5)
         b = self.buf
-        self.bus.read_reg(self.addr, _DATA, self.data)
+        self.bus.read_reg(self.addr, _DATA, self.head)
         adc_p = (b[0] << 12) | (b[1] << 4) | (b[2] >> 4)
         adc_t = (b[3] << 12) | (b[4] << 4) | (b[5] >> 4)
         adc_h = (b[6] << 8) | b[7]

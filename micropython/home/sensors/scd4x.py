@@ -1,7 +1,7 @@
 # SCD40/41 CO2, temperature and humidity on I2C, in periodic measurement (one every 5 s),
 # CRC checked. Each reading waits for the next measurement.
 # spec: {"id", "type": "scd4x", "bus": {"sda", "scl", "freq"} (or "sda"/"scl"/"freq"),
-#        "address": int = 0x62, "interval": s (5 at least)}
+#        "address": int = 0x62, "interval": s (a new value comes every 5 s)}
 # state: {"co2": ppm, "temperature": C, "humidity": %} or {"error": str}
 import asyncio
 from micropython import const
@@ -18,11 +18,9 @@ _WAIT_POLLS = const(70)  # of 100 ms: a measurement every 5 s, and some slack
 class SCD4x(bus.I2CSensor):
     kind = "scd4x"
     address = 0x62
-
-    def __init__(self, home, spec):
-        super().__init__(home, spec, 9)
-        self.word = memoryview(self.buf)[:3]
-        self.running = False
+    size = 9  # three words with their CRCs; head: one (the data-ready status)
+    short = 3
+    running = False  # in periodic measurement
 
     def close(self):
         try:
@@ -48,7 +46,7 @@ class SCD4x(bus.I2CSensor):
             self.running = True
         try:
             for _ in range(_WAIT_POLLS):
-                await self.command(_READY, self.word)
+                await self.command(_READY, self.head)
                 if bus.word(self.buf, 0) & 0x07FF:
                     break
                 await asyncio.sleep_ms(100)

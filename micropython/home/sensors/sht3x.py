@@ -16,9 +16,7 @@ class SHT(bus.I2CSensor):
     address = 0x44
     rh_offset = 0
     rh_span = 100
-
-    def __init__(self, home, spec):
-        super().__init__(home, spec, 6)
+    size = 6
 
     async def measure(self):
         self.bus.write(self.addr, self.command)

@@ -1,0 +1,184 @@
+"""Bus peripherals on a whole node (real micropython, real mosquitto, simulated I2C and 1-Wire):
+the heat exchanger's four probes and an air-quality I2C bus configured at run time, the signed
+`scan` command, a probe that vanishes, and bus configurations refused with their field paths."""
+
+import os
+from typing import Any
+
+import pytest
+
+from microhome_tools.demo import rom_code
+from tests.firmware.conftest import NodeFactory, online
+from tests.firmware.harness import BOARD_SIZED, Observer, SimNode
+
+ROMS = [rom_code(0xFF641E821600 + n) for n in range(1, 5)]
+PROBES = [
+    {"id": f"t{i}", "type": "ds18b20", "pin": 22, "rom": rom, "interval": 2}
+    for i, rom in enumerate(ROMS, 1)
+]
+BUS = {"sda": 4, "scl": 5, "freq": 100000}
+AIR = [
+    {"id": "air", "type": "scd4x", "bus": BUS, "address": 0x62, "interval": 2},
+    {"id": "room", "type": "aht20", "bus": BUS, "address": 0x38, "interval": 2},
+]
+TEMPERATURES = [60.5, 45.25, 10.0, 22.0625]
+# The node's heap: a board's, plus the simulated buses (sim/i2c.py, the chip models, onewire,
+# ds18x20), which a board has in ROM but a sim node loads into its heap (docs/firmware.md).
+BUS_HEAPSIZE = os.environ.get("MICROHOME_TEST_BUS_HEAPSIZE") or ("112K" if BOARD_SIZED else "160K")
+
+
+def config(sensors: list[dict[str, Any]], version: int = 1) -> dict[str, Any]:
+    return {
+        "version": version,
+        "name": "Cellar",
+        "telemetry_interval": 60,
+        "log_level": "I",
+        "sensors": sensors,
+    }
+
+
+def hardware(absent: int | None = None) -> dict[str, Any]:
+    probes = {
+        rom: {"temperature": t} | ({"absent": True} if i == absent else {})
+        for i, (rom, t) in enumerate(zip(ROMS, TEMPERATURES, strict=True))
+    }
+    chips = {
+        "0x62": {"chip": "scd4x", "co2": 812, "temperature": 22.5, "humidity": 41.0},
+        "0x38": {"chip": "aht20", "temperature": 21.5, "humidity": 40.0},
+    }
+    return {"onewire": {"22": probes}, "i2c": {"4,5": chips}}
+
+
+@pytest.fixture
+def cellar(start_node: NodeFactory, observer: Observer) -> SimNode:
+    node = start_node(extra=("--heapsize", BUS_HEAPSIZE))
+    node.set_hw({}, **hardware())
+    online(observer, node)
+    node.push_config(observer, config([*PROBES, *AIR]))
+    assert observer.wait_json(node.topic("config/state")) == {
+        "version": 1,
+        "ok": True,
+        "errors": [],
+    }
+    return node
+
+
+def test_heat_exchanger_and_air_quality_report(cellar: SimNode, observer: Observer) -> None:
+    node = cellar
+    for probe, temperature in zip(PROBES, TEMPERATURES, strict=True):
+        assert observer.wait_json(node.topic(f"state/{probe['id']}")) == {
+            "temperature": temperature
+        }
+    room = observer.wait_json(node.topic("state/room"))
+    assert abs(room["temperature"] - 21.5) < 0.05 and abs(room["humidity"] - 40) < 0.05
+    air = observer.wait_json(node.topic("state/air"), timeout=20)  # a measurement every 5 s
+    assert air["co2"] == 812 and abs(air["temperature"] - 22.5) < 0.05
+
+
+def test_probe_that_vanishes_reports_an_error_and_the_others_go_on(
+    cellar: SimNode, observer: Observer
+) -> None:
+    node = cellar
+    observer.wait_json(node.topic("state/t3"))
+    node.set_hw({}, **hardware(absent=2))
+    mark = observer.mark()
+    error = observer.wait_json(node.topic("state/t3"), lambda s: "error" in s, 20, mark)
+    assert error == {"error": f"no answer from {ROMS[2]}"}
+    later = observer.mark()
+    assert observer.wait_json(node.topic("state/t1"), since=later) == {"temperature": 60.5}
+    assert observer.wait_json(node.topic("state/room"), since=later)["humidity"] == 40.0
+    node.set_hw({}, **hardware())
+    mark = observer.mark()
+    assert observer.wait_json(node.topic("state/t3"), lambda s: "error" not in s, 20, mark) == {
+        "temperature": 10.0
+    }
+    log = [m.json() for m in observer.on(node.topic("log"))]
+    lines = [e["msg"] for batch in log for e in batch["entries"] if e["src"] == "t3"]
+    assert sum("no reading" in line for line in lines) == 1, lines  # logged once, at W
+
+
+def test_scan_finds_the_probes_and_the_i2c_devices(cellar: SimNode, observer: Observer) -> None:
+    node = cellar
+    mark = observer.mark()
+    n = node.command(observer, "scan", bus="onewire", pin=22)
+    assert node.reply(observer, n, mark) == {"n": n, "ok": True, "error": None, "found": ROMS}
+    n = node.command(observer, "scan", bus="i2c", sda=4, scl=5)
+    assert node.reply(observer, n, mark) == {
+        "n": n,
+        "ok": True,
+        "error": None,
+        "found": [0x38, 0x62],
+    }
+    # an empty bus: found nothing, not an error
+    n = node.command(observer, "scan", bus="onewire", pin=21)
+    assert node.reply(observer, n, mark) == {"n": n, "ok": True, "error": None, "found": []}
+    # the probes still read after the scans
+    later = observer.mark()
+    assert observer.wait_json(node.topic("state/t4"), since=later) == {"temperature": 22.0625}
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"bus": "onewire", "pin": 4}, "pin in use"),  # the I2C bus's SDA
+        ({"bus": "i2c", "sda": 4, "scl": 9}, "pin in use"),  # SDA of the bus on 4 and 5
+        ({"bus": "onewire", "pin": "<b>"}, "bad value: pin"),
+        ({"bus": "onewire", "pin": 1e99}, "bad value: pin"),
+        ({"bus": "spi"}, "bad value: bus"),
+        ({"bus": "i2c", "sda": 4, "scl": 7}, "scan.bus.scl: 7 is not an SCL pin of I2C0 (SDA 4)"),
+        (
+            {"bus": "i2c", "sda": 4, "scl": 5, "freq": -1},
+            "scan.bus.freq: -1 is not in 10000-400000",
+        ),
+    ],
+)
+def test_scan_refusals(
+    cellar: SimNode, observer: Observer, fields: dict[str, Any], error: str
+) -> None:
+    node = cellar
+    mark = observer.mark()
+    n = node.command(observer, "scan", **fields)
+    assert node.reply(observer, n, mark) == {"n": n, "ok": False, "error": error}
+
+
+@pytest.mark.parametrize(
+    ("sensors", "errors"),
+    [
+        (
+            [*AIR, {**AIR[0], "id": "air2", "bus": {**BUS, "freq": 400000}}],
+            [
+                "sensors[2].bus.freq: 400000 differs from 100000 of the bus on SDA 4 SCL 5",
+                "sensors[2].address: 0x62 used twice on the bus on SDA 4 SCL 5",
+            ],
+        ),
+        (
+            [*PROBES[:1], {**PROBES[1], "rom": ROMS[0]}],
+            [f"sensors[1].rom: {ROMS[0]} used twice on pin 22"],
+        ),
+        (
+            [*AIR[:1], {"id": "relay", "type": "relay", "pin": 5}],
+            ["sensors[1].pin: 5 used twice"],
+        ),
+        (
+            [{**PROBES[0], "rom": "28FF\n<script>"}],
+            ["sensors[0].rom: '28FF\\n<script>' is not a ROM code (16 hex digits)"],
+        ),
+        (
+            [{**AIR[0], "bus": [4, 5]}, {**AIR[1], "bus": {"sda": 8, "scl": 11}}],
+            [
+                "sensors[0].bus: expected an object",
+                "sensors[1].bus.scl: 11 is not an SCL pin of I2C0 (SDA 8)",
+            ],
+        ),
+    ],
+)
+def test_bad_bus_configurations_are_refused_and_the_node_runs_on(
+    cellar: SimNode, observer: Observer, sensors: list[dict[str, Any]], errors: list[str]
+) -> None:
+    node = cellar
+    mark = observer.mark()
+    node.push_config(observer, config(sensors, version=2))
+    state = observer.wait_json(node.topic("config/state"), since=mark)
+    assert state == {"version": 2, "ok": False, "errors": errors}
+    later = observer.mark()
+    assert observer.wait_json(node.topic("state/t1"), since=later) == {"temperature": 60.5}
