@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from microhome_tools.bench_ha import stop_process
+from microhome_tools.common import stop_process
 
 
 class SimNodes:
@@ -27,7 +27,7 @@ class SimNodes:
 
     def stop(self, node_id: str) -> None:
         process, log = self.processes.pop(node_id)
-        stop_process(process)
+        stop_process(process, 3)
         log.close()
 
 

@@ -389,7 +389,7 @@ class MicroHomeOptionsFlow(OptionsFlow):
         if self._peripherals:
             menu[1:1] = ["edit_peripheral", "remove_peripheral"]
         if self._filterable():
-            menu.insert(-2, "choose_filter")
+            menu.insert(menu.index("node_settings"), "choose_filter")
         return self.async_show_menu(step_id="init", menu_options=menu)
 
     async def async_step_profile(

@@ -15,6 +15,7 @@ from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     STATE_OFF,
     STATE_ON,
+    STATE_UNAVAILABLE,
     STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant
@@ -206,7 +207,7 @@ async def test_an_analog_input_reports_volts_and_a_calibrated_quantity(
     assert value.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
     fire("state/tank", {"error": "read failed"})  # a failed reading: no value, not a wrong one
     await hass.async_block_till_done()
-    assert hass.states.get(entity_id(hass, "sensor", "tank_value")).state == STATE_UNKNOWN
+    assert hass.states.get(entity_id(hass, "sensor", "tank_value")).state == STATE_UNAVAILABLE
 
 
 async def test_the_filters_step_sets_a_values_filters(
