@@ -7,7 +7,8 @@ import sys
 from binascii import unhexlify
 
 from home.board import PLATFORM
-from home.config import is_id, validate
+from home.check import is_id
+from home.config import validate
 from home.signing import Signer, check, key_id
 
 USED = ("keys", "signed", "rejected", "configs", "sensor_ids", "node_ids")

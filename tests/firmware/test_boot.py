@@ -3,6 +3,7 @@
 import time
 from typing import Any
 
+from custom_components.microhome import catalogue
 from tests.firmware.conftest import NodeFactory, online
 from tests.firmware.harness import Observer
 
@@ -26,7 +27,7 @@ def test_boot_publishes_online_announce_telemetry_and_logs(
         "mpy": announce["mpy"],
         "mac": announce["mac"],
         "ip": "127.0.0.1",
-        "caps": ["dht22", "motion", "led", "status_led", "relay"],
+        "caps": list(catalogue.TYPES),  # every type of the catalogue, in its order
         "cfg": 0,
         "key_id": vectors["keys"]["key_id"],
     }
