@@ -4,16 +4,16 @@
 # type -> (params as `param kind default low high` rows joined by `;`, pairs of
 #          params that must differ as `param param` rows): strings, not tuples of
 #          names, so that dropping the table leaves no interned names behind
-PARAMS = {
-    "dht22": ("interval i 30 2 86400", ""),
-    "motion": ("off_delay i 30 0 3600", ""),
-    "led": ("freq i 1000 100 40000", ""),
-    "status_led": ("", ""),
-    "relay": ("inverted b F 0 1;max_on i 0 0 86400", ""),
-    "binary_input": ("pull c none none/up/down 1;inverted b F 0 1;debounce_ms i 50 5 1000;events b F 0 1;long_ms i 1000 200 10000;double_ms i 400 100 2000", ""),
-    "pwm_output": ("freq i 1000 100 40000", ""),
-    "adc": ("interval i 30 2 86400;volts1 n 0.0 -1000000 1000000;value1 n 0.0 -1000000 1000000;volts2 n 3.3 -1000000 1000000;value2 n 3.3 -1000000 1000000", "volts1 volts2"),
-}
+PARAMS = dict(
+    dht22=("interval i 30 2 86400", ""),
+    motion=("off_delay i 30 0 3600", ""),
+    led=("freq i 1000 100 40000", ""),
+    status_led=("", ""),
+    relay=("inverted b F 0 1;max_on i 0 0 86400", ""),
+    binary_input=("pull c none none/up/down 1;inverted b F 0 1;debounce_ms i 50 5 1000;events b F 0 1;long_ms i 1000 200 10000;double_ms i 400 100 2000", ""),
+    pwm_output=("freq i 1000 100 40000", ""),
+    adc=("interval i 30 2 86400;volts1 n 0.0 -1000000 1000000;value1 n 0.0 -1000000 1000000;volts2 n 3.3 -1000000 1000000;value2 n 3.3 -1000000 1000000", "volts1 volts2"),
+)
 # platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are
 # the same as another's are the same object
 _RP2_IN = b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x1a\x1b\x1c\xff"

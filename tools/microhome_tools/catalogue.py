@@ -88,14 +88,14 @@ def config_table() -> str:
         "# type -> (params as `param kind default low high` rows joined by `;`, pairs of",
         "#          params that must differ as `param param` rows): strings, not tuples of",
         "#          names, so that dropping the table leaves no interned names behind",
-        "PARAMS = {",
+        "PARAMS = dict(",
     ]
     for kind in catalogue.TYPES.values():
         rows = ";".join(" ".join(_cell(cell) for cell in row) for row in _param_table(kind.params))
         pairs = ";".join(" ".join(pair) for pair in kind.distinct)
-        lines.append(f"    {_py(kind.key)}: {_py((rows, pairs))},")
+        lines.append(f"    {kind.key}={_py((rows, pairs))},")
     lines += [
-        "}",
+        ")",
         "# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are",
         "# the same as another's are the same object",
         "PINS = {",
