@@ -306,7 +306,6 @@ TYPES: Final[dict[str, PeripheralType]] = {
             name="DHT22 temperature and humidity",
             wiring="Data to the pin with a 10 kΩ pull-up to 3.3 V; VCC to 3.3 V, GND to GND.",
             role="io",
-            params=(_INTERVAL,),
             state=(
                 Field("temperature", "number", -40, 125),
                 Field("humidity", "number", 0, 100),
@@ -316,6 +315,7 @@ TYPES: Final[dict[str, PeripheralType]] = {
                 _measurement("temperature", "°C", precision=1),
                 _measurement("humidity", "%", precision=1),
             ),
+            params=(_INTERVAL,),
         ),
         PeripheralType(
             key="motion",

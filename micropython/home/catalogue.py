@@ -1,43 +1,22 @@
 # Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;
-# do not edit. Kinds: i int, b bool, n number, c choice (low: the choices).
+# do not edit. What a running node keeps; the rest, for checking a configuration, is
+# home/config_table.py. Kinds: i int, b bool, n number.
 NAMES = ("dht22", "motion", "led", "status_led", "relay", "binary_input", "pwm_output", "adc", "aht20", "sht3x", "sht4x", "bme280", "bh1750", "scd4x", "ds18b20")
-# type -> (pin role, ((param, kind, default, low, high), ...),
-#          ((set field, kind, low, high), ...), at most one per node,
-#          the values filters may apply to, ((param, param that must differ), ...))
+# type -> (pin role, at most one per node, ((set field, kind, low, high), ...))
 TYPES = {
-    "dht22": ("io", (("interval", "i", 30, 2, 86400),), (), 0, ("temperature", "humidity"), ()),
-    "motion": ("in", (("off_delay", "i", 30, 0, 3600),), (), 0, (), ()),
-    "led": ("pwm", (("freq", "i", 1000, 100, 40000),), (("on", "b", None, None), ("brightness", "i", 0, 255), ("transition", "n", 0, 60)), 0, (), ()),
-    "status_led": ("out", (), (("on", "b", None, None),), 1, (), ()),
-    "relay": ("out", (("inverted", "b", False, 0, 1), ("max_on", "i", 0, 0, 86400)), (("on", "b", None, None),), 0, (), ()),
-    "binary_input": ("in", (("pull", "c", "none", ("none", "up", "down"), 1), ("inverted", "b", False, 0, 1), ("debounce_ms", "i", 50, 5, 1000), ("events", "b", False, 0, 1), ("long_ms", "i", 1000, 200, 10000), ("double_ms", "i", 400, 100, 2000)), (), 0, (), ()),
-    "pwm_output": ("pwm", (("freq", "i", 1000, 100, 40000),), (("duty", "n", 0, 100),), 0, (), ()),
-    "adc": ("adc", (("interval", "i", 30, 2, 86400), ("volts1", "n", 0.0, -1000000, 1000000), ("value1", "n", 0.0, -1000000, 1000000), ("volts2", "n", 3.3, -1000000, 1000000), ("value2", "n", 3.3, -1000000, 1000000)), (), 0, ("voltage", "value"), (("volts1", "volts2"),)),
-    "aht20": ("io", (("interval", "i", 30, 2, 86400), ("model", "c", "aht20", ("aht20", "aht10"), 1)), (), 0, ("temperature", "humidity"), ()),
-    "sht3x": ("io", (("interval", "i", 30, 2, 86400),), (), 0, ("temperature", "humidity"), ()),
-    "sht4x": ("io", (("interval", "i", 30, 2, 86400),), (), 0, ("temperature", "humidity"), ()),
-    "bme280": ("io", (("interval", "i", 30, 2, 86400), ("model", "c", "bme280", ("bme280", "bmp280"), 1)), (), 0, ("temperature", "humidity", "pressure"), ()),
-    "bh1750": ("io", (("interval", "i", 30, 2, 86400),), (), 0, ("illuminance",), ()),
-    "scd4x": ("io", (("interval", "i", 30, 2, 86400),), (), 0, ("temperature", "humidity"), ()),
-    "ds18b20": ("io", (("interval", "i", 30, 2, 86400),), (), 0, ("temperature",), ()),
-}
-# a value's filter settings (docs/protocol.md, Filters), as the parameters above
-FILTER = (("window", "i", 1, 1, 16), ("average", "c", "median", ("median", "mean"), 1), ("raw1", "n", 0, -1000000, 1000000), ("ref1", "n", 0, -1000000, 1000000), ("raw2", "n", 1, -1000000, 1000000), ("ref2", "n", 1, -1000000, 1000000), ("offset", "n", 0, -1000000, 1000000), ("delta", "n", 0, 0, 1000000), ("heartbeat", "i", 0, 0, 86400))
-FILTER_DISTINCT = (("raw1", "raw2"),)
-# the types on a bus (their checks and table: home/busconfig.py, catalogue_bus.py)
-ON_BUS = ("aht20", "sht3x", "sht4x", "bme280", "bh1750", "scd4x", "ds18b20")
-# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are
-# the same as another's are the same object
-_RP2_IN = b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x1a\x1b\x1c\xff"
-_RP2_ADC = b"\x1a\x1b\x1c"
-_ESP32_IN = b"\x00\x01\x02\x03\x04\x05\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x15\x16\x17\x19\x1a\x1b\x20\x21\x22\x23\x24\x25\x26\x27"
-_ESP32_IO = b"\x00\x01\x02\x03\x04\x05\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x15\x16\x17\x19\x1a\x1b\x20\x21"
-_ESP32_ADC = b"\x20\x21\x22\x23\x24\x25\x26\x27"
-_UNIX_IN = b"\x00\x01\x02\x03\x04\x05\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x15\x16\x17\x19\x1a\x1b\x20\x21\x22\x23\x24\x25\x26\x27\xff"
-_UNIX_IO = b"\x00\x01\x02\x03\x04\x05\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x15\x16\x17\x19\x1a\x1b\x20\x21\xff"
-_UNIX_ADC = b"\x1a\x1b\x1c\x20\x21\x22\x23\x24\x25\x26\x27"
-PINS = {
-    "rp2": {"in": _RP2_IN, "io": _RP2_IN, "out": _RP2_IN, "pwm": _RP2_IN, "adc": _RP2_ADC},
-    "esp32": {"in": _ESP32_IN, "io": _ESP32_IO, "out": _ESP32_IO, "pwm": _ESP32_IO, "adc": _ESP32_ADC},
-    "unix": {"in": _UNIX_IN, "io": _UNIX_IO, "out": _UNIX_IO, "pwm": _UNIX_IO, "adc": _UNIX_ADC},
+    "dht22": ("io", 0, ()),
+    "motion": ("in", 0, ()),
+    "led": ("pwm", 0, (("on", "b", None, None), ("brightness", "i", 0, 255), ("transition", "n", 0, 60))),
+    "status_led": ("out", 1, (("on", "b", None, None),)),
+    "relay": ("out", 0, (("on", "b", None, None),)),
+    "binary_input": ("in", 0, ()),
+    "pwm_output": ("pwm", 0, (("duty", "n", 0, 100),)),
+    "adc": ("adc", 0, ()),
+    "aht20": ("io", 0, ()),
+    "sht3x": ("io", 0, ()),
+    "sht4x": ("io", 0, ()),
+    "bme280": ("io", 0, ()),
+    "bh1750": ("io", 0, ()),
+    "scd4x": ("io", 0, ()),
+    "ds18b20": ("io", 0, ()),
 }

@@ -1,21 +1,12 @@
-# Checks a whole `config/set` body (docs/protocol.md, "Configuration limits") against the
-# catalogue table generated from the integration's catalogue (home/catalogue.py).
-from home.board import PLATFORM
+# Checks a whole `config/set` body (docs/protocol.md, "Configuration limits"). The checks
+# (home/check.py, home/busconfig.py for devices on buses) and their tables (home/config_table.py,
+# home/catalogue_bus.py, generated from the integration's catalogue) are imported only while a
+# configuration is checked, then dropped: a running node keeps `fits` (the `set` commands'
+# check) and this.
+import gc
 import sys
 
-from home.catalogue import FILTER, FILTER_DISTINCT, NAMES, ON_BUS, PINS, TYPES
-from home.log import LEVELS
-
-_PINS = PINS.get(PLATFORM, {})
-
-
-def is_id(s, chars, longest):
-    if type(s) is not str or not 1 <= len(s) <= longest:
-        return False
-    for c in s:
-        if not ("a" <= c <= "z" or "0" <= c <= "9" or c in chars):
-            return False
-    return True
+_DROP = ("home.check", "home.config_table", "home.busconfig", "home.catalogue_bus")
 
 
 def fits(kind, value, low, high):
@@ -28,157 +19,28 @@ def fits(kind, value, low, high):
     return low is None or low <= value <= high
 
 
-def _pin_in(pin, role):
-    """Whether the pin may take role here (the table lists GPIO numbers; 255 stands for LED)."""
-    number = 255 if pin == "LED" else pin if 0 <= pin < 255 else -1
-    return number >= 0 and number in _PINS.get(role, b"")
+def load_checks():
+    """home.check, and whether it was loaded already (then drop_checks leaves it)."""
+    kept = _DROP[0] in sys.modules
+    return __import__(_DROP[0], None, None, ("run",)), kept
 
 
-def pin_error(kind, pin):
-    """Why `pin` cannot serve a peripheral of type `kind` on this platform, or None."""
-    if type(pin) is not int and pin != "LED":
-        return '%r is not a GPIO number or "LED"' % (pin,)
-    role = TYPES[kind][0]
-    if _pin_in(pin, role):
-        return None
-    if role == "adc":
-        return "%s is not an analog input on %s" % (pin, PLATFORM)
-    if _pin_in(pin, "in"):
-        return "%s is input-only, a %s needs an output" % (pin, kind)
-    return "%s is not a usable pin on %s" % (pin, PLATFORM)
-
-
-def _int(cfg, name, low, high, errors, path=""):
-    if name not in cfg:
-        errors.append("%s%s: missing" % (path, name))
-        return
-    value = cfg[name]
-    if type(value) is not int:
-        errors.append("%s%s: expected int, got %r" % (path, name, value))
-    elif not low <= value <= high:
-        errors.append("%s%s: %d is not in %d-%d" % (path, name, value, low, high))
-
-
-def _params(spec, params, distinct, path, errors):
-    """Check a peripheral's parameters (or a value's filter settings); a missing one gets its
-    default."""
-    had = len(errors)
-    for name, kind, default, low, high in params:
-        if name not in spec:
-            spec[name] = default
-        value = spec[name]
-        where = "%s.%s: " % (path, name)
-        if kind == "c":
-            if type(value) is not str or value not in low:
-                errors.append("%s%r is not one of %s" % (where, value, ", ".join(low)))
-        elif kind == "b" or type(value) not in ((int,) if kind == "i" else (int, float)):
-            if not fits(kind, value, None, None):
-                word = "bool" if kind == "b" else "int" if kind == "i" else "number"
-                errors.append("%sexpected %s, got %r" % (where, word, value))
-        elif not low <= value <= high:
-            errors.append("%s%r is not in %s-%s" % (where, value, low, high))
-    if len(errors) == had:
-        for first, second in distinct:
-            if spec[first] == spec[second]:
-                errors.append("%s.%s: must differ from %s" % (path, second, first))
-
-
-def _filters(filters, kind, values, path, errors):
-    """Check a peripheral's `filters`: value -> its settings (docs/protocol.md, Filters)."""
-    if type(filters) is not dict:
-        errors.append(path + ": expected an object")
-        return
-    known = [row[0] for row in FILTER]
-    for value, settings in filters.items():
-        where = "%s.%s" % (path, value)
-        if value not in values:
-            names = ", ".join(values) or "none"
-            errors.append("%s: not a filterable value of %s (%s)" % (where, kind, names))
-        elif type(settings) is not dict:
-            errors.append(where + ": expected an object")
-        else:
-            for key in settings:
-                if key not in known:
-                    errors.append("%s.%s: unknown setting" % (where, key))
-            _params(settings, FILTER, FILTER_DISTINCT, where, errors)
+def drop_checks():
+    package = sys.modules["home"]
+    for name in _DROP:
+        sys.modules.pop(name, None)
+        try:
+            delattr(package, name[5:])
+        except AttributeError:
+            pass
+    gc.collect()
 
 
 def validate(cfg):
     """Every problem with the body, each starting with its field's path; [] if it is good."""
-    if type(cfg) is not dict:
-        return ["config: expected an object"]
-    errors = []
-    _int(cfg, "n", 0, 1 << 62, errors)
-    _int(cfg, "version", 0, 1 << 62, errors)
-    _int(cfg, "telemetry_interval", 5, 86400, errors)
-    name = cfg.get("name")
-    if type(name) is not str:
-        errors.append("name: expected str, got %r" % (name,))
-    elif len(name) > 32:
-        errors.append("name: longer than 32 characters")
-    level = cfg.get("log_level")
-    if type(level) is not str or len(level) != 1 or level not in LEVELS:
-        errors.append("log_level: %r is not one of %s" % (level, " ".join(LEVELS)))
-    sensors = cfg.get("sensors")
-    if type(sensors) is not list:
-        errors.append("sensors: expected a list")
-        return errors
-    if len(sensors) > 16:
-        errors.append("sensors: more than 16")
-    kept = "home.busconfig" in sys.modules  # imported by the caller, which keeps it
-    ids = []
-    taken = {}  # pin -> its owner: a peripheral's index, an I2C bus's (sda, scl), a 1-Wire pin
-    buses = {}  # (sda, scl) -> (freq, addresses)
-    roms = []
-    singles = []
-    for i, sensor in enumerate(sensors):
-        path = "sensors[%d]" % i
-        if type(sensor) is not dict:
-            errors.append(path + ": expected an object")
-            continue
-        sid = sensor.get("id")
-        if not is_id(sid, "_", 16):
-            errors.append("%s.id: %r is not a sensor id ([a-z0-9_]{1,16})" % (path, sid))
-        elif sid in ids:
-            errors.append("%s.id: %s used twice" % (path, sid))
-        else:
-            ids.append(sid)
-        kind = sensor.get("type")
-        entry = TYPES.get(kind) if type(kind) is str else None
-        if not entry:
-            errors.append("%s.type: %r is not one of %s" % (path, kind, ", ".join(NAMES)))
-            continue
-        if entry[3]:
-            if kind in singles:
-                errors.append("%s.type: only one %s" % (path, kind))
-            singles.append(kind)
-        if kind not in ON_BUS:
-            pin = sensor.get("pin")
-            why = pin_error(kind, pin)
-            if why:
-                errors.append("%s.pin: %s" % (path, why))
-            elif taken.setdefault(pin, i) != i:
-                errors.append("%s.pin: %s used twice" % (path, pin))
-        else:
-            bus_checks().attach(sensor, kind, path, errors, taken, buses, roms)
-        _params(sensor, entry[1], entry[5], path, errors)
-        if "filters" in sensor:
-            _filters(sensor["filters"], kind, entry[4], path + ".filters", errors)
-    if not kept:
-        drop_bus_checks()
-    return errors
-
-
-def bus_checks():
-    """home.busconfig, the checks of devices on buses: imported for a configuration that has
-    some, and dropped after it (the heap holds it only while a configuration is checked)."""
-    return __import__("home.busconfig", None, None, ("attach",))
-
-
-def drop_bus_checks():
-    for name in ("busconfig", "catalogue_bus"):
-        if sys.modules.pop("home." + name, None):
-            try:
-                delattr(sys.modules["home"], name)
-            except AttributeError:
-                pass
+    check, kept = load_checks()
+    try:
+        return check.run(cfg, fits)
+    finally:
+        if not kept:
+            drop_checks()

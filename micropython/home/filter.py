@@ -2,8 +2,11 @@
 # last `window` readings, the line through (raw1, ref1) and (raw2, ref2), the offset; then the
 # value is published only when it moved by at least `delta` since it was last published, or
 # `heartbeat` s passed. Imported only by a node whose configuration uses filters. The settings
-# come checked and completed with their defaults by home/config.py.
+# come checked and completed with their defaults by check(), which home/check.py calls for a
+# configuration with filters.
 from time import ticks_diff, ticks_ms
+
+from home.filter_table import FILTER, FILTER_DISTINCT, FILTERABLE
 
 _LIMIT = 1e15  # a filtered value beyond this (or not a number at all) is never published
 
@@ -85,3 +88,25 @@ class Filtered:
                 due = True
             state[key] = value.sent
         return state if due else None
+
+
+def check(filters, kind, path, errors, params, fits):
+    """Check a peripheral's `filters`: value -> its settings, each completed with its default by
+    params (home/check.py's check of parameters, which takes fits)."""
+    if type(filters) is not dict:
+        errors.append(path + ": expected an object")
+        return
+    values = FILTERABLE.get(kind, ())
+    known = [row[0] for row in FILTER]
+    for value, settings in filters.items():
+        where = "%s.%s" % (path, value)
+        if value not in values:
+            names = ", ".join(values) or "none"
+            errors.append("%s: not a filterable value of %s (%s)" % (where, kind, names))
+        elif type(settings) is not dict:
+            errors.append(where + ": expected an object")
+        else:
+            for key in settings:
+                if key not in known:
+                    errors.append("%s.%s: unknown setting" % (where, key))
+            params(settings, FILTER, FILTER_DISTINCT, where, errors, fits)

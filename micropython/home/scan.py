@@ -2,7 +2,7 @@
 # {"cmd": "scan", "bus": "onewire", "pin": 22} -> found: the ROM codes (hex) with valid CRCs
 # {"cmd": "scan", "bus": "i2c", "sda": 4, "scl": 5, "freq": 100000} -> found: the addresses
 # Imported for a scan only; a pin another peripheral holds is refused.
-from home.config import bus_checks, drop_bus_checks, pin_error
+from home.config import drop_checks, load_checks
 
 
 def _held(home, pins, kind):
@@ -29,7 +29,11 @@ def scan(home, cmd):
     kind = cmd.get("bus")
     if kind == "onewire":
         pin = cmd.get("pin")
-        if pin_error("ds18b20", pin):
+        check, kept = load_checks()
+        bad = check.pin_error(check._BOARD_PINS, "ds18b20", pin)
+        if not kept:
+            drop_checks()
+        if bad:
             return "bad value: pin"
         if _held(home, (pin,), kind):
             return "pin in use"
@@ -40,8 +44,13 @@ def scan(home, cmd):
         return "bad value: bus"
     spec = {"bus": {"sda": cmd.get("sda"), "scl": cmd.get("scl"), "freq": cmd.get("freq", 100000)}}
     errors = []
-    bus_checks()._i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
-    drop_bus_checks()
+    check, kept = load_checks()
+    from home.busconfig import _i2c
+
+    _i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
+    del _i2c
+    if not kept:
+        drop_checks()
     if errors:
         return errors[0]
     sda, scl = spec["bus"]["sda"], spec["bus"]["scl"]

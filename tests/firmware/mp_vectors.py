@@ -8,7 +8,8 @@ from binascii import unhexlify
 
 import home.busconfig  # noqa: F401 (kept: compiled from source once, not per configuration)
 from home.board import PLATFORM
-from home.config import is_id, validate
+from home.check import is_id
+from home.config import validate
 from home.signing import Signer, check, key_id
 
 USED = ("keys", "signed", "rejected", "configs", "sensor_ids", "node_ids")

@@ -144,3 +144,22 @@ def test_a_button_tells_its_events_once_and_never_retained(
         assert kept.retain and kept.json() == {"on": False}
     finally:
         late.close()
+
+
+def test_a_pwm_output_applies_its_duty_at_once(start_node: NodeFactory, observer: Observer) -> None:
+    node = start_node()
+    online(observer, node)
+    config = {**RELAYS, "sensors": [{"id": "dosing", "type": "pwm_output", "pin": 14}]}
+    node.push_config(observer, config)
+    assert observer.wait_json(node.topic("config/state"))["ok"]
+    assert observer.wait_json(node.topic("state/dosing")) == {"duty": 0}
+    mark = observer.mark()
+    n = node.command(observer, "set", id="dosing", duty=42.5)
+    assert node.reply(observer, n, mark)["ok"]
+    assert observer.wait_json(node.topic("state/dosing"), since=mark) == {"duty": 42.5}
+    assert node.hw_out()["pwm"]["14"] == {"duty_u16": 27852, "freq": 1000}
+    for bad in (101, -1, "50", True):
+        mark = observer.mark()
+        n = node.command(observer, "set", id="dosing", duty=bad)
+        assert node.reply(observer, n, mark)["error"] == "bad value: duty"
+    assert node.hw_out()["pwm"]["14"]["duty_u16"] == 27852, "a refused duty changes nothing"

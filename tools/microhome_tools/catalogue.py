@@ -17,6 +17,10 @@ from microhome_tools.common import INTEGRATION_DIR, integration_module
 
 FIRMWARE_TABLE = Path("home") / "catalogue.py"
 BUS_TABLE = Path("home") / "catalogue_bus.py"
+# The filters' table: imported by the node only to check a configuration that has filters.
+FILTER_TABLE = Path("home") / "filter_table.py"
+# Parameters and pins: imported by the node only while it checks a configuration.
+CONFIG_TABLE = Path("home") / "config_table.py"
 STRINGS_FILES = (INTEGRATION_DIR / "strings.json", INTEGRATION_DIR / "translations" / "en.json")
 PROTOCOL_DOC = REPO / "docs" / "protocol.md"
 README = REPO / "README.md"
@@ -57,34 +61,43 @@ def _param_table(params: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def firmware_table() -> str:
-    """The text of micropython/home/catalogue.py."""
+    """The text of micropython/home/catalogue.py: what a running node keeps."""
     catalogue = integration_module("catalogue")
     lines = [
         "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
-        "# do not edit. Kinds: i int, b bool, n number, c choice (low: the choices).",
+        "# do not edit. What a running node keeps; the rest, for checking a configuration, is",
+        "# home/config_table.py. Kinds: i int, b bool, n number.",
         f"NAMES = {_py(tuple(catalogue.TYPES))}",
-        "# type -> (pin role, ((param, kind, default, low, high), ...),",
-        "#          ((set field, kind, low, high), ...), at most one per node,",
-        "#          the values filters may apply to, ((param, param that must differ), ...))",
+        "# type -> (pin role, at most one per node, ((set field, kind, low, high), ...))",
         "TYPES = {",
     ]
     for kind in catalogue.TYPES.values():
         fields = tuple((f.key, _KINDS[f.kind], f.low, f.high) for f in kind.set_fields)
-        entry = (
-            kind.role,
-            _param_table(kind.params),
-            fields,
-            int(kind.single),
-            kind.filterable,
-            kind.distinct,
-        )
-        lines.append(f"    {_py(kind.key)}: {_py(entry)},")
+        lines.append(f"    {_py(kind.key)}: {_py((kind.role, int(kind.single), fields))},")
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def config_table() -> str:
+    """The text of micropython/home/config_table.py: imported while a configuration is
+    checked, then dropped."""
+    catalogue = integration_module("catalogue")
+    lines = [
+        "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
+        "# do not edit. Imported with home/check.py while a configuration is checked, then",
+        "# dropped. Kinds: i int, b bool (T, F), n number, c choice (low: the choices, /).",
+        "# type -> (params as `param kind default low high` rows joined by `;`, pairs of",
+        "#          params that must differ as `param param` rows): strings, not tuples of",
+        "#          names, so that dropping the table leaves no interned names behind",
+        "PARAMS = dict(",
+    ]
+    for kind in catalogue.TYPES.values():
+        rows = ";".join(" ".join(_cell(cell) for cell in row) for row in _param_table(kind.params))
+        pairs = ";".join(" ".join(pair) for pair in kind.distinct)
+        lines.append(f"    {kind.key}={_py((rows, pairs))},")
     on_bus = tuple(key for key, kind in catalogue.TYPES.items() if kind.bus)
     lines += [
-        "}",
-        "# a value's filter settings (docs/protocol.md, Filters), as the parameters above",
-        f"FILTER = {_py(_param_table(catalogue.FILTER_PARAMS))}",
-        f"FILTER_DISTINCT = {_py(catalogue.FILTER_DISTINCT)}",
+        ")",
         f"# the types on a bus (their checks and table: home/busconfig.py, {BUS_TABLE.name})",
         f"ON_BUS = {_py(on_bus)}",
         "# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are",
@@ -134,15 +147,47 @@ def bus_table() -> str:
     return "\n".join(lines)
 
 
-def _tables() -> dict[Path, str]:
-    return {FIRMWARE_TABLE: firmware_table(), BUS_TABLE: bus_table()}
+def filter_table() -> str:
+    """The text of micropython/home/filter_table.py."""
+    catalogue = integration_module("catalogue")
+    filterable = {key: kind.filterable for key, kind in catalogue.TYPES.items() if kind.filterable}
+    return "\n".join(
+        [
+            "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
+            "# do not edit. Imported only to check a configuration with filters.",
+            "# type -> the values filters may apply to",
+            f"FILTERABLE = {{{', '.join(f'{_py(k)}: {_py(v)}' for k, v in filterable.items())}}}",
+            "# a value's filter settings (protocol.md, Filters): (key, kind, default, low, high)",
+            f"FILTER = {_py(_param_table(catalogue.FILTER_PARAMS))}",
+            f"FILTER_DISTINCT = {_py(catalogue.FILTER_DISTINCT)}",
+            "",
+        ]
+    )
+
+
+def _cell(value: Any) -> str:
+    """One cell of a parameter row in home/config_table.py."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, tuple):
+        return "/".join(value)
+    return str(value)
+
+
+def _firmware_tables() -> dict[Path, str]:
+    return {
+        FIRMWARE_TABLE: firmware_table(),
+        CONFIG_TABLE: config_table(),
+        FILTER_TABLE: filter_table(),
+        BUS_TABLE: bus_table(),
+    }
 
 
 def write_firmware_table(src: Path = FIRMWARE_DIR) -> bool:
-    """Write the firmware tables under src; True if one changed."""
+    """Write the firmware's generated tables under src; True if one changed."""
     changed = False
-    for name, text in _tables().items():
-        target = src / name
+    for path, text in _firmware_tables().items():
+        target = src / path
         if not (target.exists() and target.read_text() == text):
             target.write_text(text)
             changed = True
@@ -473,8 +518,8 @@ def _dump(data: dict[str, Any]) -> str:
 def stale() -> list[Path]:
     """The generated files that do not match the catalogue."""
     found = []
-    for name, text in _tables().items():
-        table = FIRMWARE_DIR / name
+    for path, text in _firmware_tables().items():
+        table = FIRMWARE_DIR / path
         if not table.exists() or table.read_text() != text:
             found.append(table)
     for path in STRINGS_FILES:
@@ -489,12 +534,9 @@ def stale() -> list[Path]:
 
 def write() -> list[Path]:
     """Regenerate every generated file; the ones that changed."""
-    changed = [
-        FIRMWARE_DIR / name
-        for name, text in _tables().items()
-        if not (FIRMWARE_DIR / name).exists() or (FIRMWARE_DIR / name).read_text() != text
-    ]
-    write_firmware_table()
+    changed = []
+    if write_firmware_table():
+        changed += [FIRMWARE_DIR / path for path in _firmware_tables()]
     for path in STRINGS_FILES:
         text = path.read_text()
         new = _dump(strings(json.loads(text)))

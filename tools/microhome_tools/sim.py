@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.catalogue import write_firmware_table
