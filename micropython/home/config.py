@@ -28,11 +28,11 @@ def load_checks():
 def drop_checks():
     package = sys.modules["home"]
     for name in _DROP:
-        sys.modules.pop(name, None)
-        try:
-            delattr(package, name[5:])
-        except AttributeError:
-            pass
+        if sys.modules.pop(name, None) is not None:
+            try:
+                delattr(package, name[5:])
+            except (AttributeError, KeyError):
+                pass
     gc.collect()
 
 

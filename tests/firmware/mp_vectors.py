@@ -16,7 +16,7 @@ USED = ("keys", "signed", "rejected", "configs", "sensor_ids", "node_ids")
 
 with open(sys.argv[1]) as f:
     vectors = json.load(f)
-# Only what the firmware checks is kept: the vectors are large for a 96K heap.
+# Only what the firmware checks is kept: the vectors are large.
 for name in [name for name in vectors if name not in USED]:
     del vectors[name]
 gc.collect()
