@@ -17,6 +17,7 @@ from custom_components.microhome.client import (
     NodeClient,
     NodeOffline,
     NoReply,
+    Router,
 )
 
 NODE = "mh-a1b2c3"
@@ -206,5 +207,56 @@ def test_config_sent_again_once_a_node_back_from_a_power_cut_takes_it() -> None:
         await asyncio.sleep(1.2)
         assert len(broker.sent) == 2  # it runs version 7: nothing more
         client.stop()
+
+    run(scenario())
+
+
+def test_router_hands_each_node_its_own_messages_and_what_came_before() -> None:
+    """One subscription per kind for all nodes: the router dispatches by topic and replays
+    the last retained message of each topic to a node that starts later."""
+
+    async def scenario() -> None:
+        router = Router()
+
+        async def subscribe(topic: str, handler: Any) -> Any:
+            return router.subscribe(topic, handler)
+
+        def deliver(topic: str, payload: str | bytes) -> None:
+            router.dispatch(Msg(topic, payload))
+
+        huge = json.dumps({"temperature": 1.0, "pad": "x" * protocol.MAX_PAYLOAD_BYTES})
+        deliver(f"microhome/{NODE}/status", "online")
+        deliver(f"microhome/{NODE}/state/climate", '{"temperature": 20.5, "humidity": 40}')
+        deliver(f"microhome/{NODE}/state/lamp", '{"on": true, "brightness": 9}')
+        deliver(f"microhome/{NODE}/state/lamp", "")  # the retained state emptied: forgotten
+        deliver(f"microhome/{NODE}/telemetry", json.dumps({"uptime": 5}))  # not retained
+        deliver("microhome/other/status", "offline")
+        deliver(f"microhome/{NODE}/state/climate/x", "{}")  # not a state topic
+
+        async def started() -> NodeClient:
+            client = NodeClient(
+                NODE, KEY, Broker().publish, subscribe, config=lambda: CONFIG, last_n={}
+            )
+            await client.start()
+            return client
+
+        client = await started()
+        assert client.online
+        assert client.states["climate"].values == {"temperature": 20.5, "humidity": 40}
+        assert set(client.states) == {"climate"}
+        assert client.telemetry is None
+        deliver(f"microhome/{NODE}/state/climate", huge)  # too big: dropped, and not kept
+        deliver("microhome/other/status", "online")
+        assert client.online
+        assert client.states["climate"].values["temperature"] == 20.5
+        client.stop()
+        assert router.idle
+        later = await started()
+        assert later.online
+        assert "climate" not in later.states  # the last message on it was too big to keep
+        later.stop()
+        router.clear()
+        again = await started()
+        assert not again.online
 
     run(scenario())

@@ -151,6 +151,23 @@ async def test_unload_releases_everything(
     )
 
 
+async def test_nodes_keep_their_messages_when_mqtt_is_reloaded(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """The MQTT integration reloaded (a changed broker setting) drops its subscriptions: the
+    nodes' shared ones are made again on the new client, and nothing kept from before is
+    replayed from the old one."""
+    node = loaded_entry.runtime_data
+    [mqtt_entry] = hass.config_entries.async_entries(mqtt.DOMAIN)
+    assert await hass.config_entries.async_reload(mqtt_entry.entry_id)
+    await hass.async_block_till_done()
+    fire("status", "offline")
+    fire("state/pir", {"motion": True})
+    await hass.async_block_till_done()
+    assert node.online is False
+    assert node.states["pir"].values == {"motion": True}
+
+
 async def test_a_node_set_up_later_gets_its_retained_messages(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:

@@ -313,7 +313,8 @@ class Bench:
         """Confirm MicroHome's discovery flows (the user's click), then give each node sensors.
 
         The sensors are set the way the options flow saves them (next_options), so the entry's
-        update listener pushes the signed configuration to the node.
+        update listener pushes the signed configuration to the node. Each click is a request of
+        its own in Home Assistant: the loop runs other work between them.
         """
         from custom_components.microhome.config_flow import next_options  # noqa: PLC0415
 
@@ -327,6 +328,7 @@ class Bench:
                     entries.async_update_entry(
                         entry, options=next_options(entry, sensors=[dict(s) for s in SENSORS])
                     )
+                await asyncio.sleep(0)
 
     async def add_microhome(self, ids: list[str], within: float) -> tuple[float, list[str]]:
         """Announce stand-ins, confirm their flows, wait until every lamp is live.

@@ -186,6 +186,7 @@ def render(document: dict[str, Any]) -> str:
         ]
     for key, title in (
         ("firmware", "Firmware alone (MicroHome only, real micropython on mosquitto)"),
+        ("heap", "Smallest heap for each job (MicroHome only, 4 KB steps)"),
         ("bundle", "Firmware bundle"),
     ):
         if measured := document.get(key):
@@ -294,6 +295,12 @@ def measured_rows(document: dict[str, Any]) -> list[list[str]]:
                  firmware["light_command_to_echo_ms"]["median"]),
             )
         ]  # fmt: skip
+    if heap := document.get("heap"):
+        rows += [
+            [f"smallest heap, {heap['bits']}-bit build: {job}", str(found), "—", "—", "—", "—"]
+            for job, found in heap.items()
+            if job not in ("micropython", "bits")
+        ]
     if bundle := document.get("bundle"):
         rows.append(
             [f"firmware bundle ({bundle['version']}): modules, KB of `.mpy` (KB in all)",
