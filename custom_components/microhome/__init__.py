@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -79,7 +80,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) ->
         discover = _discover_debouncer(hass)
         entry.async_on_unload(discover.async_cancel)
         await discover.async_call()
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # One platform at a time, yielding between them: setting up a node's entities is a
+    # stretch of tens of milliseconds that other nodes' states would wait behind.
+    for platform in PLATFORMS:
+        await hass.config_entries.async_forward_entry_setups(entry, (platform,))
+        await asyncio.sleep(0)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
 
