@@ -1,6 +1,7 @@
 """README's "Measured" comparison is the one the bench writes from benchmarks/results.json."""
 
 import json
+from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,41 @@ def test_a_readme_without_the_block_is_refused() -> None:
     document = json.loads((ROOT / "benchmarks" / "results.json").read_text())
     with pytest.raises(ValueError, match="measured"):
         bench_report.with_measured("# README\n", document)
+
+
+def test_a_partial_run_keeps_the_other_parts_figures(tmp_path: Path) -> None:
+    """`microhome bench --only scale` rewrites the scale figures and keeps every other part
+    of the results.json it writes over, naming the run each came from."""
+    full = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    parts = [part for part in bench_report.PARTS if part in full]
+    results = {part: full[part] for part in parts}
+    bench_report.write(Namespace(out=tmp_path), parts, results, full["machine"])
+    first = json.loads((tmp_path / "results.json").read_text())
+    scale = {"200": {"microhome": {"add_seconds": 1.5}, "peer": {"add_seconds": 1.25}}}
+    bench_report.write(Namespace(out=tmp_path), ["scale"], {"scale": scale}, full["machine"])
+    second = json.loads((tmp_path / "results.json").read_text())
+    assert second["scale"] == scale
+    assert second["parts"] == ["scale"]
+    kept = [part for part in parts if part != "scale"]
+    assert kept
+    for part in kept:
+        assert second[part] == full[part]
+        assert second["earlier_runs"][part] == {
+            "date": first["date"],
+            "command": first["command"],
+        }
+    markdown = (tmp_path / "RESULTS.md").read_text()
+    assert f"The {kept[0]} part is from an earlier run ({first['date']}" in markdown
+    # A third partial run still names the run that measured them, not the one in between.
+    bench_report.write(Namespace(out=tmp_path), ["scale"], {"scale": scale}, full["machine"])
+    third = json.loads((tmp_path / "results.json").read_text())
+    assert third["earlier_runs"] == second["earlier_runs"]
+
+
+def test_a_damaged_results_json_is_written_over(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text("{not json")
+    machine = json.loads((ROOT / "benchmarks" / "results.json").read_text())["machine"]
+    bench_report.write(Namespace(out=tmp_path), ["bundle"], {"bundle": {"modules": 1}}, machine)
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["bundle"] == {"modules": 1}
+    assert "earlier_runs" not in written

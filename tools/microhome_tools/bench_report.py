@@ -37,6 +37,10 @@ SCALE_ROWS = [
 ]
 
 
+# Every part `microhome bench --only` names, each a key of results.json.
+PARTS = ("bundle", "firmware", "logs", "heap", "tls", "compare", "scale")
+
+
 def default_out() -> Path:
     return repository_root() / "benchmarks"
 
@@ -45,13 +49,17 @@ def write(args: Any, chosen: list[str], results: dict[str, Any], machine: dict[s
     """Write both files into args.out (default: the checkout's benchmarks/); return the dir."""
     out: Path = args.out or default_out()
     out.mkdir(parents=True, exist_ok=True)
+    carried, earlier_runs = carried_over(out / "results.json", chosen)
     document = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine,
         "command": command_line(),
         "parts": chosen,
+        **carried,
         **results,
     }
+    if earlier_runs:
+        document["earlier_runs"] = earlier_runs
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
     markdown = out / "RESULTS.md"
     analysis = ""
@@ -64,6 +72,29 @@ def write(args: Any, chosen: list[str], results: dict[str, Any], machine: dict[s
         readme = repository_root() / "README.md"
         readme.write_text(with_measured(readme.read_text(), document))
     return out
+
+
+def carried_over(path: Path, chosen: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The parts of an earlier results.json that this run does not measure (`--only`), and
+    for each the run it came from (its date and command): a partial run keeps the others."""
+    try:
+        earlier = json.loads(path.read_text())
+    except OSError, ValueError:
+        return {}, {}
+    if not isinstance(earlier, dict):
+        return {}, {}
+    runs = earlier.get("earlier_runs") or {}
+    carried: dict[str, Any] = {}
+    earlier_runs: dict[str, dict[str, Any]] = {}
+    for part in PARTS:
+        if part in chosen or part not in earlier:
+            continue
+        carried[part] = earlier[part]
+        earlier_runs[part] = runs.get(part) or {
+            "date": earlier.get("date"),
+            "command": earlier.get("command"),
+        }
+    return carried, earlier_runs
 
 
 def command_line() -> str:
@@ -98,6 +129,14 @@ def render(document: dict[str, Any]) -> str:
         "",
         f"    {document['command']}",
         "",
+    ]
+    for part, run in (document.get("earlier_runs") or {}).items():
+        lines += [
+            f"The {part} part is from an earlier run ({run.get('date')}; this run did not "
+            f"measure it): `{run.get('command')}`.",
+            "",
+        ]
+    lines += [
         "One Home Assistant core (in the bench process, real `mqtt` integration, MicroHome "
         "from this checkout) and one mosquitto for the whole run. The peer is what a user would "
         "otherwise make: HA's own MQTT discovery entities (a JSON-schema light with brightness, "
