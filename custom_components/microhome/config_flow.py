@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
@@ -32,7 +31,6 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.helpers.translation import async_get_translations
-from homeassistant.util.hass_dict import HassKey
 
 from . import catalogue, const, protocol
 from .client import CommandError, NodeOffline
@@ -172,10 +170,6 @@ async def _new_options(
         return {}, {CONF_PROFILE: "profile_unsuitable"}, {"errors": str(err)}
 
 
-# Discovery flows take turns, one a loop iteration (see MicroHomeConfigFlow._async_take_turn).
-_DISCOVERY_TURN: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_discovery_turn")
-
-
 class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a node: discovered from its MQTT announce, or by id."""
 
@@ -195,7 +189,6 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
         """A node's retained announce on `microhome/<id>/announce`."""
         if not discovery_info.payload:
             return self.async_abort(reason="empty_announce")
-        await self._async_take_turn()
         try:
             node_id = protocol.node_id_from_topic(discovery_info.topic)
             announce = protocol.parse_announce(discovery_info.payload, node_id)
@@ -217,20 +210,6 @@ class MicroHomeConfigFlow(ConfigFlow, domain=DOMAIN):
             "firmware": announce.fw,
         }
         return await self.async_step_discovery_confirm()
-
-    async def _async_take_turn(self) -> None:
-        """Wait for the discovery flows started before this one, then yield once.
-
-        MQTT hands a burst of retained announces (many nodes added, a restart) to the
-        discovery in one read, and each flow would run to its form within it: a long stretch
-        in which no state reaches Home Assistant. Taking turns, one flow runs per loop
-        iteration and other work runs between them.
-        """
-        turn = self.hass.data.get(_DISCOVERY_TURN)
-        if turn is None:
-            turn = self.hass.data[_DISCOVERY_TURN] = asyncio.Lock()
-        async with turn:
-            await asyncio.sleep(0)
 
     async def async_step_discovery_confirm(
         self, user_input: dict[str, Any] | None = None

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.microhome.const import DOMAIN
@@ -107,33 +107,6 @@ async def test_changed_announce_updates_entry(
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
     assert loaded_entry.data["announce"]["fw"] == "1.3.0"
     assert loaded_entry.data["announce"]["ip"] == "192.168.1.77"
-    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
-
-
-async def test_a_burst_of_announces_is_discovered_one_node_at_a_time(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, announce: dict[str, Any], fire: Fire
-) -> None:
-    """Many retained announces at once (nodes added, a restart) reach the discovery in one
-    MQTT callback: no flow runs inside it, and once the loop has run every new node has
-    its flow, the configured one none."""
-    ids = [f"mh-burst{index:02d}" for index in range(20)]
-    for node_id in ids:
-        payload = announce | {"id": node_id, "name": f"Node {node_id}"}
-        async_fire_mqtt_message(
-            hass, f"microhome/{node_id}/announce", json.dumps(payload), retain=True
-        )
-    fire("announce", announce | {"fw": "1.5.0"})
-    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
-    # Discovery flows start as background tasks.
-    await hass.async_block_till_done(wait_background_tasks=True)
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert sorted(flow["context"]["unique_id"] for flow in flows) == ids
-    assert {flow["step_id"] for flow in flows} == {"discovery_confirm"}
-    for flow in flows:
-        assert (
-            flow["context"]["title_placeholders"]["name"] == f"Node {flow['context']['unique_id']}"
-        )
-    assert loaded_entry.data["announce"]["fw"] == "1.5.0"
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
