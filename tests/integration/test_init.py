@@ -359,3 +359,32 @@ async def test_online_and_offline_logged(
     await hass.async_block_till_done()
     assert caplog.text.count("Node mh-a1b2c3 (Kitchen) is offline") == 1
     assert caplog.text.count("Node mh-a1b2c3 (Kitchen) is online") == 1
+
+
+async def test_other_nodes_states_show_while_a_node_is_being_set_up(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """A node's platforms are set up one at a time with the loop free between them: a
+    running node's state shows while a new node is half set up, not after all of it."""
+    new_id = "mh-new"
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=new_id,
+        title="New",
+        data={"node_id": new_id, "platform": "rp2"},
+        options=make_options(),
+    )
+    entry.add_to_hass(hass)
+    registry = er.async_get(hass)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    while registry.async_get_entity_id("light", DOMAIN, f"{new_id}_lamp") is None:
+        assert not setup.done()
+        await asyncio.sleep(0)
+    fire("state/climate", {"temperature": 31.5, "humidity": 40})
+    assert hass.states.get(entity_id(hass, "sensor", "climate_temperature")).state == "31.5"
+    assert registry.async_get_entity_id("update", DOMAIN, f"{new_id}_firmware") is None
+    assert not setup.done()
+    assert await setup
+    await hass.async_block_till_done()
+    assert registry.async_get_entity_id("update", DOMAIN, f"{new_id}_firmware") is not None
+    assert entry.state is ConfigEntryState.LOADED
