@@ -62,7 +62,11 @@ def test_a_partial_run_keeps_the_other_parts_figures(tmp_path: Path) -> None:
             "command": first["command"],
         }
     markdown = (tmp_path / "RESULTS.md").read_text()
-    assert f"The {kept[0]} part is from an earlier run ({first['date']}" in markdown
+    names = ", ".join(kept[:-1]) + " and " + kept[-1] if len(kept) > 1 else kept[0]
+    assert f"The {names} part" in markdown
+    assert f"from an earlier run ({first['date']}; this run did not measure them)" in markdown
+    assert f"`{first['command']}`" in bench_report.measured_table(second)
+    assert f"{kept[-1]} parts are" in markdown or f"{kept[0]} part is" in markdown
     # A third partial run still names the run that measured them, not the one in between.
     bench_report.write(Namespace(out=tmp_path), ["scale"], {"scale": scale}, full["machine"])
     third = json.loads((tmp_path / "results.json").read_text())

@@ -97,6 +97,20 @@ def carried_over(path: Path, chosen: list[str]) -> tuple[dict[str, Any], dict[st
     return carried, earlier_runs
 
 
+def earlier_runs(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The parts carried over from earlier runs, grouped by run: ("the logs and heap
+    parts are", date, command) each."""
+    by_run: dict[tuple[str, str], list[str]] = {}
+    for part, run in (document.get("earlier_runs") or {}).items():
+        by_run.setdefault((str(run.get("date")), str(run.get("command"))), []).append(part)
+    grouped = []
+    for (date, command), parts in by_run.items():
+        names = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        verb = "part is" if len(parts) == 1 else "parts are"
+        grouped.append((f"{names} {verb}", date, command))
+    return grouped
+
+
 def command_line() -> str:
     return "scripts/env microhome bench " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])
 
@@ -130,10 +144,10 @@ def render(document: dict[str, Any]) -> str:
         f"    {document['command']}",
         "",
     ]
-    for part, run in (document.get("earlier_runs") or {}).items():
+    for parts, date, command in earlier_runs(document):
         lines += [
-            f"The {part} part is from an earlier run ({run.get('date')}; this run did not "
-            f"measure it): `{run.get('command')}`.",
+            f"The {parts} from an earlier run ({date}; this run did not measure them): "
+            f"`{command}`.",
             "",
         ]
     lines += [
@@ -352,12 +366,17 @@ def measured_rows(document: dict[str, Any]) -> list[list[str]]:
 def measured_table(document: dict[str, Any]) -> str:
     """The README block between README_BEGIN and README_END (markers included)."""
     machine = document["machine"]
+    earlier = "".join(
+        f"; the {parts} from `{command}`, {date[:10]}"
+        for parts, date, command in earlier_runs(document)
+    )
     lines = [
         README_BEGIN,
         "",
         f"MicroHome beside Home Assistant's own MQTT entities, in one Home Assistant and one "
         f"mosquitto (`{document['command']}`, {document['date'][:10]}, {machine['cores']} "
-        f"cores; details and the method in [benchmarks/RESULTS.md](benchmarks/RESULTS.md)):",
+        f"cores{earlier}; details and the method in "
+        "[benchmarks/RESULTS.md](benchmarks/RESULTS.md)):",
         "",
         "| what | MicroHome | HA MQTT entities | ratio | target | met |",
         "|---|---|---|---|---|---|",
