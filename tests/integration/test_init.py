@@ -168,6 +168,19 @@ async def test_nodes_keep_their_messages_when_mqtt_is_reloaded(
     assert node.states["pir"].values == {"motion": True}
 
 
+def added_node(hass: HomeAssistant, node_id: str, title: str) -> MockConfigEntry:
+    """A second node's entry (with the sensors of make_options) added, not yet set up."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=node_id,
+        title=title,
+        data={"node_id": node_id, "platform": "rp2"},
+        options=make_options(),
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
 async def test_a_node_set_up_later_gets_its_retained_messages(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
@@ -180,14 +193,7 @@ async def test_a_node_set_up_later_gets_its_retained_messages(
     async_fire_mqtt_message(hass, f"{later_topic}/state/climate", "", retain=True)
     async_fire_mqtt_message(hass, f"{later_topic}/state/climate/extra", '{"x": 1}', retain=True)
     await hass.async_block_till_done()
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=later_id,
-        title="Later",
-        data={"node_id": later_id, "platform": "rp2"},
-        options=make_options(),
-    )
-    entry.add_to_hass(hass)
+    entry = added_node(hass, later_id, "Later")
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     later = entry.runtime_data
@@ -367,14 +373,7 @@ async def test_other_nodes_states_show_while_a_node_is_being_set_up(
     """A node's platforms are set up one at a time with the loop free between them: a
     running node's state shows while a new node is half set up, not after all of it."""
     new_id = "mh-new"
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=new_id,
-        title="New",
-        data={"node_id": new_id, "platform": "rp2"},
-        options=make_options(),
-    )
-    entry.add_to_hass(hass)
+    entry = added_node(hass, new_id, "New")
     registry = er.async_get(hass)
     setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
     while registry.async_get_entity_id("light", DOMAIN, f"{new_id}_lamp") is None:
