@@ -548,6 +548,36 @@ async def test_profile_edited_in_the_panel_from_one_of_its_nodes(
     assert fleet.configs("room-0") == []
 
 
+async def test_profile_taken_from_a_follower_keeps_what_that_follower_runs(
+    *,
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    fleet: Fleet,
+) -> None:
+    """The follower's configuration, overrides included, becomes the profile's; its overrides
+    are then cleared (the profile holds them), the other followers get them."""
+    client = await hass_ws_client(hass)
+    desk = await fleet.add_node("desk")
+    await call(
+        client,
+        type="microhome/nodes/apply_profile",
+        entry_ids=[desk.entry_id],
+        profile="room_sensor",
+        overrides={"desk": {"climate": {"pin": "GP2", "name": "Desk climate"}}},
+    )
+    fleet.mqtt_mock.async_publish.reset_mock()
+    result = await call(
+        client, type="microhome/profiles/update", profile="room_sensor", from_entry_id=desk.entry_id
+    )
+    assert result["results"]["desk"]["result"] == "pending"  # a new version, the same sensors
+    assert result["results"][NODE_ID]["result"] == "pending"
+    assert desk.options["overrides"] == {}
+    for node_id in (NODE_ID, "desk"):
+        (config,) = fleet.configs(node_id)
+        assert by_id(config)["climate"]["pin"] == 2
+    assert by_id(fleet.kitchen.options)["climate"]["name"] == "Desk climate"
+
+
 @pytest.mark.parametrize(
     ("changes", "code", "reason"),
     [

@@ -820,9 +820,13 @@ class MicroHomePanel extends HTMLElement {
     this._$("edit-name").value = profile.name;
     this._$("edit-interval").value = profile.telemetry_interval;
     this._$("edit-log-level").value = profile.log_level;
+    const sourceLabel = (node) => {
+      if (node.profile !== profile.id) return `From ${node.name} (its own configuration)`;
+      return Object.keys(node.overrides || {}).length ? `From ${node.name} (with its overrides)` : `From ${node.name}`;
+    };
     const sources = this._nodes
       .filter((node) => node.configured && node.platform === profile.platform)
-      .map((node) => [node.entry_id, `From ${node.name}${node.profile === profile.id ? "" : " (own configuration)"}`]);
+      .map((node) => [node.entry_id, sourceLabel(node)]);
     this._$("edit-source").value = "";
     this._fillSelect("edit-source", [["", "Keep the profile's peripherals"]].concat(sources));
     this._$("edit-name").focus();
