@@ -18,7 +18,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util.hass_dict import HassKey
 
 from .client import Change
-from .const import CONF_ANNOUNCE, CONF_PLATFORM, CONF_VERSION, DOMAIN
+from .const import CONF_ANNOUNCE, CONF_PERIPHERALS, CONF_PLATFORM, CONF_VERSION, DOMAIN
 from .issues import async_set_issue, profile_refused_issue_id
 from .node import MicroHomeConfigEntry, MicroHomeNode
 from .ota import FirmwareBundle
@@ -214,16 +214,39 @@ class ProfileManager:
             )
         return profile
 
-    async def async_update(self, profile_id: str, changes: dict[str, Any]) -> list[PushResult]:
-        """Change a profile and send the result to each follower at a bounded rate."""
+    async def async_update(
+        self,
+        profile_id: str,
+        changes: dict[str, Any],
+        source: MicroHomeConfigEntry | None = None,
+    ) -> list[PushResult]:
+        """Change a profile and send the result to each follower at a bounded rate.
+
+        With a source node, the profile's peripherals become that node's; the node then follows
+        the profile without overrides.
+        """
         current = self.get(profile_id)
+        if source is not None:
+            if (platform := entry_platform(source)) != current.platform:
+                raise _invalid(
+                    "profile_other_platform",
+                    node=source.title,
+                    platform=platform,
+                    profile_platform=current.platform,
+                )
+            changes = {**changes, CONF_PERIPHERALS: source.options.get(CONF_PERIPHERALS) or []}
         try:
             profile = Profile.from_dict({**current.as_dict(), **changes, "id": profile_id})
         except ProfileError as err:
             raise _invalid("invalid_profile", errors=str(err)) from err
         self.profiles[profile_id] = profile
         await self._async_save()
-        return await self.async_apply(self.followers(profile_id), profile_id)
+        followers = self.followers(profile_id)
+        if source is None:
+            return await self.async_apply(followers, profile_id)
+        if source not in followers:
+            followers.append(source)
+        return await self.async_apply(followers, profile_id, {_node_id(source): {}})
 
     async def async_delete(self, profile_id: str) -> list[str]:
         """Forget a profile; its followers keep their last configuration as their own."""

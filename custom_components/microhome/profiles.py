@@ -138,6 +138,8 @@ def profile_errors(profile: Profile) -> list[str]:
         errors.append(f"id: {protocol.describe(profile.profile_id)} is not a profile id")
     if not profile.name.strip() or len(profile.name) > PROFILE_NAME_MAX:
         errors.append(f"name: 1-{PROFILE_NAME_MAX} characters")
+    elif not profile.name.isprintable():
+        errors.append(f"name: {protocol.describe(profile.name)} has unprintable characters")
     if profile.platform not in catalogue.PLATFORMS:
         errors.append(f"platform: {protocol.describe(profile.platform)} is not a platform")
         return errors

@@ -462,6 +462,17 @@ async def ws_nodes_ota(
     hass.async_create_background_task(run(), f"{DOMAIN} panel OTA")
 
 
+def _one_node(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any], entry_id: str
+) -> MicroHomeNode | None:
+    """The loaded node of entry_id; None, with msg answered by an error, if there is none."""
+    nodes, _missing = _selected_nodes(hass, [entry_id])
+    if not nodes:
+        connection.send_error(msg["id"], ERR_NOT_FOUND, "not a loaded MicroHome node")
+        return None
+    return nodes[0]
+
+
 def _profiles_result(hass: HomeAssistant) -> dict[str, Any]:
     manager = hass.data[DATA_PROFILES]
     return {
@@ -493,13 +504,11 @@ async def ws_profiles_create(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """A new profile made of a node's configuration; the node follows it unless follow is off."""
-    nodes, _missing = _selected_nodes(hass, [msg["entry_id"]])
-    if not nodes:
-        connection.send_error(msg["id"], ERR_NOT_FOUND, "not a loaded MicroHome node")
+    if (node := _one_node(hass, connection, msg, msg["entry_id"])) is None:
         return
     try:
         profile = await hass.data[DATA_PROFILES].async_create(
-            msg["name"], nodes[0].entry, follow=msg["follow"]
+            msg["name"], node.entry, follow=msg["follow"]
         )
     except ServiceValidationError as err:
         connection.send_error(msg["id"], ERR_INVALID_FORMAT, _error_text(err))
@@ -515,15 +524,24 @@ async def ws_profiles_create(
         vol.Optional("telemetry_interval"): int,
         vol.Optional("log_level"): str,
         vol.Optional("sensors"): list,
+        vol.Optional("from_entry_id"): str,
     },
 )
 async def ws_profiles_update(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    """Change a profile; every follower gets the result, each node's result is returned."""
-    changes = {k: v for k, v in msg.items() if k not in ("id", "type", "profile")}
+    """Change a profile; every follower gets the result, each node's result is returned.
+
+    `from_entry_id` names a node whose peripherals become the profile's; it then follows it.
+    """
+    source = None
+    if "from_entry_id" in msg:
+        if (node := _one_node(hass, connection, msg, msg["from_entry_id"])) is None:
+            return
+        source = node.entry
+    changes = {k: v for k, v in msg.items() if k not in ("id", "type", "profile", "from_entry_id")}
     try:
-        pushed = await hass.data[DATA_PROFILES].async_update(msg["profile"], changes)
+        pushed = await hass.data[DATA_PROFILES].async_update(msg["profile"], changes, source)
     except ServiceValidationError as err:
         connection.send_error(msg["id"], ERR_INVALID_FORMAT, _error_text(err))
         return

@@ -1,6 +1,7 @@
 """The panel's Nodes page in headless Chromium: real Home Assistant, mosquitto and three real
 firmware nodes. Discovered nodes are added in bulk with a profile made of a configured node,
-then two are updated to a new firmware, with progress shown per node.
+the profile is edited (a node's override survives, then is reset), then two are updated to a
+new firmware, with progress shown per node.
 """
 
 from __future__ import annotations
@@ -125,9 +126,7 @@ def run_scenario(page: Page, runner: HassRunner, first_entry: str) -> None:
     expect(panel.locator("#fleet-selected")).to_have_text("2 selected")
     panel.locator("#bulk-profile").select_option("room_sensor")
     panel.locator("#bulk-add").click()
-    expect(panel.locator("#fleet-message")).to_have_text(
-        "Adding: 2 nodes done.", timeout=TIMEOUT_MS
-    )
+    shows_message(panel, "Adding: 2 nodes done.")
     panel.locator("#fleet-status").select_option("")
     for node_id in ("fleet-2", "fleet-3"):
         expect(row(node_id).locator(".profile")).to_have_text("Room sensor", timeout=TIMEOUT_MS)
@@ -140,6 +139,8 @@ def run_scenario(page: Page, runner: HassRunner, first_entry: str) -> None:
     expect(panel.locator("#fleet-rows tr")).to_have_count(3, timeout=TIMEOUT_MS)
     panel.locator("#fleet-profile").select_option("")
 
+    edit_the_profile(panel, row, profile)
+
     # Two nodes get firmware 9.9.9: each row shows its progress, then its result.
     row("fleet-1").locator("input[type=checkbox]").uncheck()
     expect(panel.locator("#fleet-selected")).to_have_text("2 selected")
@@ -149,9 +150,7 @@ def run_scenario(page: Page, runner: HassRunner, first_entry: str) -> None:
         expect(row(node_id).locator(".result")).to_have_text(
             f"done: firmware {NEW_FIRMWARE}", timeout=OTA_TIMEOUT_MS
         )
-    expect(panel.locator("#fleet-message")).to_have_text(
-        "Updating firmware: 2 nodes done.", timeout=TIMEOUT_MS
-    )
+    shows_message(panel, "Updating firmware: 2 nodes done.")
     for node_id in ("fleet-2", "fleet-3"):
         expect(row(node_id).locator(".firmware")).to_have_text(NEW_FIRMWARE, timeout=TIMEOUT_MS)
     expect(row("fleet-1").locator(".firmware")).not_to_have_text(NEW_FIRMWARE)
@@ -160,3 +159,68 @@ def run_scenario(page: Page, runner: HassRunner, first_entry: str) -> None:
         path=str(SCREENSHOT) if os.environ.get("MICROHOME_SCREENSHOTS") == "1" else None
     )
     assert shot.startswith(b"\x89PNG")
+
+
+def edit_the_profile(panel: Any, row: Any, profile: Any) -> None:
+    """Name, interval and log level edited in the Profiles card reach every follower; fleet-2's
+    override (set by the apply_profile websocket command) survives and is then reset."""
+
+    def call(message: dict[str, Any]) -> Any:
+        """A websocket command on the panel's own connection."""
+        return panel.evaluate("(panel, message) => panel.hass.callWS(message)", message)
+
+    entry_ids = {
+        node["id"]: node["entry_id"] for node in call({"type": "microhome/nodes/list"})["nodes"]
+    }
+    call(
+        {
+            "type": "microhome/nodes/apply_profile",
+            "entry_ids": [entry_ids["fleet-2"]],
+            "profile": "room_sensor",
+            "overrides": {"fleet-2": {"lamp": {"freq": 500}}},
+        }
+    )
+    panel.locator("#tab-fleet").click()  # shows the override at once
+    overrides = row("fleet-2").locator(".overrides")
+    expect(overrides).to_contain_text("Overrides: lamp (freq)", timeout=TIMEOUT_MS)
+    expect(row("fleet-1").locator(".overrides")).to_have_count(0)
+
+    # A name of spaces is refused with the integration's reason; nothing is sent.
+    profile.locator("button.edit").click()
+    editor = panel.locator("#profile-editor")
+    expect(panel.locator("#edit-title")).to_have_text("Edit the profile Room sensor (rp2)")
+    expect(panel.locator("#edit-interval")).to_have_value("60")
+    panel.locator("#edit-name").fill("   ")
+    panel.locator("#edit-save").click()
+    expect(panel.locator("#edit-message")).to_have_text(
+        "Not saved: The profile is not valid: name: 1-64 characters", timeout=TIMEOUT_MS
+    )
+    panel.locator("#edit-name").fill("Room sensor <b>v2</b>")
+    panel.locator("#edit-interval").fill("30")
+    panel.locator("#edit-log-level").select_option(label="Warning")
+    panel.locator("#edit-source").select_option(label="From fleet-1")
+    panel.locator("#edit-save").click()
+    shows_message(panel, "Updating profile Room sensor <b>v2</b>: 3 nodes done.")
+    expect(editor).to_be_hidden()
+    for node_id in NODES:
+        expect(row(node_id).locator(".result")).to_have_text("pending")
+        expect(row(node_id).locator(".profile")).to_have_text(
+            "Room sensor <b>v2</b>", timeout=TIMEOUT_MS
+        )
+        expect(row(node_id).locator(".config")).to_have_text("applied", timeout=TIMEOUT_MS)
+    expect(overrides).to_contain_text("Overrides: lamp (freq)")
+    (edited,) = call({"type": "microhome/profiles/list"})["profiles"]
+    assert (edited["telemetry_interval"], edited["log_level"]) == (30, "W")
+
+    # fleet-2 follows the profile without its override again.
+    overrides.locator("button").click()
+    shows_message(panel, "Resetting the overrides of fleet-2: 1 node done.")
+    expect(overrides).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(row("fleet-2").locator(".config")).to_have_text("applied", timeout=TIMEOUT_MS)
+    nodes = call({"type": "microhome/nodes/list"})["nodes"]
+    assert [node["overrides"] for node in nodes if node["id"] in NODES] == [{}, {}, {}]
+
+
+def shows_message(panel: Any, text: str) -> None:
+    """The Nodes page's message line says text (once the action is done)."""
+    expect(panel.locator("#fleet-message")).to_have_text(text, timeout=TIMEOUT_MS)

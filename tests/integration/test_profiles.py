@@ -21,6 +21,7 @@ from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.fleet import DATA_PROFILES, STORAGE_KEY, ProfileManager
 
 from .conftest import NODE_ID, SENSORS, make_options
+from .test_fleet_websocket import error_of
 from .test_ota_service import add_node, device_id
 from .test_update import send
 from .test_websocket import call
@@ -472,3 +473,150 @@ async def test_update_profile_action_answers_per_node(hass: HomeAssistant, fleet
             return_response=True,
         )
     assert err.value.translation_key == "invalid_profile"
+
+
+async def test_profile_edited_in_the_panel_from_one_of_its_nodes(
+    *,
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    fleet: Fleet,
+) -> None:
+    """Name, interval and log level edited, peripherals taken from a node changed on its own:
+    every follower gets them (an override survives), the node follows again; then one node's
+    overrides are reset."""
+    client = await hass_ws_client(hass)
+    rooms = [await fleet.add_node(f"room-{n}") for n in range(2)]
+    await call(
+        client,
+        type="microhome/nodes/apply_profile",
+        entry_ids=[e.entry_id for e in rooms],
+        profile="room_sensor",
+        overrides={"room-1": {"climate": {"pin": "GP2"}}},
+    )
+    study = await fleet.add_node("study")
+    own = [*PROFILE_SENSORS[:2], {**PROFILE_SENSORS[2], "freq": 2000}, SENSORS[3]]
+    hass.config_entries.async_update_entry(
+        study, options=make_options(own, version=9) | {"name": "study"}
+    )
+    await hass.async_block_till_done()
+    fleet.mqtt_mock.async_publish.reset_mock()
+
+    result = await call(
+        client,
+        type="microhome/profiles/update",
+        profile="room_sensor",
+        name="Room sensor v2",
+        telemetry_interval=120,
+        log_level="W",
+        from_entry_id=study.entry_id,
+    )
+    assert {node_id: r["result"] for node_id, r in result["results"].items()} == {
+        NODE_ID: "pending",
+        "room-0": "pending",
+        "room-1": "pending",
+        "study": "pending",
+    }
+    for node_id in (NODE_ID, "room-0", "room-1", "study"):
+        (config,) = fleet.configs(node_id)
+        assert (config["telemetry_interval"], config["log_level"]) == (120, "W")
+        assert by_id(config)["lamp"]["freq"] == 2000
+        assert by_id(config)["status"]["pin"] == "LED"
+        assert by_id(config)["climate"]["pin"] == (2 if node_id == "room-1" else 15)
+    assert (study.options["profile"], study.options["overrides"]) == ("room_sensor", {})
+    assert study.options["version"] == 10
+    (profile,) = (await call(client, type="microhome/profiles/list"))["profiles"]
+    assert profile["name"] == "Room sensor v2"
+    assert study.entry_id in profile["followers"]
+
+    # room-1's overrides are shown in the Nodes page and reset: it gets the profile's pin.
+    rows = {n["id"]: n for n in (await call(client, type="microhome/nodes/list"))["nodes"]}
+    assert rows["room-1"]["overrides"] == {"climate": {"pin": 2}}
+    assert rows["room-0"]["overrides"] == {}
+    fleet.mqtt_mock.async_publish.reset_mock()
+    result = await call(
+        client,
+        type="microhome/nodes/apply_profile",
+        entry_ids=[rooms[1].entry_id],
+        profile="room_sensor",
+        overrides={"room-1": {}},
+    )
+    assert result["results"][rooms[1].entry_id]["result"] == "pending"
+    (config,) = fleet.configs("room-1")
+    assert by_id(config)["climate"]["pin"] == 15
+    rows = {n["id"]: n for n in (await call(client, type="microhome/nodes/list"))["nodes"]}
+    assert rows["room-1"]["overrides"] == {}
+    assert fleet.configs("room-0") == []
+
+
+async def test_profile_taken_from_a_follower_keeps_what_that_follower_runs(
+    *,
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    fleet: Fleet,
+) -> None:
+    """The follower's configuration, overrides included, becomes the profile's; its overrides
+    are then cleared (the profile holds them), the other followers get them."""
+    client = await hass_ws_client(hass)
+    desk = await fleet.add_node("desk")
+    await call(
+        client,
+        type="microhome/nodes/apply_profile",
+        entry_ids=[desk.entry_id],
+        profile="room_sensor",
+        overrides={"desk": {"climate": {"pin": "GP2", "name": "Desk climate"}}},
+    )
+    fleet.mqtt_mock.async_publish.reset_mock()
+    result = await call(
+        client, type="microhome/profiles/update", profile="room_sensor", from_entry_id=desk.entry_id
+    )
+    assert result["results"]["desk"]["result"] == "pending"  # a new version, the same sensors
+    assert result["results"][NODE_ID]["result"] == "pending"
+    assert desk.options["overrides"] == {}
+    for node_id in (NODE_ID, "desk"):
+        (config,) = fleet.configs(node_id)
+        assert by_id(config)["climate"]["pin"] == 2
+    assert by_id(fleet.kitchen.options)["climate"]["name"] == "Desk climate"
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "reason"),
+    [
+        ({"from_entry_id": "not-an-entry"}, "not_found", "not a loaded MicroHome node"),
+        (
+            {"from_entry_id": "esp"},
+            "invalid_format",
+            "esp-1 is an esp32 node; the profile is for rp2 nodes",
+        ),
+        ({"name": "<b>\x1b[31m"}, "invalid_format", "unprintable"),
+        ({"name": "Room\nsensor"}, "invalid_format", "unprintable"),
+        ({"name": " " * 3}, "invalid_format", "name: 1-64 characters"),
+        ({"name": "x" * 65}, "invalid_format", "name: 1-64 characters"),
+        ({"telemetry_interval": True}, "invalid_format", "telemetry_interval"),
+        ({"log_level": "<script>\n"}, "invalid_format", "log_level"),
+    ],
+)
+async def test_a_bad_edit_in_the_panel_is_refused_with_its_reason(
+    *,
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    changes: dict[str, Any],
+    code: str,
+    reason: str,
+    fleet: Fleet,
+) -> None:
+    esp = await fleet.add_node("esp-1", platform="esp32", board="ESP32")
+    if changes.get("from_entry_id") == "esp":
+        changes = {"from_entry_id": esp.entry_id}
+    fleet.mqtt_mock.async_publish.reset_mock()
+    before = dict(fleet.kitchen.options)
+    client = await hass_ws_client(hass)
+    error = await error_of(
+        client, type="microhome/profiles/update", profile="room_sensor", **changes
+    )
+    assert error["code"] == code
+    assert reason in error["message"]
+    assert dict(fleet.kitchen.options) == before
+    assert "profile" not in esp.options
+    profiles = (await call(client, type="microhome/profiles/list"))["profiles"]
+    assert profiles == [fleet.room | {"followers": [fleet.kitchen.entry_id]}]
+    assert fleet.mqtt_mock.async_publish.call_count == 0

@@ -352,6 +352,7 @@ COMMANDS: list[dict[str, Any]] = [
     {"type": "microhome/profiles/list"},
     {"type": "microhome/profiles/create", "name": "x", "entry_id": "x"},
     {"type": "microhome/profiles/update", "profile": "x"},
+    {"type": "microhome/profiles/update", "profile": "x", "from_entry_id": "x"},
     {"type": "microhome/profiles/delete", "profile": "x"},
     {"type": "microhome/settings/get"},
     {"type": "microhome/settings/set", "log_history": 200},

@@ -10,6 +10,7 @@ const NODE_REFRESH_MS = 10000;
 const TABS = ["logs", "fleet", "settings"];
 // The per-node results of bulk actions that mean the node did not do it.
 const FAILED_RESULTS = ["failed", "rejected", "rolled_back", "timeout"];
+const LOG_LEVELS = [["D", "Debug"], ["I", "Info"], ["W", "Warning"], ["E", "Error"], ["C", "Critical"]];
 
 const STYLE = `
 :host {
@@ -143,6 +144,10 @@ progress { width: 90px; vertical-align: middle; }
   border-top: 1px solid var(--divider-color); background: var(--secondary-background-color); }
 #fleet-message { padding: 0 16px 12px; }
 .profiles td { border-bottom: 1px solid var(--divider-color); vertical-align: middle; }
+.profiles td.actions { white-space: nowrap; }
+.overrides button { margin-left: 4px; padding: 0 6px; font-size: 12px; }
+#profile-editor { border-top: 1px solid var(--divider-color); margin-top: 12px; }
+#edit-title { font-weight: 500; }
 [hidden] { display: none !important; }
 `;
 
@@ -247,6 +252,27 @@ const TEMPLATE = `
           <tbody id="profile-rows"></tbody>
         </table>
         <div class="empty" id="profiles-empty">No profiles yet.</div>
+        <form id="profile-editor" hidden>
+          <p id="edit-title"></p>
+          <div class="form">
+            <label for="edit-name">Name</label>
+            <input id="edit-name" type="text" maxlength="64" required>
+            <label for="edit-interval">Telemetry interval (s)</label>
+            <input id="edit-interval" type="number" min="5" max="86400" required>
+            <label for="edit-log-level">Log level</label>
+            <select id="edit-log-level"></select>
+            <label for="edit-source">Peripherals</label>
+            <select id="edit-source"></select>
+            <span class="hint">Taken from a node, its peripherals become the profile's and it
+              follows the profile without overrides.</span>
+            <span></span>
+            <span>
+              <button class="action primary" type="submit" id="edit-save">Save and send to its nodes</button>
+              <button class="action" type="button" id="edit-cancel">Cancel</button>
+            </span>
+          </div>
+          <div class="message-line" id="edit-message" role="status"></div>
+        </form>
         <form class="filters" id="profile-form">
           <input id="profile-name" type="text" placeholder="New profile name" aria-label="New profile name" maxlength="64" required>
           <select id="profile-source" aria-label="Made of the configuration of"></select>
@@ -351,6 +377,7 @@ class MicroHomePanel extends HTMLElement {
     this._results = {};
     this._tab = "logs";
     this._otaUnsubscribe = null;
+    this._editing = null;
   }
 
   set hass(hass) {
@@ -414,6 +441,12 @@ class MicroHomePanel extends HTMLElement {
       ev.preventDefault();
       this._createProfile();
     });
+    this._fillSelect("edit-log-level", LOG_LEVELS);
+    this._$("profile-editor").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this._saveProfile();
+    });
+    this._$("edit-cancel").addEventListener("click", () => this._editProfile(null));
     this._$("node-filter").addEventListener("change", (ev) => this._setFilter({ node: ev.target.value }));
     this._$("level").addEventListener("change", (ev) => this._setFilter({ level: ev.target.value }));
     this._$("text").addEventListener("input", (ev) => {
@@ -535,7 +568,19 @@ class MicroHomePanel extends HTMLElement {
       status.append(el("span", `dot ${state}`), document.createTextNode(state));
       const config = el("td", `config state-${node.config_state || "none"}`, node.config_state || "–");
       if (node.config_errors && node.config_errors.length) config.title = node.config_errors.join("; ");
-      const profile = el("td", "profile", node.profile_name || (node.configured ? "own" : "–"));
+      const profile = el("td", "profile-cell");
+      profile.append(el("div", "profile", node.profile_name || (node.configured ? "own" : "–")));
+      const overrides = Object.entries(node.overrides || {});
+      if (overrides.length) {
+        const line = el("div", "sub overrides",
+          `Overrides: ${overrides.map(([id, fields]) => `${id} (${Object.keys(fields).join(", ")})`).join(", ")}`);
+        line.title = JSON.stringify(node.overrides);
+        const reset = el("button", "action", "Reset");
+        reset.title = "Follow the profile without overrides";
+        reset.addEventListener("click", () => this._resetOverrides(node));
+        line.append(reset);
+        profile.append(line);
+      }
       row.append(
         checkCell,
         name,
@@ -619,11 +664,15 @@ class MicroHomePanel extends HTMLElement {
   }
 
   _showResults(results, what) {
+    for (const result of Object.values(results)) {
+      if (!result.error && result.errors && result.errors.length) result.error = result.errors.join("; ");
+    }
     Object.assign(this._results, results);
     const failed = Object.values(results).filter((r) => FAILED_RESULTS.includes(r.result));
     const total = Object.keys(results).length;
+    const nodes = total === 1 ? "node" : "nodes";
     this._fleetMessage(
-      failed.length ? `${what}: ${failed.length} of ${total} nodes failed.` : `${what}: ${total} nodes done.`,
+      failed.length ? `${what}: ${failed.length} of ${total} ${nodes} failed.` : `${what}: ${total} ${nodes} done.`,
       failed.length ? "error" : "ok",
     );
     this._renderFleet();
@@ -668,6 +717,18 @@ class MicroHomePanel extends HTMLElement {
     });
     if (!results) return;
     this._showResults(results, "Applying the profile");
+    await this._refreshNodes();
+  }
+
+  async _resetOverrides(node) {
+    const results = await this._bulk(`Resetting the overrides of ${node.name}`, {
+      type: "microhome/nodes/apply_profile",
+      entry_ids: [node.entry_id],
+      profile: node.profile,
+      overrides: { [node.id]: {} },
+    });
+    if (!results) return;
+    this._showResults(results, `Resetting the overrides of ${node.name}`);
     await this._refreshNodes();
   }
 
@@ -733,10 +794,12 @@ class MicroHomePanel extends HTMLElement {
       const name = el("td");
       name.append(el("div", "", profile.name), el("div", "sub", profile.id));
       const peripherals = profile.sensors.map((p) => p.name || p.id).join(", ") || "–";
+      const edit = el("button", "action edit", "Edit");
+      edit.addEventListener("click", () => this._editProfile(profile));
       const remove = el("button", "action danger", "Delete");
       remove.addEventListener("click", () => this._deleteProfile(profile));
-      const actions = el("td");
-      actions.append(remove);
+      const actions = el("td", "actions");
+      actions.append(edit, document.createTextNode(" "), remove);
       row.append(name, el("td", "", profile.platform), el("td", "", peripherals),
         el("td", "followers", profile.followers.length), actions);
       return row;
@@ -745,6 +808,59 @@ class MicroHomePanel extends HTMLElement {
     this._$("profiles-empty").hidden = rows.length > 0;
     const sources = this._nodes.filter((node) => node.configured).map((node) => [node.entry_id, node.name]);
     this._fillSelect("profile-source", sources.length ? sources : [["", "No nodes"]]);
+    if (this._editing && !this._profiles.some((p) => p.id === this._editing)) this._editProfile(null);
+  }
+
+  _editProfile(profile) {
+    this._editing = profile ? profile.id : null;
+    this._$("profile-editor").hidden = !profile;
+    this._$("edit-message").textContent = "";
+    if (!profile) return;
+    this._$("edit-title").textContent = `Edit the profile ${profile.name} (${profile.platform})`;
+    this._$("edit-name").value = profile.name;
+    this._$("edit-interval").value = profile.telemetry_interval;
+    this._$("edit-log-level").value = profile.log_level;
+    const sourceLabel = (node) => {
+      if (node.profile !== profile.id) return `From ${node.name} (its own configuration)`;
+      return Object.keys(node.overrides || {}).length ? `From ${node.name} (with its overrides)` : `From ${node.name}`;
+    };
+    const sources = this._nodes
+      .filter((node) => node.configured && node.platform === profile.platform)
+      .map((node) => [node.entry_id, sourceLabel(node)]);
+    this._$("edit-source").value = "";
+    this._fillSelect("edit-source", [["", "Keep the profile's peripherals"]].concat(sources));
+    this._$("edit-name").focus();
+  }
+
+  async _saveProfile() {
+    const profile = this._editing;
+    const line = this._$("edit-message");
+    const message = {
+      type: "microhome/profiles/update",
+      profile,
+      name: this._$("edit-name").value.trim(),
+      telemetry_interval: Number(this._$("edit-interval").value),
+      log_level: this._$("edit-log-level").value,
+    };
+    const source = this._$("edit-source").value;
+    if (source) message.from_entry_id = source;
+    line.className = "message-line";
+    line.textContent = "Saving…";
+    let result;
+    try {
+      result = await this._hass.callWS(message);
+    } catch (err) {
+      line.className = "message-line error";
+      line.textContent = `Not saved: ${err.message || err.code || err}`;
+      return;
+    }
+    // The results are by node id; the Nodes page shows them by entry.
+    const entries = Object.fromEntries(this._nodes.map((node) => [node.id, this._key(node)]));
+    const results = {};
+    for (const [nodeId, outcome] of Object.entries(result.results)) results[entries[nodeId] || nodeId] = outcome;
+    this._editProfile(null);
+    this._showResults(results, `Updating profile ${message.name}`);
+    await this._refreshNodes();
   }
 
   async _createProfile() {
