@@ -3,7 +3,7 @@
 # home/check.py only while it checks a configuration that has such devices.
 from home.board import PLATFORM
 from home.catalogue_bus import ADDRESSES, I2C, RP2_I2C
-from home.check import _BOARD_PINS, _int, pin_error
+from home.check import BOARD_PINS, _int, pin_error
 
 
 def attach(sensor, kind, path, errors, taken, buses, roms):
@@ -37,7 +37,7 @@ def _i2c(sensor, kind, addresses, path, errors, taken, buses):
         return
     n = len(errors)
     for line in ("sda", "scl"):
-        why = pin_error(_BOARD_PINS, kind, bus.get(line))
+        why = pin_error(BOARD_PINS, kind, bus.get(line))
         if why:
             errors.append("%s.bus.%s: %s" % (path, line, why))
     if "freq" not in bus:
@@ -94,7 +94,7 @@ def _i2c(sensor, kind, addresses, path, errors, taken, buses):
 def _onewire(sensor, kind, path, errors, taken, roms):
     """The `pin` and `rom` of a probe on a 1-Wire bus (probes share their bus's pin)."""
     pin = sensor.get("pin")
-    why = pin_error(_BOARD_PINS, kind, pin)
+    why = pin_error(BOARD_PINS, kind, pin)
     if why:
         errors.append("%s.pin: %s" % (path, why))
     else:

@@ -6,7 +6,7 @@ from home.catalogue import NAMES, TYPES
 from home.config_table import ON_BUS, PARAMS, PINS
 from home.log import LEVELS
 
-_BOARD_PINS = PINS.get(PLATFORM, {})
+BOARD_PINS = PINS.get(PLATFORM, {})
 
 
 def is_id(s, chars, longest):
@@ -98,7 +98,7 @@ def run(cfg, fits):
     """Every problem with the body, each starting with its field's path; [] if it is good.
     fits: home/config.py's check of a value's kind and range."""
     params = PARAMS
-    board_pins = _BOARD_PINS
+    board_pins = BOARD_PINS
     if type(cfg) is not dict:
         return ["config: expected an object"]
     errors = []

@@ -30,7 +30,7 @@ def scan(home, cmd):
     if kind == "onewire":
         pin = cmd.get("pin")
         check, kept = load_checks()
-        bad = check.pin_error(check._BOARD_PINS, "ds18b20", pin)
+        bad = check.pin_error(check.BOARD_PINS, "ds18b20", pin)
         if not kept:
             drop_checks()
         if bad:
@@ -44,11 +44,10 @@ def scan(home, cmd):
         return "bad value: bus"
     spec = {"bus": {"sda": cmd.get("sda"), "scl": cmd.get("scl"), "freq": cmd.get("freq", 100000)}}
     errors = []
-    check, kept = load_checks()
+    kept = load_checks()[1]
     from home.busconfig import _i2c
 
     _i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
-    del _i2c
     if not kept:
         drop_checks()
     if errors:
