@@ -260,3 +260,25 @@ def test_router_hands_each_node_its_own_messages_and_what_came_before() -> None:
         assert not again.online
 
     run(scenario())
+
+
+def test_router_keeps_a_bounded_amount_of_retained_messages(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broker client inventing node and peripheral ids cannot make Home Assistant keep an
+    unbounded number of retained messages; what was kept before still reaches its node."""
+    router = Router()
+    router.dispatch(Msg(f"microhome/{NODE}/status", "online", retain=True))
+    payload = json.dumps({"temperature": 1.0, "pad": "x" * 200})
+    flood = router.KEPT_BYTES_MAX // (len(payload) + router.KEPT_OVERHEAD) + 5_000
+    for i in range(flood):
+        router.dispatch(Msg(f"microhome/mh-{i:06x}/state/p{i % 50}", payload, retain=True))
+    for i in range(5_000):  # not node ids: never kept
+        router.dispatch(Msg(f"microhome/NOT A NODE {i}/status", "online", retain=True))
+    assert router.kept_bytes <= router.KEPT_BYTES_MAX
+    assert caplog.text.count("Retained MicroHome messages take more than") == 1
+    seen: list[str] = []
+    router.subscribe(f"microhome/{NODE}/status", lambda msg: seen.append(str(msg.payload)))
+    assert seen == ["online"]
+    router.clear()
+    assert router.kept_bytes == 0

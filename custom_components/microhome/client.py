@@ -126,10 +126,18 @@ class Router:
     """Every node's topics on one set of wildcard subscriptions (`microhome/+/<suffix>`),
     dispatched by topic; keeps the last message of each retained topic per node."""
 
+    # What the kept messages may take, counting each at its payload plus KEPT_OVERHEAD: a
+    # thousand-node fleet's retained messages fit many times over; a broker client inventing
+    # node or peripheral ids cannot make it grow past this.
+    KEPT_BYTES_MAX = 16 * 1024 * 1024
+    KEPT_OVERHEAD = 256
+
     def __init__(self) -> None:
         """Start with no handlers and nothing kept."""
         self._handlers: dict[str, list[Handler]] = {}
         self._kept: dict[str, dict[str, KeptMessage]] = {}
+        self.kept_bytes = 0
+        self._full_warned = False
 
     @property
     def idle(self) -> bool:
@@ -139,18 +147,39 @@ class Router:
     def clear(self) -> None:
         """Forget the kept messages (the subscriptions they came on went away)."""
         self._kept.clear()
+        self.kept_bytes = 0
 
     def dispatch(self, msg: Message) -> None:
         """Keep msg if its topic is retained, and hand it to the handlers of its topic."""
         node_id, key, retained = _route(msg.topic)
-        if retained:
-            kept = self._kept.setdefault(node_id, {})
-            if msg.payload and len(msg.payload) <= protocol.MAX_PAYLOAD_BYTES:
-                kept[msg.topic] = KeptMessage(msg.topic, msg.payload)
-            else:
-                kept.pop(msg.topic, None)
+        if retained and protocol.is_node_id(node_id):
+            self._keep(node_id, msg)
         for handler in tuple(self._handlers.get(key, ())):
             handler(msg)
+
+    def _keep(self, node_id: str, msg: Message) -> None:
+        """Keep msg as its topic's last message (an empty one forgets it) within
+        KEPT_BYTES_MAX; past that, nothing new is kept and a warning says so once."""
+        kept = self._kept.get(node_id, {})
+        if (old := kept.pop(msg.topic, None)) is not None:
+            self.kept_bytes -= len(old.payload) + self.KEPT_OVERHEAD
+        cost = len(msg.payload) + self.KEPT_OVERHEAD
+        if msg.payload and len(msg.payload) <= protocol.MAX_PAYLOAD_BYTES:
+            if self.kept_bytes + cost <= self.KEPT_BYTES_MAX:
+                kept[msg.topic] = KeptMessage(msg.topic, msg.payload)
+                self.kept_bytes += cost
+            elif not self._full_warned:
+                self._full_warned = True
+                _LOGGER.warning(
+                    "Retained MicroHome messages take more than %d bytes: a node set up from"
+                    " now on waits for its next messages instead (%s)",
+                    self.KEPT_BYTES_MAX,
+                    protocol.describe(msg.topic, 120),
+                )
+        if kept:
+            self._kept[node_id] = kept
+        else:
+            self._kept.pop(node_id, None)
 
     def subscribe(self, topic: str, handler: Handler) -> Callable[[], None]:
         """Hand the messages of topic (`microhome/<id>/<suffix>`, `state/+` for every state)
