@@ -42,6 +42,10 @@ def test_every_bench_part_reports_every_figure_for_both_sides(tmp_path: Path) ->
             "0.5",
             "--log-nodes",
             "2",
+            "--ota-rounds",
+            "1",
+            "--ota-nodes",
+            "2",
             "--out",
             str(out),
         ],
@@ -50,7 +54,7 @@ def test_every_bench_part_reports_every_figure_for_both_sides(tmp_path: Path) ->
         env={**os.environ, "PYTHONPATH": str(ROOT / "tools"), "MICROHOME_ROOT": str(ROOT)},
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=360,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     results = json.loads((out / "results.json").read_text())
@@ -79,7 +83,17 @@ def test_every_bench_part_reports_every_figure_for_both_sides(tmp_path: Path) ->
     assert results["firmware"]["light_command_to_echo_ms"]["samples"] == 2
     assert results["bundle"]["modules"] > 0
 
+    ota = results["ota"]
+    assert "error" not in ota, ota["error"]
+    for part, updates in (("one_node", 1), ("fleet", 2)):
+        assert ota[part]["updates"] == updates
+        assert ota[part]["failed"] == 0, ota[part]["failures"]
+        assert ota[part]["update_s"]["samples"] == updates
+        for phase, _ in ota["phases"]:
+            assert ota[part]["phases_s"][phase]["samples"] == updates, (part, phase)
+    assert ota["fleet"]["all_confirmed_s"]["samples"] == 1
+
     report = (out / "RESULTS.md").read_text()
-    for heading in ("## Latency", "### 2 nodes", "### 3 nodes", "## Log ingestion"):
+    for heading in ("## Latency", "### 2 nodes", "### 3 nodes", "## Log ingestion", "## OTA"):
         assert heading in report
     assert "node state message → HA state" in report

@@ -3,7 +3,9 @@
 - firmware: a real node (`microhome sim`, real micropython, given heap) on a real mosquitto:
   boot to online, pin edge to motion state, light command to state echo, memory after setup;
 - bundle: size of the firmware bundle;
-- logs: how much log ingestion delays Home Assistant's event loop (bench_logs).
+- logs: how much log ingestion delays Home Assistant's event loop (bench_logs);
+- ota: real firmware nodes updated through a real Home Assistant, one and ten at once
+  (bench_ota).
 """
 
 import argparse
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from microhome_tools import FIRMWARE_DIR, bench_ha, bench_profile
+from microhome_tools import FIRMWARE_DIR, bench_ha, bench_ota, bench_profile
 from microhome_tools.bench_node import NODE_ID, SENSORS, Inbox, start_bench_node, write_inputs
 from microhome_tools.broker import Mosquitto
 from microhome_tools.repo import RepositoryNotFound
@@ -25,7 +27,7 @@ from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
-        choices=["firmware", "bundle", "logs", "heap", "tls", *bench_ha.PARTS],
+        choices=["firmware", "bundle", "logs", "heap", "tls", "ota", *bench_ha.PARTS],
         action="append",
         help="default: all but heap (the smallest heap for each job: several minutes) and tls",
     )
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=20, help="edges and commands to time")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     bench_ha.add_arguments(parser)
+    bench_ota.add_arguments(parser)
 
 
 def bench_firmware(heapsize: str | None, samples: int, binary: str | None = None) -> dict[str, Any]:
@@ -142,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_parts(args: argparse.Namespace) -> int:
-    chosen = args.only or ["bundle", "firmware", "logs", *bench_ha.PARTS]
+    chosen = args.only or ["bundle", "firmware", "logs", "ota", *bench_ha.PARTS]
     results: dict[str, Any] = {}
     if "bundle" in chosen:
         results["bundle"] = bench_bundle()
@@ -163,7 +166,13 @@ def run_parts(args: argparse.Namespace) -> int:
 
         results["tls"] = bench_tls(args.micropython, args.samples)
         print(json.dumps({"tls": results["tls"]}, indent=2), flush=True)
+    if "ota" in chosen:
+        results["ota"] = bench_ota.bench_ota_process(args)
+        print(json.dumps({"ota": results["ota"]}, indent=2), flush=True)
     results.update(bench_ha.run_parts(args, chosen, results, bench_profile.profile))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if error := results.get("ota", {}).get("error"):
+        print(f"microhome bench: the OTA part stopped early: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -38,7 +38,7 @@ SCALE_ROWS = [
 
 
 # Every part `microhome bench --only` names, each a key of results.json.
-PARTS = ("bundle", "firmware", "logs", "heap", "tls", "compare", "scale")
+PARTS = ("bundle", "firmware", "logs", "heap", "tls", "ota", "compare", "scale")
 
 
 def default_out() -> Path:
@@ -237,6 +237,8 @@ def render(document: dict[str, Any]) -> str:
             f"({logs['entries_ingested']} entries ingested, {logs['saves']} saves).",
             "",
         ]
+    if ota := document.get("ota"):
+        lines += ota_section(ota)
     for key, title in (
         ("firmware", "Firmware alone (MicroHome only, real micropython on mosquitto)"),
         ("heap", "Smallest heap for each job (MicroHome only, 4 KB steps)"),
@@ -245,6 +247,64 @@ def render(document: dict[str, Any]) -> str:
         if measured := document.get(key):
             lines += [f"## {title}", "", "```json", json.dumps(measured, indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def ota_section(ota: dict[str, Any]) -> list[str]:
+    """RESULTS.md's OTA part: per-node times, the fleet's, failures and the phases."""
+    single, fleet = ota.get("one_node", {}), ota.get("fleet", {})
+    bundle = ota.get("bundle", {})
+    lines = [
+        "## OTA (MicroHome only: Home Assistant's MQTT entities have no OTA, so no peer)",
+        "",
+        f"Real firmware nodes (`microhome sim`, {ota.get('micropython_bits')}-bit micropython, "
+        f"{ota.get('heapsize')} heap, no peripherals configured) updated from "
+        f"{ota.get('from_version')} to newer versions of the same firmware (bundle: "
+        f"{bundle.get('files')} files, {bundle.get('kb')} KB) through Home Assistant: one node "
+        "by the update entity's install, then nodes at once by `microhome.ota_update`, each "
+        "version in turn. MicroHome's own FTP server serves the bundle on loopback. A node's "
+        "time runs from the service call to its `ota/status` `done` with the new version (the "
+        "new firmware booted on trial, reached the broker and confirmed itself), as a client on "
+        "the broker sees it. The download phase is the plain copy of the bundle (the floor); "
+        "the rest is the node's two resets, its reports and Home Assistant's part. Under "
+        "`microhome sim` a reset restarts the process at once and Wi-Fi is up at once; on a "
+        "board each reset and Wi-Fi join adds seconds.",
+        "",
+    ]
+    if error := ota.get("error"):
+        lines += [f"**The OTA part stopped early**: {error}.", ""]
+    lines += [
+        "| | updates | per node p50 / p95 / max (s) | all confirmed p50 / max (s) | "
+        "service returned p50 (s) | failed |",
+        "|---|---|---|---|---|---|",
+    ]
+    if single:
+        lines.append(
+            f"| one node | {fmt(single.get('updates'))} | {triple(single.get('update_s', {}))} "
+            f"| — | — | {fmt(single.get('failed'))} |"
+        )
+    if fleet:
+        confirmed = fleet.get("all_confirmed_s", {})
+        lines.append(
+            f"| {fleet.get('nodes')} nodes at once (concurrency {fleet.get('concurrency')}) | "
+            f"{fmt(fleet.get('updates'))} | {triple(fleet.get('update_s', {}))} | "
+            f"{fmt(confirmed.get('p50'))} / {fmt(confirmed.get('max'))} | "
+            f"{fmt(fleet.get('service_returned_s', {}).get('p50'))} | {fmt(fleet.get('failed'))} |"
+        )
+    lines += [
+        "",
+        "Where the time goes, per node (p50 / max, s), from what the node publishes:",
+        "",
+        f"| phase | ends at | one node | {fleet.get('nodes')} nodes at once |",
+        "|---|---|---|---|",
+    ]
+    for name, ends in ota.get("phases", []):
+        shown = [
+            " / ".join(fmt(part.get("phases_s", {}).get(name, {}).get(k)) for k in ("p50", "max"))
+            for part in (single, fleet)
+        ]
+        lines.append(f"| {name} | {ends} | {shown[0]} | {shown[1]} |")
+    lines.append("")
+    return lines
 
 
 def triple(values: dict[str, Any]) -> str:
@@ -334,6 +394,7 @@ def measured_rows(document: dict[str, Any]) -> list[list[str]]:
              "nodes: event-loop delay p99 (ms)", fmt(logs["loop_delay_p99_ms"]), "—", "—",
              *verdict(logs["loop_delay_p99_ms"], None, [("<", 50.0)])]
         )  # fmt: skip
+    rows += ota_rows(document.get("ota") or {})
     if firmware := document.get("firmware"):
         rows += [
             [f"firmware alone ({firmware['heapsize']} heap): {label}", fmt(value), "—", "—",
@@ -359,6 +420,36 @@ def measured_rows(document: dict[str, Any]) -> list[list[str]]:
             [f"firmware bundle ({bundle['version']}): modules, KB of `.mpy` (KB in all)",
              f"{bundle['modules']}, {bundle['modules_bytes'] / 1024:.1f} "
              f"({bundle['total_bytes'] / 1024:.1f})", "—", "—", "—", "—"]
+        )  # fmt: skip
+    return rows
+
+
+def ota_rows(ota: dict[str, Any]) -> list[list[str]]:
+    """README's OTA rows: MicroHome alone (there is no peer)."""
+    rows: list[list[str]] = []
+    single, fleet = ota.get("one_node"), ota.get("fleet")
+    if single:
+        rows.append(
+            ["OTA, one node: update → new version confirmed, p50 / p95 / max (s)",
+             triple(single["update_s"]), "—", "—", "—", "—"]
+        )  # fmt: skip
+    if fleet:
+        nodes = fleet["nodes"]
+        rows += [
+            [f"OTA, {nodes} nodes at once: each node, p50 / p95 / max (s)",
+             triple(fleet["update_s"]), "—", "—", "—", "—"],
+            [f"OTA, {nodes} nodes at once: until all {nodes} confirmed, p50 / max (s)",
+             f"{fmt(fleet['all_confirmed_s'].get('p50'))} / "
+             f"{fmt(fleet['all_confirmed_s'].get('max'))}", "—", "—", "—", "—"],
+        ]  # fmt: skip
+    if single or fleet or ota.get("error"):
+        failed = sum(part.get("failed", 0) for part in (single or {}, fleet or {}))
+        tried = sum(part.get("updates", 0) for part in (single or {}, fleet or {}))
+        if ota.get("error"):
+            failed = None  # stopped early: not a figure to meet the target with
+        rows.append(
+            ["OTA: failed updates", f"{fmt(failed)} of {tried}", "—", "—",
+             *verdict(failed, None, [("none", 0)])]
         )  # fmt: skip
     return rows
 
