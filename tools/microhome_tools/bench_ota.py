@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -250,38 +251,48 @@ class OtaBench(bench_ha.Bench):
 
         ids = await self.blocking(self.start_nodes, f"{NODE_PREFIX}-single", 1)
         updates = await self.add_nodes(ids, start, 300)
-        node_id = ids[0]
-        times: list[float] = []
-        phases: list[dict[str, float | None]] = []
-        failed: list[str] = []
-        for version in versions:
-            await asyncio.sleep(1)  # the node settled after its last boot
-            since = time.monotonic()
-            with contextlib.suppress(HomeAssistantError):
+
+        async def install(version: str) -> dict[str, Any]:
+            try:
                 await self.hass.services.async_call(
-                    "update", "install", {"entity_id": updates[node_id], "version": version},
+                    "update", "install", {"entity_id": updates[ids[0]], "version": version},
                     blocking=True,
                 )  # fmt: skip
-            marks = (await self.wait_done(ids, version, since))[node_id]
-            if marks[-1] is None:
-                failed.append(f"{node_id} to {version}:\n{self.console_tail(node_id)}")
-                continue
-            times.append(marks[-1] - since)
-            phases.append(phase_seconds(since, marks))
-        await self.blocking(self.stop_nodes)
-        return {
-            "updates": len(versions),
-            "update_s": bench_ha.summary(times),
-            "failed": len(failed),
-            "failures": failed[:3],
-            "phases_s": phase_summaries(phases),
-        }
+            except HomeAssistantError as err:
+                return {ids[0]: {"result": "failed", "error": str(err)}}
+            return {}
+
+        return await self.update_rounds(ids, versions, install)
 
     async def fleet(self, count: int, versions: list[str], start: str) -> dict[str, Any]:
         """One `microhome.ota_update` of `count` nodes at once, to each version in turn."""
         ids = await self.blocking(self.start_nodes, f"{NODE_PREFIX}-fleet", count)
         updates = await self.add_nodes(ids, start, 120 + count * 20)
         concurrency = min(count, MAX_CONCURRENCY)
+
+        async def update(version: str) -> dict[str, Any]:
+            response = await self.hass.services.async_call(
+                "microhome", "ota_update",
+                {"entity_id": list(updates.values()), "version": version,
+                 "concurrency": concurrency},
+                blocking=True, return_response=True,
+            )  # fmt: skip
+            by_node: dict[str, Any] = response["nodes"] if response else {}
+            return by_node
+
+        results = await self.update_rounds(ids, versions, update)
+        return {"nodes": count, "concurrency": concurrency, **results}
+
+    async def update_rounds(
+        self,
+        ids: list[str],
+        versions: list[str],
+        update: Callable[[str], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """update(version) for each version in turn; the nodes' times, phases and failures.
+
+        update returns Home Assistant's result by node (a node it has none for counts as
+        done once the node itself reports `done`)."""
         times: list[float] = []
         totals: list[float] = []
         returned: list[float] = []
@@ -290,30 +301,22 @@ class OtaBench(bench_ha.Bench):
         for version in versions:
             await asyncio.sleep(2)  # the nodes settled after their last boot
             since = time.monotonic()
-            response = await self.hass.services.async_call(
-                "microhome", "ota_update",
-                {"entity_id": list(updates.values()), "version": version,
-                 "concurrency": concurrency},
-                blocking=True, return_response=True,
-            )  # fmt: skip
+            results = await update(version)
             returned.append(time.monotonic() - since)
             marks = await self.wait_done(ids, version, since)
-            results = response["nodes"] if response else {}
             done = [m[-1] - since for m in marks.values() if m[-1] is not None]
             times += done
-            if len(done) == count:
+            if len(done) == len(ids):
                 totals.append(max(done))
             phases += [phase_seconds(since, m) for m in marks.values()]
             failed += [
                 f"{node_id} to {version}: {results.get(node_id)}\n{self.console_tail(node_id)}"
                 for node_id, m in marks.items()
-                if m[-1] is None or results.get(node_id, {}).get("result") != "done"
+                if m[-1] is None or results.get(node_id, {}).get("result", "done") != "done"
             ]
         await self.blocking(self.stop_nodes)
         return {
-            "nodes": count,
-            "concurrency": concurrency,
-            "updates": count * len(versions),
+            "updates": len(ids) * len(versions),
             "update_s": bench_ha.summary(times),
             "all_confirmed_s": bench_ha.summary(totals),
             "service_returned_s": bench_ha.summary(returned),
