@@ -116,3 +116,10 @@ def test_results_md_has_the_ota_table_and_its_phases() -> None:
     )
     download = next(line for line in lines if line.startswith("| download |"))
     assert download.endswith("| — / — | 0.3 / 0.5 |")
+
+
+def test_results_md_of_an_ota_part_that_measured_nothing_says_why_and_shows_no_table() -> None:
+    lines = bench_report.ota_section({"error": "TimeoutError: nodes not discovered"})
+    text = "\n".join(lines)
+    assert "**The OTA part stopped early**: TimeoutError: nodes not discovered." in text
+    assert "|" not in text and "None" not in text

@@ -215,7 +215,11 @@ class OtaBench(bench_ha.Bench):
         deadline = time.monotonic() + within
         while pending:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nodes not discovered within {within:.0f} s: {sorted(pending)}")
+                first = min(pending)
+                raise TimeoutError(
+                    f"nodes not discovered within {within:.0f} s: {sorted(pending)}; the "
+                    f"console of {first} ends:\n{self.console_tail(first)}"
+                )
             for flow in entries.flow.async_progress_by_handler("microhome"):
                 if flow["context"].get("unique_id") in pending:
                     result = await entries.flow.async_configure(flow["flow_id"], {})
@@ -374,7 +378,8 @@ def bench_ota(args: Any) -> dict[str, Any]:
         bench.inbox.close()
         if errors:
             traceback.print_exception(errors[0])
-            outcome["error"] = f"{type(errors[0]).__name__}: {errors[0]}"
+            first_line = (str(errors[0]).splitlines() or [""])[0]
+            outcome["error"] = f"{type(errors[0]).__name__}: {first_line}"
     for part in ("one_node", "fleet"):
         for failure in outcome.get(part, {}).get("failures", []):
             print(f"microhome bench: OTA failed for {failure}", file=sys.stderr)

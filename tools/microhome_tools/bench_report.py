@@ -256,54 +256,58 @@ def ota_section(ota: dict[str, Any]) -> list[str]:
     lines = [
         "## OTA (MicroHome only: Home Assistant's MQTT entities have no OTA, so no peer)",
         "",
-        f"Real firmware nodes (`microhome sim`, {ota.get('micropython_bits')}-bit micropython, "
-        f"{ota.get('heapsize')} heap, no peripherals configured) updated from "
-        f"{ota.get('from_version')} to newer versions of the same firmware (bundle: "
-        f"{bundle.get('files')} files, {bundle.get('kb')} KB) through Home Assistant (a core "
-        "and a mosquitto of their own, in a process of its own): one node by the update entity's "
-        "install, then nodes at once by `microhome.ota_update`, each "
-        "version in turn. MicroHome's own FTP server serves the bundle on loopback. A node's "
-        "time runs from the service call to its `ota/status` `done` with the new version (the "
-        "new firmware booted on trial, reached the broker and confirmed itself), as a client on "
-        "the broker sees it. The download phase is the plain copy of the bundle (the floor); "
-        "the rest is the node's two resets, its reports and Home Assistant's part. Under "
-        "`microhome sim` a reset restarts the process at once and Wi-Fi is up at once; on a "
-        "board each reset and Wi-Fi join adds seconds.",
+        f"Real firmware nodes (`microhome sim`, {fmt(ota.get('micropython_bits'))}-bit "
+        f"micropython, {fmt(ota.get('heapsize'))} heap, no peripherals configured) updated from "
+        f"{fmt(ota.get('from_version'))} to newer versions of the same firmware (bundle: "
+        f"{fmt(bundle.get('files'))} files, {fmt(bundle.get('kb'))} KB) through Home Assistant "
+        "(a core and a mosquitto of their own, in a process of its own): one node by the update "
+        "entity's install, then nodes at once by `microhome.ota_update`, each version in turn. "
+        "MicroHome's own FTP server serves the bundle on loopback. A node's time runs from the "
+        "service call to its `ota/status` `done` with the new version (the new firmware booted "
+        "on trial, reached the broker and confirmed itself), as a client on the broker sees it. "
+        "The download phase is the plain copy of the bundle (the floor); the rest is the node's "
+        "two resets, its reports and Home Assistant's part. Under `microhome sim` a reset "
+        "restarts the process at once and Wi-Fi is up at once; on a board each reset and Wi-Fi "
+        "join adds seconds.",
         "",
     ]
     if error := ota.get("error"):
         lines += [f"**The OTA part stopped early**: {error}.", ""]
+    parts = [
+        (label, part)
+        for label, part in (
+            ("one node", single),
+            (f"{fleet.get('nodes')} nodes at once (concurrency {fleet.get('concurrency')})", fleet),
+        )
+        if part
+    ]
+    if not parts:
+        return lines
     lines += [
         "| | updates | per node p50 / p95 / max (s) | all confirmed p50 / max (s) | "
         "service returned p50 (s) | failed |",
         "|---|---|---|---|---|---|",
     ]
-    if single:
+    for label, part in parts:
+        confirmed = part.get("all_confirmed_s", {})
         lines.append(
-            f"| one node | {fmt(single.get('updates'))} | {triple(single.get('update_s', {}))} "
-            f"| — | — | {fmt(single.get('failed'))} |"
-        )
-    if fleet:
-        confirmed = fleet.get("all_confirmed_s", {})
-        lines.append(
-            f"| {fleet.get('nodes')} nodes at once (concurrency {fleet.get('concurrency')}) | "
-            f"{fmt(fleet.get('updates'))} | {triple(fleet.get('update_s', {}))} | "
+            f"| {label} | {fmt(part.get('updates'))} | {triple(part.get('update_s', {}))} | "
             f"{fmt(confirmed.get('p50'))} / {fmt(confirmed.get('max'))} | "
-            f"{fmt(fleet.get('service_returned_s', {}).get('p50'))} | {fmt(fleet.get('failed'))} |"
+            f"{fmt(part.get('service_returned_s', {}).get('p50'))} | {fmt(part.get('failed'))} |"
         )
     lines += [
         "",
         "Where the time goes, per node (p50 / max, s), from what the node publishes:",
         "",
-        f"| phase | ends at | one node | {fleet.get('nodes')} nodes at once |",
-        "|---|---|---|---|",
+        "| phase | ends at | " + " | ".join(label for label, _ in parts) + " |",
+        "|---|---|" + "---|" * len(parts),
     ]
     for name, ends in ota.get("phases", []):
         shown = [
             " / ".join(fmt(part.get("phases_s", {}).get(name, {}).get(k)) for k in ("p50", "max"))
-            for part in (single, fleet)
+            for _, part in parts
         ]
-        lines.append(f"| {name} | {ends} | {shown[0]} | {shown[1]} |")
+        lines.append(f"| {name} | {ends} | " + " | ".join(shown) + " |")
     lines.append("")
     return lines
 
