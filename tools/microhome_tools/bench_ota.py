@@ -179,7 +179,6 @@ class OtaBench(bench_ha.Bench):
         self.args = args
         self.hass: Any = None
         self.watch = bench_ha.StateWatch()
-        self.results: dict[str, Any] = {}
         self.inbox = Inbox(broker)
         self.nodes: list[subprocess.Popen[bytes]] = []
         self.binary = micropython_binary(args.micropython)
