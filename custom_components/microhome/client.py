@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -278,6 +278,14 @@ class NodeClient:
     def peripherals(self) -> list[dict[str, Any]]:
         """The configured peripherals (the configuration's `sensors`)."""
         return list(self._config().get("sensors", []))
+
+    def shown_entities(self) -> Iterator[tuple[dict[str, Any], catalogue.Entity]]:
+        """Each configured peripheral with each entity the catalogue gives it."""
+        for peripheral in self.peripherals:
+            kind = catalogue.TYPES.get(peripheral["type"])
+            for spec in kind.entities if kind is not None else ():
+                if catalogue.shows(spec, peripheral):
+                    yield peripheral, spec
 
     def peripheral(self, peripheral_id: str) -> dict[str, Any] | None:
         """One configured peripheral by id."""

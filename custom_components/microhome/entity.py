@@ -179,11 +179,9 @@ def platform_setup(
             yield from node_entities(node)
         if entity_class is None:
             return
-        for peripheral in node.peripherals:
-            kind = catalogue.TYPES.get(peripheral["type"])
-            for spec in kind.entities if kind is not None else ():
-                if spec.platform == platform and catalogue.shows(spec, peripheral):
-                    yield entity_class(node, peripheral, spec)
+        for peripheral, spec in node.shown_entities():
+            if spec.platform == platform:
+                yield entity_class(node, peripheral, spec)
 
     async def async_setup_entry(
         hass: HomeAssistant,
