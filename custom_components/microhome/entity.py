@@ -39,9 +39,12 @@ class MicroHomeEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the node's updates."""
         await super().async_added_to_hass()
-        for change in (Change.AVAILABILITY, Change.CONFIG, *self._changes):
-            self.async_on_remove(self.node.listen(change, self._handle_update))
+        self.async_on_remove(self.node.listen_to(self._followed(), self._handle_update))
         self._update_from_node()
+
+    def _followed(self) -> list[tuple[Change, str | None]]:
+        """The node's changes (and keys) that change this entity."""
+        return [(change, None) for change in (Change.AVAILABILITY, Change.CONFIG, *self._changes)]
 
     @callback
     def _update_from_node(self) -> None:
@@ -92,12 +95,9 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
         else:
             self._attr_translation_placeholders = {"sensor": name}
 
-    async def async_added_to_hass(self) -> None:
-        """Also follow the peripheral's state."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            self.node.listen(Change.STATE, self._handle_update, self.peripheral_id)
-        )
+    def _followed(self) -> list[tuple[Change, str | None]]:
+        """Also the peripheral's state."""
+        return [*super()._followed(), (Change.STATE, self.peripheral_id)]
 
     @property
     def available(self) -> bool:
