@@ -100,7 +100,7 @@ def _platforms_wanted(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> set[s
         *NODE_PLATFORMS,
         *(spec.platform for _, spec in node.shown_entities()),
         *(e.domain for e in er.async_entries_for_config_entry(registry, entry.entry_id)),
-    }
+    }.intersection(PLATFORMS)
 
 
 async def _async_setup_platforms(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
@@ -112,11 +112,10 @@ async def _async_setup_platforms(hass: HomeAssistant, entry: MicroHomeConfigEntr
     """
     node = entry.runtime_data
     async with node.platform_lock:
-        while missing := [
-            p for p in PLATFORMS if p in _platforms_wanted(hass, entry) - node.platforms
-        ]:
-            await hass.config_entries.async_forward_entry_setups(entry, missing[:1])
-            node.platforms.add(missing[0])
+        while missing := _platforms_wanted(hass, entry) - node.platforms:
+            platform = next(p for p in PLATFORMS if p in missing)
+            await hass.config_entries.async_forward_entry_setups(entry, (platform,))
+            node.platforms.add(platform)
             await asyncio.sleep(0)
 
 

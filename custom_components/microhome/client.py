@@ -376,12 +376,11 @@ class NodeClient:
         self.notify(Change.AVAILABILITY)
 
     def _on_message(self, msg: Message) -> None:
-        """The handler of msg's kind of topic, with size check and last_seen; protocol errors
-        are logged instead of raised."""
+        """The handler of msg's kind of topic (one of those subscribed), with size check and
+        last_seen; protocol errors are logged instead of raised."""
         suffix = msg.topic.split("/", 2)[-1]
         kind = "state/+" if suffix.startswith("state/") else suffix
-        if (name := _HANDLERS.get(kind)) is None:
-            return
+        name = _HANDLERS[kind]
         if not msg.retain:
             self.last_seen = datetime.now(UTC)
         try:

@@ -127,6 +127,48 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
 type EntityFactory = Callable[[MicroHomeNode], Iterable[MicroHomeEntity]]
 
 
+class DynamicEntities:
+    """One platform's entities of one node: added and deleted as the configuration changes.
+
+    An object rather than a closure: a thousand nodes have thousands of them.
+    """
+
+    __slots__ = ("_add", "_added", "_domain", "_entry", "_factory", "_registry")
+
+    def __init__(
+        self,
+        registry: er.EntityRegistry,
+        entry: MicroHomeConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+        domain: str,
+        factory: EntityFactory,
+    ) -> None:
+        """Nothing added yet; sync adds."""
+        self._registry = registry
+        self._entry = entry
+        self._add = async_add_entities
+        self._domain = domain
+        self._factory = factory
+        self._added: set[str] = set()
+
+    @callback
+    def sync(self) -> None:
+        """Add the entities the factory makes that are not added; delete those it no longer
+        makes."""
+        wanted = {
+            str(entity.unique_id): entity for entity in self._factory(self._entry.runtime_data)
+        }
+        registry = self._registry
+        for entity_entry in er.async_entries_for_config_entry(registry, self._entry.entry_id):
+            if entity_entry.domain == self._domain and entity_entry.unique_id not in wanted:
+                registry.async_remove(entity_entry.entity_id)
+        self._added.intersection_update(wanted)
+        new = [entity for unique_id, entity in wanted.items() if unique_id not in self._added]
+        self._added.update(entity.unique_id for entity in new if entity.unique_id)
+        if new:
+            self._add(new)
+
+
 @callback
 def async_setup_dynamic_entities(
     hass: HomeAssistant,
@@ -136,24 +178,9 @@ def async_setup_dynamic_entities(
     factory: EntityFactory,
 ) -> None:
     """Add the entities factory makes now, and add or delete them as the configuration changes."""
-    node = entry.runtime_data
-    added: set[str] = set()
-    registry = er.async_get(hass)
-
-    @callback
-    def sync() -> None:
-        wanted = {str(entity.unique_id): entity for entity in factory(node)}
-        for entity_entry in er.async_entries_for_config_entry(registry, entry.entry_id):
-            if entity_entry.domain == domain and entity_entry.unique_id not in wanted:
-                registry.async_remove(entity_entry.entity_id)
-        added.intersection_update(wanted)
-        new = [entity for unique_id, entity in wanted.items() if unique_id not in added]
-        added.update(entity.unique_id for entity in new if entity.unique_id)
-        if new:
-            async_add_entities(new)
-
-    sync()
-    node.async_listen(Change.CONFIG, sync)
+    dynamic = DynamicEntities(er.async_get(hass), entry, async_add_entities, domain, factory)
+    dynamic.sync()
+    entry.runtime_data.async_listen(Change.CONFIG, dynamic.sync)
 
 
 type PeripheralEntityClass = Callable[
