@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
 from homeassistant.components import mqtt
-from homeassistant.config_entries import ConfigEntryState, OperationNotAllowed
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
@@ -38,7 +36,6 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 # New nodes set up within this many seconds share one `discover` (every node answers each).
 DISCOVER_COOLDOWN = 5.0
 _DISCOVER: HassKey[Debouncer[Coroutine[Any, Any, None]]] = HassKey(f"{DOMAIN}_discover")
-# In the order they are set up.
 PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
@@ -49,9 +46,6 @@ PLATFORMS = [
     Platform.SWITCH,
     Platform.UPDATE,
 ]
-
-# Set up for every node: its buttons, diagnostic sensors and firmware update.
-NODE_PLATFORMS: frozenset[str] = frozenset({Platform.BUTTON, Platform.SENSOR, Platform.UPDATE})
 
 __all__ = ["DOMAIN", "MicroHomeConfigEntry", "MicroHomeNode"]
 
@@ -86,37 +80,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) ->
         discover = _discover_debouncer(hass)
         entry.async_on_unload(discover.async_cancel)
         await discover.async_call()
-    await _async_setup_platforms(hass, entry)
+    # One platform at a time, yielding between them: setting up a node's entities is a
+    # stretch of tens of milliseconds that other nodes' states would wait behind.
+    for platform in PLATFORMS:
+        await hass.config_entries.async_forward_entry_setups(entry, (platform,))
+        await asyncio.sleep(0)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
-
-
-def _platforms_wanted(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> set[str]:
-    """The platforms the node's entities are on: its own, its peripherals', and those that
-    still have entities of the entry (set up to delete them)."""
-    node = entry.runtime_data
-    registry = er.async_get(hass)
-    return {
-        *NODE_PLATFORMS,
-        *(spec.platform for _, spec in node.shown_entities()),
-        *(e.domain for e in er.async_entries_for_config_entry(registry, entry.entry_id)),
-    }.intersection(PLATFORMS)
-
-
-async def _async_setup_platforms(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
-    """Set up the platforms the node has entities on and are not set up yet.
-
-    Only those: a platform costs memory and time for each node. One at a time, yielding
-    between them: setting up a node's entities is a stretch of tens of milliseconds that other
-    nodes' states would wait behind.
-    """
-    node = entry.runtime_data
-    async with node.platform_lock:
-        while missing := _platforms_wanted(hass, entry) - node.platforms:
-            platform = next(p for p in PLATFORMS if p in missing)
-            await hass.config_entries.async_forward_entry_setups(entry, (platform,))
-            node.platforms.add(platform)
-            await asyncio.sleep(0)
 
 
 def _discover_debouncer(hass: HomeAssistant) -> Debouncer[Coroutine[Any, Any, None]]:
@@ -137,19 +107,12 @@ def _discover_debouncer(hass: HomeAssistant) -> Debouncer[Coroutine[Any, Any, No
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:
-    """The existing entities follow the new configuration; a platform it newly needs is set
-    up (unless the entry is being unloaded meanwhile)."""
     await entry.runtime_data.async_config_updated()
-    if entry.state is ConfigEntryState.LOADED:
-        with contextlib.suppress(OperationNotAllowed):
-            await _async_setup_platforms(hass, entry)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> bool:
     """Unload a node; its subscriptions are released through async_on_unload."""
-    node = entry.runtime_data
-    async with node.platform_lock:
-        return await hass.config_entries.async_unload_platforms(entry, node.platforms)
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MicroHomeConfigEntry) -> None:

@@ -139,9 +139,6 @@ class MicroHomeNode(NodeClient):
         self.mqtt_connected = mqtt.is_connected(hass)
         # One for all of the node's entities: they only read it.
         self.device_info = DeviceInfo(identifiers={(DOMAIN, node_id)})
-        # The entity platforms set up for the node (__init__.py), and the lock of adding more.
-        self.platforms: set[str] = set()
-        self.platform_lock = asyncio.Lock()
 
     def _spawn_task(self, coro: Coroutine[Any, Any, None]) -> None:
         """A background send, tracked by Home Assistant and cancelled with the entry."""

@@ -389,11 +389,11 @@ async def test_other_nodes_states_show_while_a_node_is_being_set_up(
     assert entry.state is ConfigEntryState.LOADED
 
 
-async def test_a_platform_is_set_up_once_the_configuration_needs_it(
+async def test_entities_of_a_new_platform_come_and_stale_ones_go_at_setup(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire
 ) -> None:
-    """A node's switches come with its first relay; a switch left from an earlier
-    configuration is deleted when the node is set up again; unloading unloads what was set up."""
+    """A node's first switch comes with its first relay; a switch left from a configuration
+    changed while the node was not loaded is deleted when the node is set up again."""
     registry = er.async_get(hass)
     relay = {"id": "pump", "type": "relay", "name": "Pump", "pin": 17}
     assert registry.async_get_entity_id("switch", DOMAIN, f"{NODE_ID}_pump") is None
