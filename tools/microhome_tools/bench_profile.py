@@ -7,7 +7,8 @@ Home Assistant, and writes what it found to FILE as text:
 - stalls: a thread notices that the event loop has not run for 30 ms and samples the loop
   thread's stack until it runs again; every garbage collection is timed (gc.callbacks). The
   report: the stalls, the collections by generation, the frames the loop was in while stalled
-  and the stack of the longest stalls.
+  and the stack of the longest stalls. A collection holds the GIL: the sampler sees no stack
+  during one, and a stall that is all collection shows only the garbage collection time.
 - memory: allocations still alive after adding, grouped by the line that made them
   (tracemalloc), and the Python objects left per node by type (gc.get_objects).
 - time: cProfile of the Home Assistant thread while adding.
