@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant.const import STATE_OFF, STATE_ON
@@ -127,46 +128,34 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
 type EntityFactory = Callable[[MicroHomeNode], Iterable[MicroHomeEntity]]
 
 
+@dataclass(slots=True)
 class DynamicEntities:
     """One platform's entities of one node: added and deleted as the configuration changes.
 
     An object rather than a closure: a thousand nodes have thousands of them.
     """
 
-    __slots__ = ("_add", "_added", "_domain", "_entry", "_factory", "_registry")
-
-    def __init__(
-        self,
-        registry: er.EntityRegistry,
-        entry: MicroHomeConfigEntry,
-        async_add_entities: AddConfigEntryEntitiesCallback,
-        domain: str,
-        factory: EntityFactory,
-    ) -> None:
-        """Nothing added yet; sync adds."""
-        self._registry = registry
-        self._entry = entry
-        self._add = async_add_entities
-        self._domain = domain
-        self._factory = factory
-        self._added: set[str] = set()
+    registry: er.EntityRegistry
+    entry: MicroHomeConfigEntry
+    add: AddConfigEntryEntitiesCallback
+    domain: str
+    factory: EntityFactory
+    added: set[str] = field(default_factory=set)
 
     @callback
     def sync(self) -> None:
         """Add the entities the factory makes that are not added; delete those it no longer
         makes."""
-        wanted = {
-            str(entity.unique_id): entity for entity in self._factory(self._entry.runtime_data)
-        }
-        registry = self._registry
-        for entity_entry in er.async_entries_for_config_entry(registry, self._entry.entry_id):
-            if entity_entry.domain == self._domain and entity_entry.unique_id not in wanted:
+        wanted = {str(entity.unique_id): entity for entity in self.factory(self.entry.runtime_data)}
+        registry = self.registry
+        for entity_entry in er.async_entries_for_config_entry(registry, self.entry.entry_id):
+            if entity_entry.domain == self.domain and entity_entry.unique_id not in wanted:
                 registry.async_remove(entity_entry.entity_id)
-        self._added.intersection_update(wanted)
-        new = [entity for unique_id, entity in wanted.items() if unique_id not in self._added]
-        self._added.update(entity.unique_id for entity in new if entity.unique_id)
+        self.added.intersection_update(wanted)
+        new = [entity for unique_id, entity in wanted.items() if unique_id not in self.added]
+        self.added.update(entity.unique_id for entity in new if entity.unique_id)
         if new:
-            self._add(new)
+            self.add(new)
 
 
 @callback
