@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -65,6 +65,17 @@ NODE_TOPICS = (
     "reply",
     "log",
 )
+# The NodeClient method that handles each of them.
+_HANDLERS = {
+    "status": "_on_status",
+    "announce": "_on_announce",
+    "state/+": "_on_state",
+    "telemetry": "_on_telemetry",
+    "config/state": "_on_config_state",
+    "ota/status": "_on_ota_status",
+    "reply": "_on_reply",
+    "log": "_on_log",
+}
 # Subscribed at QoS 1; the others at QoS 0: their last value is retained, and the broker
 # queues QoS 1 messages for a busy subscriber only up to a limit (mosquitto: 1,000), then drops
 # them, where QoS 0 ones go straight into the subscriber's socket.
@@ -189,9 +200,10 @@ class Router:
         for kept in tuple(self._kept.get(node_id, {}).values()):
             if _route(kept.topic)[1] == topic:
                 handler(kept)
-        return partial(self._unsubscribe, topic, handler)
+        return partial(self.unsubscribe, topic, handler)
 
-    def _unsubscribe(self, topic: str, handler: Handler) -> None:
+    def unsubscribe(self, topic: str, handler: Handler) -> None:
+        """No longer hand the messages of topic to handler."""
         handlers = self._handlers.get(topic, [])
         if handler in handlers:
             handlers.remove(handler)
@@ -200,17 +212,18 @@ class Router:
 
 
 class _Removal:
-    """Removes one listener from the list it is in (once; again does nothing)."""
+    """Removes one listener from the lists it is in (once; again does nothing)."""
 
-    __slots__ = ("_item", "_items")
+    __slots__ = ("_item", "_lists")
 
-    def __init__(self, items: list[Listener], item: Listener) -> None:
-        self._items = items
+    def __init__(self, lists: tuple[list[Listener], ...], item: Listener) -> None:
+        self._lists = lists
         self._item = item
 
     def __call__(self) -> None:
-        if self._item in self._items:
-            self._items.remove(self._item)
+        for items in self._lists:
+            if self._item in items:
+                items.remove(self._item)
 
 
 class NodeClient:
@@ -279,6 +292,14 @@ class NodeClient:
         """The configured peripherals (the configuration's `sensors`)."""
         return list(self._config().get("sensors", []))
 
+    def shown_entities(self) -> Iterator[tuple[dict[str, Any], catalogue.Entity]]:
+        """Each configured peripheral with each entity the catalogue gives it."""
+        for peripheral in self.peripherals:
+            kind = catalogue.TYPES.get(peripheral["type"])
+            for spec in kind.entities if kind is not None else ():
+                if catalogue.shows(spec, peripheral):
+                    yield peripheral, spec
+
     def peripheral(self, peripheral_id: str) -> dict[str, Any] | None:
         """One configured peripheral by id."""
         return next((p for p in self.peripherals if p["id"] == peripheral_id), None)
@@ -310,9 +331,17 @@ class NodeClient:
 
     def listen(self, change: Change, listener: Listener, key: str | None = None) -> Listener:
         """Call listener when change happens (for STATE: to peripheral key); returns remove."""
-        listeners = self._listeners.setdefault((change, key), [])
-        listeners.append(listener)
-        return _Removal(listeners, listener)
+        return self.listen_to(((change, key),), listener)
+
+    def listen_to(
+        self, changes: Iterable[tuple[Change, str | None]], listener: Listener
+    ) -> Listener:
+        """Call listener when any of changes (change, key) happens; returns remove, of all:
+        one for all of an entity's, which a thousand nodes have tens of thousands of."""
+        lists = tuple(self._listeners.setdefault(change, []) for change in changes)
+        for listeners in lists:
+            listeners.append(listener)
+        return _Removal(lists, listener)
 
     def notify(self, change: Change, key: str | None = None) -> None:
         """Tell the listeners of change (and of key) that it happened."""
@@ -322,23 +351,11 @@ class NodeClient:
     # --- subscriptions -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Subscribe to the node's topics."""
-        handlers: dict[str, Handler] = {
-            "status": self._on_status,
-            "announce": self._on_announce,
-            "state/+": self._on_state,
-            "telemetry": self._on_telemetry,
-            "config/state": self._on_config_state,
-            "ota/status": self._on_ota_status,
-            "reply": self._on_reply,
-            "log": self._on_log,
-        }
+        """Subscribe to the node's topics, all with one handler (_on_message)."""
+        handler = self._on_message
         for suffix in NODE_TOPICS:
             self._unsubscribe.append(
-                await self._subscribe(
-                    protocol.topic(self.node_id, suffix),
-                    partial(self._guarded, suffix, handlers[suffix]),
-                )
+                await self._subscribe(protocol.topic(self.node_id, suffix), handler)
             )
 
     def stop(self) -> None:
@@ -358,13 +375,17 @@ class NodeClient:
         self.mqtt_connected = connected
         self.notify(Change.AVAILABILITY)
 
-    def _guarded(self, kind: str, handler: Handler, msg: Message) -> None:
-        """handler with size check, last_seen and protocol errors logged instead of raised."""
+    def _on_message(self, msg: Message) -> None:
+        """The handler of msg's kind of topic (one of those subscribed), with size check and
+        last_seen; protocol errors are logged instead of raised."""
+        suffix = msg.topic.split("/", 2)[-1]
+        kind = "state/+" if suffix.startswith("state/") else suffix
+        name = _HANDLERS[kind]
         if not msg.retain:
             self.last_seen = datetime.now(UTC)
         try:
             protocol.check_size(msg.payload)
-            handler(msg)
+            getattr(self, name)(msg)
         except ProtocolError as err:
             self._drop(kind, msg.topic, str(err))
 

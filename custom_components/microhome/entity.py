@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant.const import STATE_OFF, STATE_ON
@@ -39,9 +40,12 @@ class MicroHomeEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the node's updates."""
         await super().async_added_to_hass()
-        for change in (Change.AVAILABILITY, Change.CONFIG, *self._changes):
-            self.async_on_remove(self.node.listen(change, self._handle_update))
+        self.async_on_remove(self.node.listen_to(self._followed(), self._handle_update))
         self._update_from_node()
+
+    def _followed(self) -> list[tuple[Change, str | None]]:
+        """The node's changes (and keys) that change this entity."""
+        return [(change, None) for change in (Change.AVAILABILITY, Change.CONFIG, *self._changes)]
 
     @callback
     def _update_from_node(self) -> None:
@@ -92,12 +96,9 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
         else:
             self._attr_translation_placeholders = {"sensor": name}
 
-    async def async_added_to_hass(self) -> None:
-        """Also follow the peripheral's state."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            self.node.listen(Change.STATE, self._handle_update, self.peripheral_id)
-        )
+    def _followed(self) -> list[tuple[Change, str | None]]:
+        """Also the peripheral's state."""
+        return [*super()._followed(), (Change.STATE, self.peripheral_id)]
 
     @property
     def available(self) -> bool:
@@ -127,6 +128,36 @@ class MicroHomePeripheralEntity(MicroHomeEntity):
 type EntityFactory = Callable[[MicroHomeNode], Iterable[MicroHomeEntity]]
 
 
+@dataclass(slots=True)
+class DynamicEntities:
+    """One platform's entities of one node: added and deleted as the configuration changes.
+
+    An object rather than a closure: a thousand nodes have thousands of them.
+    """
+
+    registry: er.EntityRegistry
+    entry: MicroHomeConfigEntry
+    add: AddConfigEntryEntitiesCallback
+    domain: str
+    factory: EntityFactory
+    added: set[str] = field(default_factory=set)
+
+    @callback
+    def sync(self) -> None:
+        """Add the entities the factory makes that are not added; delete those it no longer
+        makes."""
+        wanted = {str(entity.unique_id): entity for entity in self.factory(self.entry.runtime_data)}
+        registry = self.registry
+        for entity_entry in er.async_entries_for_config_entry(registry, self.entry.entry_id):
+            if entity_entry.domain == self.domain and entity_entry.unique_id not in wanted:
+                registry.async_remove(entity_entry.entity_id)
+        self.added.intersection_update(wanted)
+        new = [entity for unique_id, entity in wanted.items() if unique_id not in self.added]
+        self.added.update(entity.unique_id for entity in new if entity.unique_id)
+        if new:
+            self.add(new)
+
+
 @callback
 def async_setup_dynamic_entities(
     hass: HomeAssistant,
@@ -136,24 +167,9 @@ def async_setup_dynamic_entities(
     factory: EntityFactory,
 ) -> None:
     """Add the entities factory makes now, and add or delete them as the configuration changes."""
-    node = entry.runtime_data
-    added: set[str] = set()
-    registry = er.async_get(hass)
-
-    @callback
-    def sync() -> None:
-        wanted = {str(entity.unique_id): entity for entity in factory(node)}
-        for entity_entry in er.async_entries_for_config_entry(registry, entry.entry_id):
-            if entity_entry.domain == domain and entity_entry.unique_id not in wanted:
-                registry.async_remove(entity_entry.entity_id)
-        added.intersection_update(wanted)
-        new = [entity for unique_id, entity in wanted.items() if unique_id not in added]
-        added.update(entity.unique_id for entity in new if entity.unique_id)
-        if new:
-            async_add_entities(new)
-
-    sync()
-    node.async_listen(Change.CONFIG, sync)
+    dynamic = DynamicEntities(er.async_get(hass), entry, async_add_entities, domain, factory)
+    dynamic.sync()
+    entry.runtime_data.async_listen(Change.CONFIG, dynamic.sync)
 
 
 type PeripheralEntityClass = Callable[
@@ -179,11 +195,9 @@ def platform_setup(
             yield from node_entities(node)
         if entity_class is None:
             return
-        for peripheral in node.peripherals:
-            kind = catalogue.TYPES.get(peripheral["type"])
-            for spec in kind.entities if kind is not None else ():
-                if spec.platform == platform and catalogue.shows(spec, peripheral):
-                    yield entity_class(node, peripheral, spec)
+        for peripheral, spec in node.shown_entities():
+            if spec.platform == platform:
+                yield entity_class(node, peripheral, spec)
 
     async def async_setup_entry(
         hass: HomeAssistant,

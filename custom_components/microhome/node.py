@@ -100,10 +100,11 @@ class NodeTopics:
     ) -> Callable[[], None]:
         """Route topic's messages to on_message; subscribes to MQTT first if nothing is."""
         await self._async_subscribe_mqtt()
-        return partial(self._release, self.router.subscribe(topic, on_message))
+        self.router.subscribe(topic, on_message)
+        return partial(self._release, topic, on_message)
 
-    def _release(self, remove: Callable[[], None]) -> None:
-        remove()
+    def _release(self, topic: str, on_message: Callable[[Message], None]) -> None:
+        self.router.unsubscribe(topic, on_message)
         if self.router.idle and not self._lock.locked():
             for unsubscribe in self._unsubscribe:
                 unsubscribe()

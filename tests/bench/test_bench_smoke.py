@@ -22,33 +22,10 @@ SCALE_FIGURES = ("add_seconds", "memory_per_node_kb", "states_sent", "states_dro
 SCALE_SUMMARIES = ("loop_lag_adding_ms", "state_held_back_ms", "loop_lag_running_ms")
 
 
-def test_every_bench_part_reports_every_figure_for_both_sides(tmp_path: Path) -> None:
-    out = tmp_path / "benchmarks"
+def bench(tmp_path: Path, *args: str) -> None:
+    """`microhome bench ARGS` from a directory outside the checkout; it must succeed."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "microhome_tools.cli",
-            "bench",
-            "--samples",
-            "2",
-            "--nodes",
-            "2",
-            "--nodes",
-            "3",
-            "--state-rounds",
-            "1",
-            "--log-seconds",
-            "0.5",
-            "--log-nodes",
-            "2",
-            "--ota-rounds",
-            "1",
-            "--ota-nodes",
-            "2",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "microhome_tools.cli", "bench", *args],
         check=False,
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT / "tools"), "MICROHOME_ROOT": str(ROOT)},
@@ -57,6 +34,16 @@ def test_every_bench_part_reports_every_figure_for_both_sides(tmp_path: Path) ->
         timeout=360,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_every_bench_part_reports_every_figure_for_both_sides(tmp_path: Path) -> None:
+    out = tmp_path / "benchmarks"
+    bench(
+        tmp_path,
+        *("--samples", "2", "--nodes", "2", "--nodes", "3", "--state-rounds", "1"),
+        *("--log-seconds", "0.5", "--log-nodes", "2", "--ota-rounds", "1", "--ota-nodes", "2"),
+        *("--out", str(out)),
+    )
     results = json.loads((out / "results.json").read_text())
     assert results["machine"]["cores"] >= 1
     assert results["date"] and results["command"].startswith("scripts/env microhome bench")
@@ -97,3 +84,21 @@ def test_every_bench_part_reports_every_figure_for_both_sides(tmp_path: Path) ->
     for heading in ("## Latency", "### 2 nodes", "### 3 nodes", "## Log ingestion", "## OTA"):
         assert heading in report
     assert "node state message → HA state" in report
+
+
+def test_profile_reports_stalls_memory_and_time_for_both_sides(tmp_path: Path) -> None:
+    """`bench --profile` runs each of its parts on both sides and reports what each finds."""
+    report = tmp_path / "profile.txt"
+    bench(tmp_path, "--only", "scale", "--nodes", "2", "--profile", str(report))
+    text = report.read_text()
+    for part in ("stalls", "memory", "time (under cProfile)"):
+        for side in BOTH_SIDES:
+            assert f"## {part}, {side}: 2 nodes added in" in text, (part, side)
+    assert text.count(", 0 not live then") == 6
+    assert "Garbage collections while adding, by generation" in text
+    assert "Python allocations still alive after adding" in text
+    assert "object types that garbage collection tracks" in text
+    assert "config_entries_microhome: 2 (1.00 per node)" in text
+    assert "entities_mqtt: 10 (5.00 per node)" in text
+    for side in BOTH_SIDES:
+        assert (tmp_path / f"profile.{side}.pstats").stat().st_size > 0

@@ -22,7 +22,7 @@ from custom_components.microhome.client import NODE_TOPICS, Change
 from custom_components.microhome.const import DOMAIN
 from custom_components.microhome.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import NODE_ID, Fire, entity_id, make_options, published
+from .conftest import NODE_ID, SENSORS, Fire, entity_id, make_options, published
 
 
 async def test_fleet_key_created_once_and_stored(
@@ -387,3 +387,33 @@ async def test_other_nodes_states_show_while_a_node_is_being_set_up(
     await hass.async_block_till_done()
     assert registry.async_get_entity_id("update", DOMAIN, f"{new_id}_firmware") is not None
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_entities_of_a_new_platform_come_and_stale_ones_go_at_setup(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """A node's first switch comes with its first relay; a switch left from a configuration
+    changed while the node was not loaded is deleted when the node is set up again."""
+    registry = er.async_get(hass)
+    relay = {"id": "pump", "type": "relay", "name": "Pump", "pin": 17}
+    assert registry.async_get_entity_id("switch", DOMAIN, f"{NODE_ID}_pump") is None
+
+    hass.config_entries.async_update_entry(
+        loaded_entry, options=make_options([*SENSORS, relay], version=8)
+    )
+    await hass.async_block_till_done()
+    pump = entity_id(hass, "switch", "pump")
+    fire("state/pump", {"on": True})
+    await hass.async_block_till_done()
+    assert hass.states.get(pump).state == "on"
+
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(pump).state == "unavailable"
+    # Changed while the node was not loaded: the relay is gone, its switch is still registered.
+    hass.config_entries.async_update_entry(loaded_entry, options=make_options(version=9))
+    assert registry.async_get_entity_id("switch", DOMAIN, f"{NODE_ID}_pump") == pump
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert registry.async_get_entity_id("switch", DOMAIN, f"{NODE_ID}_pump") is None
+    assert hass.states.get(entity_id(hass, "light", "lamp")) is not None

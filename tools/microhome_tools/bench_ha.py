@@ -81,6 +81,12 @@ def add_arguments(parser: Any) -> None:
         type=Path,
         help="instead of measuring, profile adding --nodes nodes per side into this text file",
     )
+    parser.add_argument(
+        "--profile-parts",
+        type=lambda text: [part for part in text.split(",") if part],
+        help="what --profile looks at, each part adding --nodes more nodes per side: a comma "
+        "list of stalls, memory and time (default: all three)",
+    )
 
 
 def summary(values: list[float]) -> dict[str, float | int]:
