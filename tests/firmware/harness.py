@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary
+from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary, sim_command
 
 # The micropython `microhome sim` runs: a 32-bit build when installed (scripts/env installs
 # Debian's i386 package), whose heap figures are a board's.
@@ -202,12 +201,10 @@ class SimNode:
 
     def command_line(self) -> list[str]:
         """The `microhome sim` command; `extra` may replace --node-id and --key (e.g. --count)."""
-        line = [
-            sys.executable, "-m", "microhome_tools.cli", "sim",
-            "--broker", f"{self.broker[0]}:{self.broker[1]}", "--platform", self.platform,
-            "--state-dir", str(self.state_dir), "--heapsize", HEAPSIZE, "--keepalive", "10",
-            "--micropython", MICROPYTHON,
-        ]  # fmt: skip
+        line = sim_command(
+            f"{self.broker[0]}:{self.broker[1]}", self.state_dir, "--platform", self.platform,
+            "--heapsize", HEAPSIZE, "--keepalive", "10", "--micropython", MICROPYTHON,
+        )  # fmt: skip
         if self.node_id and "--node-id" not in self.extra and "--count" not in self.extra:
             line += ["--node-id", self.node_id]
         if "--fleet-key" not in self.extra:

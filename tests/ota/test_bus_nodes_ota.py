@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from microhome_tools.broker import Mosquitto
+from microhome_tools.ftpd import FtpTestServer
 from tests.firmware.harness import BOARD_SIZED, Observer, SimNode
 from tests.firmware.test_buses import AIR, PROBES, config, hardware
-from tests.ota.ftpd import FtpTestServer
 from tests.ota.test_node_ota import (  # noqa: F401 (fixtures)
     B,
     announced,
