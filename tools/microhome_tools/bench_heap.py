@@ -99,10 +99,10 @@ def job_sensors(sensors: list[dict[str, Any]], light: str | None = None) -> Job:
 @contextmanager
 def update_server() -> Iterator[tuple[Path, FtpTestServer]]:
     """An FTP server with a bundle of this firmware labelled UPDATE_VERSION."""
-    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # not a line per file sent
     with tempfile.TemporaryDirectory() as tmp:
         bundle = build_bundle(FIRMWARE_DIR, Path(tmp) / "root", UPDATE_VERSION)
         server = FtpTestServer(Path(tmp) / "root")
+        logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # not a line per file sent
         try:
             yield bundle, server
         finally:

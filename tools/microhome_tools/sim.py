@@ -59,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--heapsize",
         type=parse_size,
-        help="the MicroPython heap (default: 80K on a 32-bit micropython, as on a board; "
-        "120K on a 64-bit one, whose objects are about 1.5 times larger)",
+        help="the board's heap (the simulated hardware is counted out, as a board has it in "
+        "ROM; default: 88K on a 32-bit micropython, 132K on a 64-bit one, whose objects are "
+        "about 1.5 times larger)",
     )
     parser.add_argument(
         "--micropython",
