@@ -12,9 +12,8 @@ from microhome_tools.bench_node import bus_hardware as hardware
 from tests.firmware.conftest import NodeFactory, online
 from tests.firmware.harness import BOARD_SIZED, Observer, SimNode
 
-# The node's heap: a board's, plus the simulated buses (sim/i2c.py, the chip models, onewire,
-# ds18x20), which a board has in ROM but a sim node loads into its heap (docs/firmware.md).
-BUS_HEAPSIZE = os.environ.get("MICROHOME_TEST_BUS_HEAPSIZE") or ("112K" if BOARD_SIZED else "160K")
+# A board's heap for both bus nodes in one configuration, with refused ones and scans.
+BUS_HEAPSIZE = os.environ.get("MICROHOME_TEST_BUS_HEAPSIZE") or ("88K" if BOARD_SIZED else "124K")
 
 
 def config(sensors: list[dict[str, Any]], version: int = 1) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--heapsize",
         type=parse_size,
         help="the board's heap (the simulated hardware is counted out, as a board has it in "
-        "ROM; default: 88K on a 32-bit micropython, 132K on a 64-bit one, whose objects are "
+        "ROM; default: 84K on a 32-bit micropython, 124K on a 64-bit one, whose objects are "
         "about 1.5 times larger)",
     )
     parser.add_argument(
@@ -125,10 +125,9 @@ def micropython_binaries(choice: str | None = None) -> list[str]:
 
 
 def default_heapsize(binary: str) -> str:
-    """A heap with a margin over what the firmware needs (docs/firmware.md, "Memory"): 88K on
-    a 32-bit build, as on a board (checking a configuration with devices on buses loads its
-    checks for that moment); 132K (about 1.5 x) on a 64-bit one."""
-    return "88K" if is_32bit(binary) else "132K"
+    """A board's heap with a margin over what the firmware needs (docs/firmware.md, "Memory":
+    the 16-peripheral configuration needs 80K on a 32-bit build, 116K on a 64-bit one)."""
+    return "84K" if is_32bit(binary) else "124K"
 
 
 def mpy_cross_binary() -> str | None:
