@@ -80,3 +80,21 @@ def test_a_damaged_results_json_is_written_over(tmp_path: Path) -> None:
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["bundle"] == {"modules": 1}
     assert "earlier_runs" not in written
+
+
+def test_a_heap_run_of_one_build_keeps_the_other_builds_figures(tmp_path: Path) -> None:
+    """`microhome bench --only heap --micropython X` measures one build: the other build's
+    smallest heaps stay, and README shows both."""
+    full = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    bench_report.write(Namespace(out=tmp_path), ["heap"], {"heap": full["heap"]}, full["machine"])
+    again = {"64": {**full["heap"]["64"], "4 sensors running": "200K"}}
+    bench_report.write(Namespace(out=tmp_path), ["heap"], {"heap": again}, full["machine"])
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["heap"]["32"] == full["heap"]["32"]
+    assert written["heap"]["64"]["4 sensors running"] == "200K"
+    rows = [row[0] for row in bench_report.measured_rows(written)]
+    assert "smallest board heap, 32-bit build: 4 sensors running" in rows
+    assert "smallest board heap, 64-bit build: 4 sensors running" in rows
+    # a results.json from before, with one build's figures flat, is read as that build's
+    flat = {"micropython": "m", "bits": 32, "4 sensors running": "72K"}
+    assert bench_report.heap_by_bits(flat) == {"32": flat}

@@ -7,7 +7,6 @@ new firmware, with progress shown per node.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from microhome_tools.demo import (
 )
 from microhome_tools.hass_runner import HassRunner
 from microhome_tools.release import build_bundle
+from microhome_tools.sim import sim_command
 from tests.sim_nodes import running
 
 from .test_panel_browser import (
@@ -75,11 +75,10 @@ def firmware_nodes(
         state = tmp_path / node_id
         state.mkdir()
         (state / "hw.json").write_text('{"pins": {"15": {"temperature": 21.5, "humidity": 40}}}')
-        commands[node_id] = [
-            sys.executable, "-m", "microhome_tools.cli", "sim",
-            "--broker", f"{mosquitto.host}:{mosquitto.port}", "--node-id", node_id,
-            "--state-dir", str(state), "--fleet-key", fleet_key.hex(), "--heapsize", OTA_HEAPSIZE,
-        ]  # fmt: skip
+        commands[node_id] = sim_command(
+            f"{mosquitto.host}:{mosquitto.port}", state, "--node-id", node_id,
+            "--fleet-key", fleet_key.hex(), "--heapsize", OTA_HEAPSIZE,
+        )  # fmt: skip
     with running(commands, tmp_path):
         yield
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from custom_components.microhome import protocol
 from microhome_tools.broker import Mosquitto
 from microhome_tools.hass_runner import HassRunner
+from microhome_tools.sim import sim_command
 
 REPO = Path(__file__).resolve().parents[2]
 # The README's screenshot is refreshed by MICROHOME_SCREENSHOTS=1 scripts/env pytest tests/browser.
@@ -80,22 +80,16 @@ def node(
     """One real firmware node on the micropython unix port, as an rp2."""
     console = (tmp_path / "sim.log").open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "microhome_tools.cli",
-            "sim",
-            "--broker",
+        sim_command(
             f"{mosquitto.host}:{mosquitto.port}",
+            tmp_path / "node",
             "--node-id",
             NODE_ID,
             "--platform",
             "rp2",
-            "--state-dir",
-            str(tmp_path / "node"),
             "--fleet-key",
             fleet_key.hex(),
-        ],
+        ),
         stdout=console,
         stderr=subprocess.STDOUT,
     )

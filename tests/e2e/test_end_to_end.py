@@ -8,7 +8,6 @@ The tests share one stack and run in order: each builds on what the one before d
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from microhome_tools.demo import (
 )
 from microhome_tools.hass_runner import HassError, HassRunner
 from microhome_tools.release import build_bundle
+from microhome_tools.sim import sim_command
 
 NODE = DemoNode(
     "e2e-kitchen",
@@ -121,13 +121,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     console = (root / "node.log").open("wb")
     node = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "microhome_tools.cli",
-            "sim",
-            "--broker",
+        sim_command(
             f"{broker.host}:{broker.tls_port}",
+            node_dir,
             "--mqtt-tls",
             "--ca",
             str(ca.pem),
@@ -137,8 +133,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             NODE.platform,
             "--name",
             NODE.name,
-            "--state-dir",
-            str(node_dir),
             "--fleet-key",
             fleet_key.hex(),
             "--heapsize",
@@ -147,7 +141,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             NODE.node_id,
             "--mqtt-password",
             BROKER_LOGINS[NODE.node_id],
-        ],
+        ),
         stdout=console,
         stderr=subprocess.STDOUT,
     )

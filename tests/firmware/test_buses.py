@@ -7,24 +7,13 @@ from typing import Any
 
 import pytest
 
-from microhome_tools.demo import rom_code
+from microhome_tools.bench_node import AIR, BUS, PROBES, ROMS, TEMPERATURES
+from microhome_tools.bench_node import bus_hardware as hardware
 from tests.firmware.conftest import NodeFactory, online
 from tests.firmware.harness import BOARD_SIZED, Observer, SimNode
 
-ROMS = [rom_code(0xFF641E821600 + n) for n in range(1, 5)]
-PROBES = [
-    {"id": f"t{i}", "type": "ds18b20", "pin": 22, "rom": rom, "interval": 2}
-    for i, rom in enumerate(ROMS, 1)
-]
-BUS = {"sda": 4, "scl": 5, "freq": 100000}
-AIR = [
-    {"id": "air", "type": "scd4x", "bus": BUS, "address": 0x62, "interval": 2},
-    {"id": "room", "type": "aht20", "bus": BUS, "address": 0x38, "interval": 2},
-]
-TEMPERATURES = [60.5, 45.25, 10.0, 22.0625]
-# The node's heap: a board's, plus the simulated buses (sim/i2c.py, the chip models, onewire,
-# ds18x20), which a board has in ROM but a sim node loads into its heap (docs/firmware.md).
-BUS_HEAPSIZE = os.environ.get("MICROHOME_TEST_BUS_HEAPSIZE") or ("112K" if BOARD_SIZED else "160K")
+# A board's heap for both bus nodes in one configuration, with refused ones and scans.
+BUS_HEAPSIZE = os.environ.get("MICROHOME_TEST_BUS_HEAPSIZE") or ("88K" if BOARD_SIZED else "124K")
 
 
 def config(sensors: list[dict[str, Any]], version: int = 1) -> dict[str, Any]:
@@ -35,18 +24,6 @@ def config(sensors: list[dict[str, Any]], version: int = 1) -> dict[str, Any]:
         "log_level": "I",
         "sensors": sensors,
     }
-
-
-def hardware(absent: int | None = None) -> dict[str, Any]:
-    probes = {
-        rom: {"temperature": t} | ({"absent": True} if i == absent else {})
-        for i, (rom, t) in enumerate(zip(ROMS, TEMPERATURES, strict=True))
-    }
-    chips = {
-        "0x62": {"chip": "scd4x", "co2": 812, "temperature": 22.5, "humidity": 41.0},
-        "0x38": {"chip": "aht20", "temperature": 21.5, "humidity": 40.0},
-    }
-    return {"onewire": {"22": probes}, "i2c": {"4,5": chips}}
 
 
 @pytest.fixture

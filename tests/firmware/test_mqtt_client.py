@@ -42,7 +42,7 @@ SIXTEEN: dict[str, Any] = {
 # Traced nodes run the 64-bit micropython (as the shim): this heap is about 1.5 x theirs on a board.
 TRACED_HEAPSIZE = "128K"
 # 16 drivers need more heap than the nodes of the other tests (README: smallest heaps).
-SIXTEEN_HEAPSIZE = "88K" if BOARD_SIZED else "136K"
+SIXTEEN_HEAPSIZE = "84K" if BOARD_SIZED else "124K"
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.ota.ftpd import PASSWORD, USER, FtpTestServer
+from microhome_tools.ftpd import PASSWORD, USER, FtpTestServer
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "micropython"
 FETCH_SCRIPT = Path(__file__).with_name("mp_fetch.py")

@@ -1,21 +1,38 @@
 """`microhome bench --only heap`: the smallest heap at which the real firmware does each job.
 
 Each job runs on a fresh simulated node (the real firmware on the chosen micropython, a real
-mosquitto); a heap passes when the job completes without a reboot or a lost connection. The
-search halves the range between a failing and a passing heap down to 4 KB.
+mosquitto); a heap passes when the job completes without a reboot or a lost connection (an
+update: when the node reports it done and announces the new version). The heap is the board's
+(`microhome sim`'s board model, docs/firmware.md "Memory"). The search halves the range between
+a failing and a passing heap down to 4 KB. Without --micropython both the 32-bit and the
+64-bit micropython are measured.
 """
 
 import json
+import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from microhome_tools.bench_node import NODE_ID, SENSORS, Inbox, start_bench_node
+from microhome_tools import FIRMWARE_DIR
+from microhome_tools.bench_node import (
+    AIR,
+    NODE_ID,
+    PROBES,
+    SENSORS,
+    Inbox,
+    bus_hardware,
+    start_bench_node,
+    write_inputs,
+)
 from microhome_tools.broker import Mosquitto
 from microhome_tools.certs import CertificateAuthority
-from microhome_tools.sim import is_32bit, micropython_binary
+from microhome_tools.ftpd import FtpTestServer, ota_fields
+from microhome_tools.release import build_bundle
+from microhome_tools.sim import is_32bit, micropython_binaries
 
 BASE = f"microhome/{NODE_ID}"
 STEP = 4  # KB
@@ -44,8 +61,15 @@ SIXTEEN: list[dict[str, Any]] = [
 ]
 
 
+UPDATE_VERSION = "9.1.0"  # the bundle the update jobs install
+
+
 class Failed(Exception):
     """The job did not complete at this heap."""
+
+
+type Job = Callable[[Inbox, Path], None]
+REBOOTING: set[Job] = set()  # the jobs that reboot the node (updates)
 
 
 def _config(inbox: Inbox, sensors: list[dict[str, Any]]) -> None:
@@ -59,16 +83,61 @@ def _command(inbox: Inbox, light: str) -> None:
     inbox.wait(f"{BASE}/reply", since, lambda p: json.loads(p)["ok"], 15)
 
 
-def job_sensors(sensors: list[dict[str, Any]], light: str) -> Callable[[Inbox], None]:
-    def job(inbox: Inbox) -> None:
+def job_sensors(sensors: list[dict[str, Any]], light: str | None = None) -> Job:
+    """Configure `sensors` (the simulated buses attached), switch `light`, let them read."""
+
+    def job(inbox: Inbox, state: Path) -> None:
+        write_inputs(state, 0, bus_hardware())
         _config(inbox, sensors)
-        _command(inbox, light)
+        if light:
+            _command(inbox, light)
         time.sleep(3)  # the drivers' first readings
 
     return job
 
 
-def job_burst(inbox: Inbox) -> None:
+@contextmanager
+def update_server() -> Iterator[tuple[Path, FtpTestServer]]:
+    """An FTP server with a bundle of this firmware labelled UPDATE_VERSION."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = build_bundle(FIRMWARE_DIR, Path(tmp) / "root", UPDATE_VERSION)
+        server = FtpTestServer(Path(tmp) / "root")
+        logging.getLogger("pyftpdlib").setLevel(logging.WARNING)  # not a line per file sent
+        try:
+            yield bundle, server
+        finally:
+            server.stop()
+
+
+def job_update(sensors: list[dict[str, Any]], light: str | None = None) -> Job:
+    """The sensors job, then an OTA update to UPDATE_VERSION, done and announced."""
+    run = job_sensors(sensors, light)
+
+    def job(inbox: Inbox, state: Path) -> None:
+        run(inbox, state)
+        with update_server() as (bundle, server):
+            since = time.monotonic()
+            fields = ota_fields(bundle, server.port)
+            inbox.publish_signed(f"{BASE}/cmd", {"cmd": "ota", **fields})
+            inbox.wait(f"{BASE}/ota/status", since, _update_over, 120)
+            ends = [m[2] for m in inbox.messages if m[0] >= since and m[1] == f"{BASE}/ota/status"]
+            if json.loads(next(filter(_update_over, ends)))["state"] != "done":
+                raise Failed("the update did not complete")
+            inbox.wait(f"{BASE}/announce", since, _announces_update, 30)
+
+    REBOOTING.add(job)
+    return job
+
+
+def _update_over(payload: bytes) -> bool:
+    return bool(json.loads(payload)["state"] in ("done", "failed", "rolled_back"))
+
+
+def _announces_update(payload: bytes) -> bool:
+    return bool(json.loads(payload).get("fw") == UPDATE_VERSION)
+
+
+def job_burst(inbox: Inbox, state: Path) -> None:
     _config(inbox, SENSORS)
     since = time.monotonic()
     for i in range(100):
@@ -84,26 +153,31 @@ def job_burst(inbox: Inbox) -> None:
     _command(inbox, "lamp")
 
 
-def job_big_message(inbox: Inbox) -> None:
+def job_big_message(inbox: Inbox, state: Path) -> None:
     _config(inbox, SENSORS)
     inbox.client.publish(f"{BASE}/cmd", b"0" * 65536, qos=1).wait_for_publish()
     _command(inbox, "lamp")
 
 
-JOBS: dict[str, Callable[[Inbox], None]] = {
+JOBS: dict[str, Job] = {
     "4 sensors running": job_sensors(SENSORS, "lamp"),
     "8 peripherals running": job_sensors(EIGHT, "lamp3"),
     "16-peripheral configuration": job_sensors(SIXTEEN, "led_light_num_02"),
     "100-command burst": job_burst,
     "64 KB message": job_big_message,
+    "4 sensors, OTA update": job_update(SENSORS, "lamp"),
+    "heat exchanger (4 DS18B20, 1-Wire) running": job_sensors(PROBES),
+    "heat exchanger, OTA update": job_update(PROBES),
+    "air quality (SCD4x + AHT20, I2C) running": job_sensors(AIR),
+    "air quality, OTA update": job_update(AIR),
 }
 # Jobs run on a node that talks TLS to the broker (a P-256 certificate from a CA made here).
-TLS_JOBS: dict[str, Callable[[Inbox], None]] = {
+TLS_JOBS: dict[str, Job] = {
     "4 sensors running, TLS to the broker": job_sensors(SENSORS, "lamp"),
 }
 
 
-def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None], tls: bool = False) -> bool:
+def attempt(binary: str, heap_kb: int, job: Job, tls: bool = False) -> bool:
     """Whether the job completes at this heap without a reboot or a reconnect."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -125,9 +199,9 @@ def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None], tls: bool =
         )
         try:
             inbox.wait(f"{BASE}/status", started, lambda p: p == b"online", 20)
-            job(inbox)
+            job(inbox, state)
             onlines = [m for m in inbox.messages if m[1] == f"{BASE}/status" and m[2] == b"online"]
-            return len(onlines) == 1
+            return len(onlines) == 1 or job in REBOOTING
         except Failed, TimeoutError:
             return False
         finally:
@@ -137,9 +211,7 @@ def attempt(binary: str, heap_kb: int, job: Callable[[Inbox], None], tls: bool =
             broker.stop()
 
 
-def smallest_heap(
-    binary: str, job: Callable[[Inbox], None], low: int, high: int, tls: bool = False
-) -> int | None:
+def smallest_heap(binary: str, job: Job, low: int, high: int, tls: bool = False) -> int | None:
     """The smallest heap in KB (a multiple of STEP) in (low, high] at which job passes."""
     if not attempt(binary, high, job, tls):
         return None
@@ -153,9 +225,16 @@ def smallest_heap(
 
 
 def bench_heap(binary: str | None = None) -> dict[str, Any]:
-    binary = micropython_binary(binary)
+    """{"32": figures, "64": figures} for the binaries measured (`binary` alone when given)."""
+    return {
+        str(figures["bits"]): figures
+        for figures in map(bench_heap_of, micropython_binaries(binary))
+    }
+
+
+def bench_heap_of(binary: str) -> dict[str, Any]:
     bits = 32 if is_32bit(binary) else 64
-    low, high = (40, 128) if bits == 32 else (64, 192)
+    low, high = (32, 128) if bits == 32 else (48, 192)
     results: dict[str, Any] = {"micropython": binary, "bits": bits}
     for name, job in JOBS.items():
         found = smallest_heap(binary, job, low, high)

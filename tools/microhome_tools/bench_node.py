@@ -6,14 +6,15 @@ import hashlib
 import hmac
 import json
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from microhome_tools import sim
 from microhome_tools.broker import Mosquitto
 from microhome_tools.common import node_key
+from microhome_tools.demo import rom_code
 
 NODE_ID = "bench"
 KEY = bytes(range(32))
@@ -23,6 +24,19 @@ SENSORS: list[dict[str, Any]] = [
     {"id": "lamp", "type": "led", "pin": 14, "freq": 1000},
     {"id": "status", "type": "status_led", "pin": "LED"},
 ]
+# The heat exchanger: four DS18B20 on one 1-Wire bus; the air-quality node: an SCD4x and an
+# AHT20 on one I2C bus. bus_hardware() simulates both.
+ROMS = [rom_code(0xFF641E821600 + n) for n in range(1, 5)]
+PROBES: list[dict[str, Any]] = [
+    {"id": f"t{i}", "type": "ds18b20", "pin": 22, "rom": rom, "interval": 2}
+    for i, rom in enumerate(ROMS, 1)
+]
+BUS = {"sda": 4, "scl": 5, "freq": 100000}
+AIR: list[dict[str, Any]] = [
+    {"id": "air", "type": "scd4x", "bus": BUS, "address": 0x62, "interval": 2},
+    {"id": "room", "type": "aht20", "bus": BUS, "address": 0x38, "interval": 2},
+]
+TEMPERATURES = [60.5, 45.25, 10.0, 22.0625]
 
 
 class Inbox:
@@ -79,20 +93,33 @@ def sim_command(
     broker: Mosquitto, node_id: str, state: Path, key: bytes, *options: str
 ) -> list[str]:
     """The command line of `microhome sim` running node `node_id` from `state` on `broker`."""
-    return [sys.executable, "-m", "microhome_tools.cli", "sim", "--broker",
-            f"{broker.host}:{broker.port}", "--node-id", node_id, "--state-dir", str(state),
-            "--key", key.hex(), *options]  # fmt: skip
+    address = f"{broker.host}:{broker.port}"
+    return sim.sim_command(address, state, "--node-id", node_id, "--key", key.hex(), *options)
+
+
+def bus_hardware(absent: int | None = None) -> dict[str, Any]:
+    """hw.json's simulated probes (probe `absent` gone) and I2C chips."""
+    probes = {
+        rom: {"temperature": t} | ({"absent": True} if i == absent else {})
+        for i, (rom, t) in enumerate(zip(ROMS, TEMPERATURES, strict=True))
+    }
+    chips = {
+        "0x62": {"chip": "scd4x", "co2": 812, "temperature": 22.5, "humidity": 41.0},
+        "0x38": {"chip": "aht20", "temperature": 21.5, "humidity": 40.0},
+    }
+    return {"onewire": {"22": probes}, "i2c": {"4,5": chips}}
 
 
 def bench_node_key() -> bytes:
     return node_key(KEY, NODE_ID)
 
 
-def write_inputs(state: Path, motion: int) -> None:
+def write_inputs(state: Path, motion: int, buses: dict[str, Any] | None = None) -> None:
+    """The node's simulated inputs: the climate sensor, the motion pin, and `buses`
+    (bus_hardware()) when given."""
     tmp = state / "hw.tmp"
-    tmp.write_text(
-        json.dumps({"pins": {"15": {"temperature": 21.0, "humidity": 45.0}, "16": motion}})
-    )
+    pins = {"15": {"temperature": 21.0, "humidity": 45.0}, "16": motion}
+    tmp.write_text(json.dumps({"pins": pins, **(buses or {})}))
     tmp.replace(state / "hw.json")
 
 

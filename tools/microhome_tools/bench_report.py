@@ -50,6 +50,8 @@ def write(args: Any, chosen: list[str], results: dict[str, Any], machine: dict[s
     out: Path = args.out or default_out()
     out.mkdir(parents=True, exist_ok=True)
     carried, earlier_runs = carried_over(out / "results.json", chosen)
+    if "heap" in results:  # a run of one micropython keeps the other's figures
+        results = {**results, "heap": {**heap_by_bits(earlier_heap(out)), **results["heap"]}}
     document = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine,
@@ -95,6 +97,21 @@ def carried_over(path: Path, chosen: list[str]) -> tuple[dict[str, Any], dict[st
             "command": earlier.get("command"),
         }
     return carried, earlier_runs
+
+
+def earlier_heap(out: Path) -> dict[str, Any]:
+    try:
+        heap = json.loads((out / "results.json").read_text()).get("heap")
+    except OSError, ValueError, AttributeError:
+        return {}
+    return heap if isinstance(heap, dict) else {}
+
+
+def heap_by_bits(heap: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The heap part as {"32": figures, "64": figures}; older files had one build's, flat."""
+    if "bits" in heap:
+        return {str(heap["bits"]): heap}
+    return {bits: figures for bits, figures in heap.items() if isinstance(figures, dict)}
 
 
 def earlier_runs(document: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -414,9 +431,9 @@ def measured_rows(document: dict[str, Any]) -> list[list[str]]:
                  firmware["light_command_to_echo_ms"]["median"]),
             )
         ]  # fmt: skip
-    if heap := document.get("heap"):
+    for bits, heap in sorted(heap_by_bits(document.get("heap") or {}).items()):
         rows += [
-            [f"smallest heap, {heap['bits']}-bit build: {job}", str(found), "—", "—", "—", "—"]
+            [f"smallest board heap, {bits}-bit build: {job}", str(found), "—", "—", "—", "—"]
             for job, found in heap.items()
             if job not in ("micropython", "bits")
         ]

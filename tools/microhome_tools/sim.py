@@ -59,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--heapsize",
         type=parse_size,
-        help="the MicroPython heap (default: 80K on a 32-bit micropython, as on a board; "
-        "120K on a 64-bit one, whose objects are about 1.5 times larger)",
+        help="the board's heap (the simulated hardware is counted out, as a board has it in "
+        "ROM; default: 84K on a 32-bit micropython, 124K on a 64-bit one, whose objects are "
+        "about 1.5 times larger)",
     )
     parser.add_argument(
         "--micropython",
@@ -110,11 +111,23 @@ def micropython_binary(choice: str | None = None) -> str:
     return found
 
 
+def micropython_binaries(choice: str | None = None) -> list[str]:
+    """[choice] when given, else the 32-bit and the 64-bit micropython that are installed (the
+    64-bit one: the first micropython on PATH that is not 32-bit, scripts/env's venv has one)."""
+    if choice:
+        return [micropython_binary(choice)]
+    found = [candidate for candidate in MICROPYTHON_32BIT_CANDIDATES if is_32bit(candidate)][:1]
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = shutil.which("micropython", path=directory)
+        if candidate and not is_32bit(candidate):
+            return [*found, candidate]
+    return found or [micropython_binary()]
+
+
 def default_heapsize(binary: str) -> str:
-    """A heap with a margin over what the firmware needs (docs/firmware.md, "Memory"): 88K on
-    a 32-bit build, as on a board (checking a configuration with devices on buses loads its
-    checks for that moment); 132K (about 1.5 x) on a 64-bit one."""
-    return "88K" if is_32bit(binary) else "132K"
+    """A board's heap with a margin over what the firmware needs (docs/firmware.md, "Memory":
+    the 16-peripheral configuration needs 80K on a 32-bit build, 116K on a 64-bit one)."""
+    return "84K" if is_32bit(binary) else "124K"
 
 
 def mpy_cross_binary() -> str | None:
@@ -154,24 +167,58 @@ def install_firmware(flash: Path, compile_modules: bool = True) -> None:
     shutil.copyfile(FIRMWARE_DIR / "main.py", flash / "main.py")
 
 
-# The simulated modules every node imports at boot: from source they leave the smallest heaps
-# 4 KB lower than compiled (docs/firmware.md, "Memory").
-_SIM_FROM_SOURCE: Final = ("machine.py", "network.py")
-
-
 def install_simulated_hardware(target: Path, compiler: str | None) -> None:
-    """The simulated hardware (machine, I2C, 1-Wire) beside the firmware. A board has these in
-    ROM; the buses and chips are compiled, which costs a bus node several KB less heap than
-    compiling them from source in the node."""
+    """The simulated board (sim/board.py) and hardware (machine, network, I2C, 1-Wire) beside
+    the firmware, compiled as a board has its ROM modules."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for source in sorted(SIM_DIR.glob("*.py")):
-        if compiler and source.name not in _SIM_FROM_SOURCE:
+        if compiler:
             destination = str(target / source.with_suffix(".mpy").name)
             subprocess.run([compiler, "-o", destination, str(source)], check=True)
         else:
             shutil.copyfile(source, target / source.name)
+
+
+# The board model (docs/firmware.md, "Memory"): on a board the simulated modules are C modules
+# in ROM. The firmware runs in a heap this much larger than the board's, sim/board.py loads
+# every simulated module first and holds the rest in a ballast, so that the firmware starts
+# with the free heap a board with the heap asked for has.
+BOARD_RESERVE = 128 * 1024
+BOARD_MODULE = "board"
+SIMULATED_HARDWARE: Final = tuple(
+    sorted(path.stem for path in SIM_DIR.glob("*.py") if path.stem != BOARD_MODULE)
+)
+
+
+def heap_bytes(size: str) -> int:
+    """The bytes of a heap size such as 96K, 1M or 98304."""
+    scale = {"k": 1024, "m": 1024 * 1024}.get(size[-1:].lower(), 1)
+    return int(size.rstrip("kKmM")) * scale
+
+
+def board_free(binary: str, heapsize: str, env: dict[str, str]) -> int:
+    """The heap free when main.py starts on a board with this heap: the heap less what the
+    interpreter has allocated by then, measured in a micropython with exactly this heap."""
+    probe = "import gc\ngc.collect()\nprint(gc.mem_free())"
+    result = subprocess.run(
+        [binary, "-X", f"heapsize={heapsize}", "-c", probe],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(result.stdout.split()[-1])
+
+
+def firmware_command(binary: str, heapsize: str, free: int) -> list[str]:
+    """How a simulated board runs main.py, on every boot (sim/board.py)."""
+    heap = heap_bytes(heapsize) + BOARD_RESERVE
+    return [binary, "-X", f"heapsize={heap}", "-m", BOARD_MODULE, str(free), *SIMULATED_HARDWARE]
+
+
+def sim_command(broker: str, state_dir: Path, *options: str) -> list[str]:
+    """The command line of `microhome sim` for a node in `state_dir` on broker HOST:PORT."""
+    return [sys.executable, "-m", "microhome_tools.cli", "sim", "--broker", broker,
+            "--state-dir", str(state_dir), *options]  # fmt: skip
 
 
 def _die_with_parent() -> None:
@@ -213,6 +260,7 @@ class SimNode:
         self.cause = PWRON_RESET
         self.console: IO[str] | None = None
         self.prefix = ""
+        self.free: int | None = None  # the board's free heap at boot, measured once
 
     def prepare(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -236,10 +284,12 @@ class SimNode:
             MICROHOME_UID=self.uid,
             MICROHOME_RESET_CAUSE=str(self.cause),
         )
+        if self.free is None:
+            self.free = board_free(self.micropython, self.heapsize, env)
         (self.state_dir / "wdt").unlink(missing_ok=True)  # a new boot starts without a watchdog
         self.say(f"--- power on (reset cause {self.cause}) ---")
         self.process = subprocess.Popen(
-            [self.micropython, "-X", f"heapsize={self.heapsize}", "main.py"],
+            firmware_command(self.micropython, self.heapsize, self.free),
             cwd=self.flash,
             env=env,
             stdin=subprocess.DEVNULL,

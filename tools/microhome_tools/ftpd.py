@@ -1,7 +1,10 @@
-"""A real pyftpdlib server in a thread, with its own IOLoop, for the node's FTP client tests."""
+"""A real pyftpdlib server in a thread, with its own IOLoop, serving firmware bundles to nodes
+(the OTA tests and `microhome bench --only heap`)."""
 
+import hashlib
 import threading
 from pathlib import Path
+from typing import Any
 
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import DTPHandler, FTPHandler, ThrottledDTPHandler
@@ -44,3 +47,20 @@ class FtpTestServer:
         """Close every connection and the listening socket, as a server that goes away."""
         self._stopping.set()
         self._thread.join()
+
+
+def ota_fields(bundle: Path, port: int) -> dict[str, Any]:
+    """The fields of an `ota` command that installs `bundle` from this server at `port`."""
+    return {
+        "version": bundle.name,
+        "host": "127.0.0.1",
+        "port": port,
+        "user": USER,
+        "password": PASSWORD,
+        "path": "/" + bundle.name,
+        "manifest_sha256": manifest_sha256(bundle),
+    }
+
+
+def manifest_sha256(bundle: Path) -> str:
+    return hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
