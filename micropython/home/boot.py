@@ -1,19 +1,17 @@
 # The boot of the application, run once by Home and then dropped (home/rare.py): the watchdog,
-# the boot counter, the managers, the crash report, what became of the last update, safe mode,
-# and the stored configuration.
+# the boot counter, the managers, the crash report, what became of the last update and safe
+# mode. The stored configuration is loaded after it (home/configure.py).
 from binascii import unhexlify
 
 import asyncio
 import machine
 from micropython import const
 
-from home import board, store, update
-from home.config import validate
-from home.configure import apply
+from home import board, rare, store
 from home.inbox import Inbox, replies
 from home.log import Log
 from home.mqtt import MQTTManager
-from home.node import STABLE_MS
+from home.node import UPDATE, STABLE_MS
 from home.sensors.status_led import StatusLED
 from home.signing import Signer, key_id
 from home.version import VERSION
@@ -63,19 +61,9 @@ def start(home, config):
     home.refused_config = None  # (version, error) of a config/set too large for the inbox
     home.ota = ["idle", VERSION, 0, None]  # ota/status: state, version, progress, error
     home.trial = home.settle = False
-    update.boot(home)
+    rare.call(UPDATE, "boot", home)  # dropped before the configuration is loaded
     home.safe_mode = _safe_mode(home, _crash_report(home))
     home.cfg = {"version": 0, "name": "", "telemetry_interval": 60, "log_level": "I", "sensors": []}
-    stored = store.read_json("config.json")
-    if stored:
-        errors = validate(stored)
-        if errors:
-            log("E", "home", "stored config refused: %s" % "; ".join(errors))
-        elif home.safe_mode:
-            home.cfg = stored  # reported, not run: no peripheral is started
-        else:
-            apply(home, stored)
-            log("I", "home", "config version %d loaded" % stored["version"])
 
 
 def _crash_report(home):

@@ -1,5 +1,5 @@
-# A new configuration (`config/set`): checked, run, stored and answered on `config/state`.
-# Imported for each one (and at boot for the stored one), then dropped (home/rare.py).
+# A new configuration (`config/set`): checked, run, stored and answered on `config/state`; and
+# the stored one at boot. Imported for each, then dropped (home/rare.py).
 import gc
 import json
 
@@ -8,6 +8,21 @@ from home.config import validate
 from home.log import LEVELS
 from home.sensors import make, unload
 from home.signing import REFUSED, check
+
+
+def load(home):
+    """At boot: run the stored configuration (in safe mode: only report it)."""
+    stored = store.read_json("config.json")
+    if not stored:
+        return
+    errors = validate(stored)
+    if errors:
+        home.log("E", "home", "stored config refused: %s" % "; ".join(errors))
+    elif home.safe_mode:
+        home.cfg = stored  # reported, not run: no peripheral is started
+    else:
+        apply(home, stored)
+        home.log("I", "home", "config version %d loaded" % stored["version"])
 
 
 def apply(home, cfg):

@@ -25,9 +25,9 @@ _FEED_MS = const(1000)
 _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
-_BOOT = ("home.boot", "home.update", "home.slots", "home.configure")
+_BOOT = ("home.boot",)
 _CONFIGURE = ("home.configure",)
-_UPDATE = ("home.update", "home.slots")
+UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
 _COMMANDS = ("home.commands", "home.update", "home.slots", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus")
@@ -36,6 +36,7 @@ _COMMANDS = ("home.commands", "home.update", "home.slots", "home.scan", "home.se
 class Home:
     def __init__(self, config):
         rare.call(_BOOT, "start", self, config)
+        rare.call(_CONFIGURE, "load", self)
 
     def _wifi_down(self):
         self.mqtt.client.disconnect()
@@ -118,12 +119,12 @@ class Home:
         """ota/status. A version on trial is confirmed first; the files of the last update's
         outcome are tidied once it is reported."""
         if self.trial:
-            rare.call(_UPDATE, "confirm", self)
+            rare.call(UPDATE, "confirm", self)
         state, version, progress, error = self.ota
         body = {"state": state, "version": version, "progress": progress, "error": error}
         await self.mqtt.publish("ota/status", json.dumps(body), True, 1)
         if self.settle:
-            rare.call(_UPDATE, "settle", self)
+            rare.call(UPDATE, "settle", self)
 
     # --- incoming messages --------------------------------------------------------
 
