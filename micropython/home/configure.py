@@ -1,21 +1,16 @@
-# A new configuration (`config/set`): checked, run, stored and answered on `config/state`; and
-# the stored one at boot. Imported for each, then dropped (home/rare.py).
+# A new configuration (`config/set`), once checked: run, stored and answered on `config/state`;
+# and the stored one at boot. Imported for each, then dropped (home/rare.py); the checks are
+# loaded and dropped before it (home/config.py), so the two are never in the heap together.
 import gc
 import json
 
 from home import store
-from home.config import validate
 from home.log import LEVELS
 from home.sensors import make, unload
-from home.signing import REFUSED, check
 
 
-def load(home):
-    """At boot: run the stored configuration (in safe mode: only report it)."""
-    stored = store.read_json("config.json")
-    if not stored:
-        return
-    errors = validate(stored)
+def load(home, stored, errors):
+    """At boot: run the stored configuration, checked already (in safe mode: only report it)."""
     if errors:
         home.log("E", "home", "stored config refused: %s" % "; ".join(errors))
     elif home.safe_mode:
@@ -56,14 +51,9 @@ def apply(home, cfg):
     return removed
 
 
-async def on_config(home, topic, msg):
-    """A signed config/set other than the one answered last."""
-    stage, data = check(home.signer, topic.encode(), msg, home.last_n)
-    if stage:
-        home.log("W", "home", "config/set dropped: %s" % REFUSED[stage])
-        return
-    home.accept_n(data["n"])
-    errors = validate(data)
+async def answer(home, msg, data, errors):
+    """A signed config/set, checked already (Home.on_config): run and stored when it is good,
+    answered on config/state either way."""
     version = data.get("version")
     if type(version) is not int:
         version = home.cfg["version"]

@@ -12,7 +12,7 @@ from micropython import const
 
 from home import board, rare, store
 from home.catalogue import NAMES, TYPES
-from home.config import fits
+from home.config import fits, validate
 from home.log import uptime_ms
 from home.signing import REFUSED, check
 from home.version import VERSION
@@ -36,10 +36,24 @@ _COMMANDS = ("home.commands", "home.update", "home.slots", "home.scan", "home.se
 class Home:
     def __init__(self, config):
         rare.call(_BOOT, "start", self, config)
-        rare.call(_CONFIGURE, "load", self)
+        stored = store.read_json("config.json")
+        if stored:
+            errors = validate(stored)
+            rare.call(_CONFIGURE, "load", self, stored, errors)
 
     def _wifi_down(self):
         self.mqtt.client.disconnect()
+
+    async def on_config(self, topic, msg):
+        """A signed config/set other than the one answered last: checked here, then run, stored
+        and answered by home/configure.py."""
+        stage, data = check(self.signer, topic.encode(), msg, self.last_n)
+        if stage:
+            self.log("W", "home", "config/set dropped: %s" % REFUSED[stage])
+            return
+        self.accept_n(data["n"])
+        errors = validate(data)
+        await rare.call(_CONFIGURE, "answer", self, msg, data, errors)
 
     # --- the replay mark ----------------------------------------------------------
 
@@ -237,7 +251,7 @@ class Home:
                         # empty: deleted in Home Assistant, the stored one keeps running; the
                         # signature answered last: the broker re-delivers the retained one
                         if msg and bytes(msg[:64]) != self.last_sig:
-                            await rare.call(_CONFIGURE, "on_config", self, topic, msg)
+                            await self.on_config(topic, msg)
                     elif topic == "microhome/discover" or (
                         topic == "homeassistant/status" and bytes(msg) == b"online"
                     ):
