@@ -3,8 +3,9 @@
 # home/catalogue_bus.py, generated from the integration's catalogue) are imported only while a
 # configuration is checked, then dropped: a running node keeps `fits` (the `set` commands'
 # check) and this.
-import gc
 import sys
+
+from home import rare
 
 _DROP = ("home.check", "home.config_table", "home.busconfig", "home.catalogue_bus")
 
@@ -26,21 +27,9 @@ def load_checks():
 
 
 def drop_checks():
-    package = sys.modules["home"]
-    for name in _DROP:
-        if sys.modules.pop(name, None) is not None:
-            try:
-                delattr(package, name[5:])
-            except (AttributeError, KeyError):
-                pass
-    gc.collect()
+    rare.drop(_DROP)
 
 
 def validate(cfg):
     """Every problem with the body, each starting with its field's path; [] if it is good."""
-    check, kept = load_checks()
-    try:
-        return check.run(cfg, fits)
-    finally:
-        if not kept:
-            drop_checks()
+    return rare.call(_DROP, "run", cfg, fits)

@@ -1,203 +1,61 @@
 # Home: the coordinator. Owns the managers and the sensors, answers config/set and cmd.
-from home.inbox import SIZE, Inbox, replies  # first: its buffers and the MQTT client's are allocated unfragmented
+from home.inbox import SIZE  # first: its buffers and the MQTT client's are allocated unfragmented
+from home.lib import mqtt_client  # noqa: F401 (its packet buffers, allocated at import)
 
 import gc
 import json
-from binascii import unhexlify
 from random import getrandbits
 from time import ticks_diff, ticks_ms
 
 import asyncio
-import machine
 from micropython import const
 
-from home import board, store
+from home import board, rare, store
 from home.catalogue import NAMES, TYPES
 from home.config import fits, validate
-from home.log import LEVELS, Log, uptime_ms
-from home.mqtt import MQTTManager
-from home.sensors import make, unload
-from home.sensors.status_led import StatusLED
-from home.signing import REFUSED, Signer, check, key_id
-from home.update import UpdateManager
+from home.log import uptime_ms
+from home.signing import REFUSED, check
 from home.version import VERSION
-from home.wifi import WiFiManager
 
 CAPS = NAMES  # the peripheral types this firmware runs
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
 _N_AHEAD = const(60000)
-_WDT_MS = const(8000)  # the rp2 watchdog's maximum is about 8.3 s
 _FEED_MS = const(1000)
 _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset
-_SAFE_AFTER = const(3)  # boots in a row that crashed early: the next one is in safe mode
-_STABLE_MS = const(60000)  # up this long: the boot did not crash early
-_CRASH_LINES = const(16)
-_LINE_MAX = const(160)
+STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
+# Rare moments' modules, imported for them and dropped after (home/rare.py).
+_BOOT = ("home.boot",)
+_CONFIGURE = ("home.configure",)
+UPDATE = ("home.update", "home.slots")
+_RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
+# home.commands and what its commands load: a scan's driver and bus modules
+_COMMANDS = ("home.commands", "home.update", "home.slots", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus")
 
 
 class Home:
     def __init__(self, config):
-        wdt = getattr(machine, "WDT", None)  # from here on: a boot that hangs is reset too
-        self.wdt = wdt(timeout=_WDT_MS) if wdt else None
-        store.init()
-        self.log = log = Log()
-        self.boot = log.boot = store.read_int("boot") + 1
-        store.write("boot", str(self.boot))
-        self.cause = board.reset_cause()
-        log("I", "home", "boot %d, firmware %s, reset cause %s" % (self.boot, VERSION, self.cause))
-        self.node_id = getattr(config, "NODE_ID", None) or board.default_node_id()
-        key = unhexlify(config.NODE_KEY)
-        self.signer = Signer(key)
-        self.key_id = key_id(key)
-        self.node_name = getattr(config, "NODE_NAME", None) or self.node_id
-        self.last_n = self.n_reserved = store.read_int("n")
-        self.last_sig = store.read("sig", "").encode()
-        self.sensors = {}
-        self.inbox = Inbox()
-        self.inbox_event = asyncio.Event()
-        self.replies = replies  # commands refused by the MQTT reader (busy)
-        self.replies_event = asyncio.Event()
-        self.unanswered = 0  # commands neither run nor answered: the reply ring was full
-        self._oom = None  # where the last MemoryError was logged
-        self.connected = asyncio.Event()  # set once on_connect has published everything
-        self.status_led = StatusLED(self)
-        self.wifi = WiFiManager(
-            getattr(config, "WIFI_SSID", ""),
-            getattr(config, "WIFI_PASSWORD", ""),
-            log.src("wifi"),
-            self._wifi_down,
-        )
-        self.mqtt = MQTTManager(config, self.node_id, log.src("mqtt"), self.wifi.up, self)
-        self.cmd_topic = self.mqtt.topic("cmd")
-        self.cmd_topic_bytes = self.cmd_topic.encode()
-        self.config_topic = self.mqtt.topic("config/set")
-        self.refused_config = None  # (version, error) of a config/set too large for the inbox
-        self.update = UpdateManager(self)
-        self.safe_mode = self._safe_mode(self._crash_report())
-        self.cfg = {"version": 0, "name": "", "telemetry_interval": 60, "log_level": "I", "sensors": []}
+        rare.call(_BOOT, "start", self, config)
         stored = store.read_json("config.json")
         if stored:
             errors = validate(stored)
-            if errors:
-                log("E", "home", "stored config refused: %s" % "; ".join(errors))
-            elif self.safe_mode:
-                self.cfg = stored  # reported, not run: no peripheral is started
-            else:
-                self.apply(stored)
-                log("I", "home", "config version %d loaded" % stored["version"])
-
-    def _crash_report(self):
-        """Log the traceback main.py left on the flash: one C line per line of it. Its last
-        line, or None when the last boot did not crash."""
-        last = None
-        try:
-            with open(store.path("crash.txt")) as f:
-                self.log("C", "crash", "unhandled exception before boot %d:" % self.boot)
-                for _ in range(_CRASH_LINES):
-                    line = f.readline(_LINE_MAX).rstrip()
-                    if not line:
-                        break
-                    self.log("C", "crash", line)
-                    last = line
-        except (OSError, MemoryError):
-            return None
-        store.remove("crash.txt")
-        self.status_led.error(10)
-        return last or "unknown"
-
-    def _safe_mode(self, crash):
-        """Count the boots in a row that ended early in a crash or a watchdog reset (a planned
-        reset writes `p`); after _SAFE_AFTER the node boots without peripherals. The reason,
-        or None."""
-        early = store.read("early", "0")
-        crashed = early != "p" and (crash is not None or self.cause == "wdt")
-        self.early = int(early) + 1 if crashed and early.isdigit() else 0
-        store.write("early", str(self.early))
-        if self.early < _SAFE_AFTER or self.update.trial:  # a trial has its own rollback
-            return None
-        reason = "%d boots in a row crashed within %d s; last: %s" % (
-            self.early,
-            _STABLE_MS // 1000,
-            crash or "watchdog reset",
-        )
-        self.log("E", "home", "safe mode, no peripherals: " + reason)
-        return reason
-
-    def _leave_safe_mode(self):
-        if self.safe_mode:
-            self.safe_mode = None
-            self.early = 0
-            store.write("early", "0")
-            self.log("I", "home", "safe mode left")
+            rare.call(_CONFIGURE, "load", self, stored, errors)
 
     def _wifi_down(self):
         self.mqtt.client.disconnect()
 
-    # --- configuration ------------------------------------------------------------
-
-    def apply(self, cfg):
-        """Run cfg (already validated): peripherals created, changed and removed, drivers no
-        type uses any more dropped. The ids removed."""
-        wanted = {}
-        for spec in cfg["sensors"]:
-            wanted[spec["id"]] = spec
-        removed = []
-        for sid in list(self.sensors):
-            sensor = self.sensors[sid]
-            if wanted.get(sid) != sensor.spec:
-                sensor.stop()
-                del self.sensors[sid]
-                if sid not in wanted:
-                    removed.append(sid)
-        sensor = None
-        unload([spec["type"] for spec in cfg["sensors"]])
-        gc.collect()
-        for spec in cfg["sensors"]:
-            if spec["id"] not in self.sensors:
-                try:
-                    sensor = make(self, spec)
-                    sensor.start()
-                    self.sensors[spec["id"]] = sensor
-                except Exception as e:  # a driver refusing its pin: keep the rest running
-                    self.log("E", "home", "cannot start %s: %r" % (spec["id"], e))
-        self.log.level = LEVELS.find(cfg["log_level"])
-        self.cfg = cfg
-        return removed
-
     async def on_config(self, topic, msg):
-        if not msg:
-            return  # the config was deleted in Home Assistant: keep running the stored one
-        if bytes(msg[:64]) == self.last_sig:
-            return  # the broker re-delivers the retained config we answered already
+        """A signed config/set other than the one answered last: checked here, then run, stored
+        and answered by home/configure.py."""
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
             self.log("W", "home", "config/set dropped: %s" % REFUSED[stage])
             return
         self.accept_n(data["n"])
         errors = validate(data)
-        version = data.get("version")
-        if type(version) is not int:
-            version = self.cfg["version"]
-        removed = ()
-        if errors:
-            self.log("W", "home", "config %s refused: %s" % (version, "; ".join(errors)))
-        else:
-            self._leave_safe_mode()
-            removed = self.apply(data)
-            store.write_json("config.json", data)
-            self.log("I", "home", "config version %d applied" % version)
-        self.last_sig = bytes(msg[:64])
-        store.write("sig", self.last_sig.decode())
-        body = json.dumps({"version": version, "ok": not errors, "errors": errors})
-        await self.mqtt.publish("config/state", body, True, 1)
-        for sid in removed:
-            await self.mqtt.publish("state/" + sid, b"", True, 1)
-        if not errors:
-            for sensor in list(self.sensors.values()):
-                if sensor.state is not None:  # the lights' state: new ones start "off"
-                    await self.publish_state(sensor.id, sensor.state)
-            await self.announce()
+        await rare.call(_CONFIGURE, "answer", self, msg, data, errors)
+
+    # --- the replay mark ----------------------------------------------------------
 
     def accept_n(self, n):
         self.last_n = n
@@ -259,33 +117,28 @@ class Home:
                 if value is not None and not fits(kind, value, low, high):
                     return "bad value: " + field
             await sensor.set(cmd)
-        elif name == "identify":
-            seconds = cmd.get("seconds", 10)
-            if type(seconds) is not int or not 1 <= seconds <= 300:
-                return "bad value: seconds"
-            self.status_led.identify(seconds)
-        elif name == "reboot":
-            asyncio.create_task(self._reboot())
         elif name == "announce":
             await self.announce()
-        elif name == "ota":
-            return self.update.command(cmd)
-        elif name == "scan":
-            from home.scan import scan
-
-            return scan(self, cmd)
+        elif name in _RARE_COMMANDS:
+            return rare.call(_COMMANDS, "run", self, cmd)
         else:
             return "unknown command"
         return None
 
-    async def _reboot(self):
-        self.log("I", "home", "rebooting")
-        await asyncio.sleep_ms(500)
-        await self.mqtt.publish("status", b"offline", True, 0)
-        await asyncio.sleep_ms(50)
-        self.keep_n()
-        store.write("early", "p")  # a planned reset: the next boot is a normal one
-        machine.reset()
+    def updating(self):
+        """Whether an update is under way: accepted, or the new version on trial."""
+        return self.trial or self.ota[0] == "downloading"
+
+    async def publish_ota(self):
+        """ota/status. A version on trial is confirmed first; the files of the last update's
+        outcome are tidied once it is reported."""
+        if self.trial:
+            rare.call(UPDATE, "confirm", self)
+        state, version, progress, error = self.ota
+        body = {"state": state, "version": version, "progress": progress, "error": error}
+        await self.mqtt.publish("ota/status", json.dumps(body), True, 1)
+        if self.settle:
+            rare.call(UPDATE, "settle", self)
 
     # --- incoming messages --------------------------------------------------------
 
@@ -316,9 +169,16 @@ class Home:
             return None
         if topic == self.config_topic and bytes(head[:64]) == self.last_sig:
             return None  # the broker re-delivers the retained config we answered already
-        from home.large import Large
+        try:
+            from home.large import Large
 
-        return Large(self, topic, head, size).feed
+            return Large(self, topic, head, size).feed
+        except MemoryError:  # no memory to check it: a cmd is answered busy all the same
+            rare.drop(("home.large",))
+            self.no_memory("large message")
+            if topic == self.cmd_topic:
+                self.queue_reply(_scan_n(head, 0), "busy")
+            return None
 
     def _refuse_busy(self, msg, size):
         if len(msg) < size:  # only its start was kept: no signature to check, its n if written first
@@ -388,7 +248,10 @@ class Home:
                     if topic == self.cmd_topic:
                         await self.on_cmd(topic, msg)
                     elif topic == self.config_topic:
-                        await self.on_config(topic, msg)
+                        # empty: deleted in Home Assistant, the stored one keeps running; the
+                        # signature answered last: the broker re-delivers the retained one
+                        if msg and bytes(msg[:64]) != self.last_sig:
+                            await self.on_config(topic, msg)
                     elif topic == "microhome/discover" or (
                         topic == "homeassistant/status" and bytes(msg) == b"online"
                     ):
@@ -448,7 +311,7 @@ class Home:
     async def _connect_burst(self):
         await self.mqtt.publish("status", b"online", True, 1)
         await self.announce()
-        await self.update.publish()
+        await self.publish_ota()
         for sensor in list(self.sensors.values()):
             if sensor.state is not None:
                 await self.publish_state(sensor.id, sensor.state)
@@ -477,7 +340,7 @@ class Home:
         while True:
             await asyncio.sleep_ms(1000)
             ticks += 1
-            if self.early and ticks * 1000 >= _STABLE_MS and not self.safe_mode:
+            if self.early and ticks * 1000 >= STABLE_MS and not self.safe_mode:
                 self.early = 0  # up for a while: this boot did not crash early
                 store.write("early", "0")
             if ticks_diff(ticks_ms(), last) >= self.cfg["telemetry_interval"] * 1000:

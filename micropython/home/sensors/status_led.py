@@ -72,7 +72,7 @@ class StatusLED:
         home = self.home
         if ticks_diff(self.identify_until, now) > 0:
             return "identify"
-        if home.update.busy():
+        if home.updating():
             return "ota"
         if ticks_diff(self.error_until, now) > 0:
             return "error"
