@@ -45,15 +45,22 @@ class Home:
         self.mqtt.client.disconnect()
 
     async def on_config(self, topic, msg):
-        """A signed config/set other than the one answered last: checked here, then run, stored
-        and answered by home/configure.py."""
+        """A signed config/set other than the one answered last: checked, then run and stored
+        by home/configure.py (dropped before the answer goes out), answered here."""
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
             self.log("W", "home", "config/set dropped: %s" % REFUSED[stage])
             return
         self.accept_n(data["n"])
         errors = validate(data)
-        await rare.call(_CONFIGURE, "answer", self, msg, data, errors)
+        body, removed = rare.call(_CONFIGURE, "answer", self, msg, data, errors)
+        await self.mqtt.publish("config/state", body, True, 1)
+        body = None
+        for sid in removed:
+            await self.mqtt.publish("state/" + sid, b"", True, 1)
+        if not errors:
+            await self.publish_states()  # the lights' state: new ones start "off"
+            await self.announce()
 
     # --- the replay mark ----------------------------------------------------------
 
@@ -269,6 +276,11 @@ class Home:
         if sid in self.sensors:  # not for a sensor removed meanwhile
             await self.mqtt.publish("state/" + sid, json.dumps(state), retain, 0)
 
+    async def publish_states(self):
+        for sensor in list(self.sensors.values()):
+            if sensor.state is not None:
+                await self.publish_state(sensor.id, sensor.state)
+
     def announce_body(self):
         body = {
             "id": self.node_id,
@@ -312,9 +324,7 @@ class Home:
         await self.mqtt.publish("status", b"online", True, 1)
         await self.announce()
         await self.publish_ota()
-        for sensor in list(self.sensors.values()):
-            if sensor.state is not None:
-                await self.publish_state(sensor.id, sensor.state)
+        await self.publish_states()
         await self.telemetry()
 
     async def telemetry(self):
