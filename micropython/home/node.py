@@ -11,13 +11,16 @@ import asyncio
 from micropython import const
 
 from home import board, rare, store
-from home.catalogue import NAMES, TYPES
+from home.catalogue import NAMES
 from home.config import fits, validate
 from home.log import uptime_ms
 from home.signing import REFUSED, check
 from home.version import VERSION
 
 CAPS = NAMES  # the peripheral types this firmware runs
+# The rest of the catalogue (TYPES) only while a configuration is checked or run: a running
+# sensor keeps its `set` fields (home/configure.py).
+rare.drop(("home.catalogue",))
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
 _N_AHEAD = const(60000)
@@ -26,7 +29,7 @@ _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
 _BOOT = ("home.boot",)
-_CONFIGURE = ("home.configure",)
+_CONFIGURE = ("home.configure", "home.catalogue")
 UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
@@ -116,7 +119,7 @@ class Home:
             sensor = self.sensors.get(cmd.get("id"))
             if not sensor:
                 return "unknown sensor"
-            fields = TYPES[sensor.kind][2]
+            fields = sensor.fields
             if not fields:
                 return "not a light"
             for field, kind, low, high in fields:
