@@ -7,7 +7,14 @@ import sys
 
 from home import rare
 
-_DROP = ("home.check", "home.catalogue", "home.config_table", "home.busconfig", "home.catalogue_bus")
+_DROP = (
+    "home.check",
+    "home.catalogue",
+    "home.config_table",
+    "home.busconfig",
+    "home.busconfig_i2c",
+    "home.catalogue_bus",
+)
 
 
 def fits(kind, value, low, high):
