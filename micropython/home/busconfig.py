@@ -1,94 +1,24 @@
 # The checks of devices on buses in a `config/set` body (docs/protocol.md, "Configuration
-# limits"): an I2C device's `bus` and `address`, a 1-Wire probe's `pin` and `rom`. Imported by
+# limits"): a 1-Wire probe's `pin` and `rom` here, an I2C device's `bus` and `address` in
+# home/busconfig_i2c.py (loaded only for a configuration with I2C devices). Imported by
 # home/check.py only while it checks a configuration that has such devices.
-from home.board import PLATFORM
-from home.catalogue_bus import ADDRESSES, I2C, RP2_I2C
-from home.check import BOARD_PINS, _int, pin_error
+from home.catalogue_bus import ADDRESSES
+from home.check import BOARD_PINS, pin_error
 
 
 def attach(sensor, kind, path, errors, taken, buses, roms):
     addresses = ADDRESSES[kind]
     if addresses:
-        _i2c(sensor, kind, addresses, path, errors, taken, buses)
+        from home.busconfig_i2c import check_i2c
+
+        check_i2c(sensor, kind, addresses, path, errors, taken, buses)
     else:
         _onewire(sensor, kind, path, errors, taken, roms)
 
 
-def _take(taken, pin, owner, where, errors):
+def take(taken, pin, owner, where, errors):
     if taken.setdefault(pin, owner) != owner:
         errors.append("%s: %s used twice" % (where, pin))
-
-
-def _controller(sda):
-    """rp2: the I2C controller whose SDA pin sda is, or None; elsewhere 0."""
-    if PLATFORM != "rp2":
-        return 0
-    for n in (0, 1):
-        if type(sda) is int and 0 <= sda < 255 and sda in RP2_I2C[2 * n]:
-            return n
-    return None
-
-
-def _i2c(sensor, kind, addresses, path, errors, taken, buses):
-    """The `bus` and `address` of a device on an I2C bus (docs/protocol.md)."""
-    bus = sensor.get("bus")
-    if type(bus) is not dict:
-        errors.append(path + ".bus: expected an object")
-        return
-    n = len(errors)
-    for line in ("sda", "scl"):
-        why = pin_error(BOARD_PINS, kind, bus.get(line))
-        if why:
-            errors.append("%s.bus.%s: %s" % (path, line, why))
-    if "freq" not in bus:
-        bus["freq"] = I2C[2]
-    _int(bus, "freq", I2C[0], I2C[1], errors, path + ".bus.")
-    if len(errors) > n:
-        return
-    sda, scl, freq = bus["sda"], bus["scl"], bus["freq"]
-    ctl = _controller(sda)
-    if PLATFORM != "rp2":
-        if sda == scl:
-            errors.append("%s.bus.scl: %s is also SDA" % (path, scl))
-            return
-    elif ctl is None:
-        errors.append("%s.bus.sda: %s is not an I2C SDA pin on rp2" % (path, sda))
-        return
-    elif type(scl) is not int or not 0 <= scl < 255 or scl not in RP2_I2C[2 * ctl + 1]:
-        errors.append("%s.bus.scl: %s is not an SCL pin of I2C%d (SDA %d)" % (path, scl, ctl, sda))
-        return
-    on = "the bus on SDA %d SCL %d" % (sda, scl)
-    known = buses.get((sda, scl))
-    if known is None:
-        if len(buses) >= I2C[3]:
-            errors.append("%s.bus: a third I2C bus (at most %d)" % (path, I2C[3]))
-            return
-        if PLATFORM == "rp2":
-            for other in buses:
-                if _controller(other[0]) == ctl:
-                    errors.append(
-                        "%s.bus: I2C%d already runs the bus on SDA %d SCL %d"
-                        % (path, ctl, other[0], other[1])
-                    )
-                    return
-        known = buses[(sda, scl)] = (freq, [])
-    elif known[0] != freq:
-        errors.append("%s.bus.freq: %d differs from %d of %s" % (path, freq, known[0], on))
-    owner = (sda, scl)
-    _take(taken, sda, owner, path + ".bus.sda", errors)
-    _take(taken, scl, owner, path + ".bus.scl", errors)
-    if "address" not in sensor:
-        sensor["address"] = addresses[0]
-    address = sensor["address"]
-    if type(address) is not int or not 0 <= address < 128 or address not in addresses:
-        errors.append(
-            "%s.address: %r is not one of %s"
-            % (path, address, ", ".join("0x%02x" % a for a in addresses))
-        )
-    elif address in known[1]:
-        errors.append("%s.address: 0x%02x used twice on %s" % (path, address, on))
-    else:
-        known[1].append(address)
 
 
 def _onewire(sensor, kind, path, errors, taken, roms):
@@ -98,7 +28,7 @@ def _onewire(sensor, kind, path, errors, taken, roms):
     if why:
         errors.append("%s.pin: %s" % (path, why))
     else:
-        _take(taken, pin, ("w", pin), path + ".pin", errors)
+        take(taken, pin, ("w", pin), path + ".pin", errors)
     rom = sensor.get("rom")
     if type(rom) is not str or len(rom) != 16 or not is_hex(rom):
         errors.append("%s.rom: %r is not a ROM code (16 hex digits)" % (path, rom))

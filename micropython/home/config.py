@@ -1,13 +1,20 @@
 # Checks a whole `config/set` body (docs/protocol.md, "Configuration limits"). The checks
-# (home/check.py, home/busconfig.py for devices on buses) and their tables (home/config_table.py,
-# home/catalogue_bus.py, generated from the integration's catalogue) are imported only while a
-# configuration is checked, then dropped: a running node keeps `fits` (the `set` commands'
-# check) and this.
+# (home/check.py, home/busconfig.py for devices on buses) and their tables (home/catalogue.py,
+# home/config_table.py, home/catalogue_bus.py, generated from the integration's catalogue) are
+# imported only while a configuration is checked, then dropped: a running node keeps `fits`
+# (the `set` commands' check) and this.
 import sys
 
 from home import rare
 
-_DROP = ("home.check", "home.config_table", "home.busconfig", "home.catalogue_bus")
+_DROP = (
+    "home.check",
+    "home.catalogue",
+    "home.config_table",
+    "home.busconfig",
+    "home.busconfig_i2c",
+    "home.catalogue_bus",
+)
 
 
 def fits(kind, value, low, high):

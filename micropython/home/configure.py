@@ -1,10 +1,11 @@
-# A new configuration (`config/set`), once checked: run, stored and answered on `config/state`;
+# A new configuration (`config/set`), once checked: run and stored (Home answers it);
 # and the stored one at boot. Imported for each, then dropped (home/rare.py); the checks are
 # loaded and dropped before it (home/config.py), so the two are never in the heap together.
 import gc
 import json
 
 from home import store
+from home.catalogue import TYPES
 from home.log import LEVELS
 from home.sensors import make, unload
 
@@ -42,6 +43,7 @@ def apply(home, cfg):
         if spec["id"] not in sensors:
             try:
                 sensor = make(home, spec)
+                sensor.fields = TYPES[spec["type"]][2]
                 sensor.start()
                 sensors[spec["id"]] = sensor
             except Exception as e:  # a driver refusing its pin: keep the rest running
@@ -51,9 +53,9 @@ def apply(home, cfg):
     return removed
 
 
-async def answer(home, msg, data, errors):
-    """A signed config/set, checked already (Home.on_config): run and stored when it is good,
-    answered on config/state either way."""
+def answer(home, msg, data, errors):
+    """A signed config/set, checked already (Home.on_config): run and stored when it is good.
+    (config/state's body, the ids removed), for Home to publish once this module is dropped."""
     version = data.get("version")
     if type(version) is not int:
         version = home.cfg["version"]
@@ -71,12 +73,4 @@ async def answer(home, msg, data, errors):
         home.log("I", "home", "config version %d applied" % version)
     home.last_sig = bytes(msg[:64])
     store.write("sig", home.last_sig.decode())
-    body = json.dumps({"version": version, "ok": not errors, "errors": errors})
-    await home.mqtt.publish("config/state", body, True, 1)
-    for sid in removed:
-        await home.mqtt.publish("state/" + sid, b"", True, 1)
-    if not errors:
-        for sensor in list(home.sensors.values()):
-            if sensor.state is not None:  # the lights' state: new ones start "off"
-                await home.publish_state(sensor.id, sensor.state)
-        await home.announce()
+    return json.dumps({"version": version, "ok": not errors, "errors": errors}), removed

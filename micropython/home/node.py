@@ -11,13 +11,16 @@ import asyncio
 from micropython import const
 
 from home import board, rare, store
-from home.catalogue import NAMES, TYPES
+from home.catalogue import NAMES
 from home.config import fits, validate
 from home.log import uptime_ms
 from home.signing import REFUSED, check
 from home.version import VERSION
 
 CAPS = NAMES  # the peripheral types this firmware runs
+# The rest of the catalogue (TYPES) only while a configuration is checked or run: a running
+# sensor keeps its `set` fields (home/configure.py).
+rare.drop(("home.catalogue",))
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
 _N_AHEAD = const(60000)
@@ -26,7 +29,7 @@ _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
 _BOOT = ("home.boot",)
-_CONFIGURE = ("home.configure",)
+_CONFIGURE = ("home.configure", "home.catalogue")
 UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
@@ -45,15 +48,22 @@ class Home:
         self.mqtt.client.disconnect()
 
     async def on_config(self, topic, msg):
-        """A signed config/set other than the one answered last: checked here, then run, stored
-        and answered by home/configure.py."""
+        """A signed config/set other than the one answered last: checked, then run and stored
+        by home/configure.py (dropped before the answer goes out), answered here."""
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
             self.log("W", "home", "config/set dropped: %s" % REFUSED[stage])
             return
         self.accept_n(data["n"])
         errors = validate(data)
-        await rare.call(_CONFIGURE, "answer", self, msg, data, errors)
+        body, removed = rare.call(_CONFIGURE, "answer", self, msg, data, errors)
+        await self.mqtt.publish("config/state", body, True, 1)
+        body = None
+        for sid in removed:
+            await self.mqtt.publish("state/" + sid, b"", True, 1)
+        if not errors:
+            await self.publish_states()  # the lights' state: new ones start "off"
+            await self.announce()
 
     # --- the replay mark ----------------------------------------------------------
 
@@ -109,7 +119,7 @@ class Home:
             sensor = self.sensors.get(cmd.get("id"))
             if not sensor:
                 return "unknown sensor"
-            fields = TYPES[sensor.kind][2]
+            fields = sensor.fields
             if not fields:
                 return "not a light"
             for field, kind, low, high in fields:
@@ -269,6 +279,11 @@ class Home:
         if sid in self.sensors:  # not for a sensor removed meanwhile
             await self.mqtt.publish("state/" + sid, json.dumps(state), retain, 0)
 
+    async def publish_states(self):
+        for sensor in list(self.sensors.values()):
+            if sensor.state is not None:
+                await self.publish_state(sensor.id, sensor.state)
+
     def announce_body(self):
         body = {
             "id": self.node_id,
@@ -312,9 +327,7 @@ class Home:
         await self.mqtt.publish("status", b"online", True, 1)
         await self.announce()
         await self.publish_ota()
-        for sensor in list(self.sensors.values()):
-            if sensor.state is not None:
-                await self.publish_state(sensor.id, sensor.state)
+        await self.publish_states()
         await self.telemetry()
 
     async def telemetry(self):

@@ -45,9 +45,9 @@ def scan(home, cmd):
     spec = {"bus": {"sda": cmd.get("sda"), "scl": cmd.get("scl"), "freq": cmd.get("freq", 100000)}}
     errors = []
     kept = load_checks()[1]
-    from home.busconfig import _i2c
+    from home.busconfig_i2c import check_i2c
 
-    _i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
+    check_i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
     if not kept:
         drop_checks()
     if errors:

@@ -9,7 +9,7 @@ node's flash is replaced by one that allocates more than the heap when it is imp
 from typing import Any
 
 from tests.firmware.conftest import CONFIG, HARDWARE, NodeFactory, online
-from tests.firmware.harness import Observer, SimNode, next_n
+from tests.firmware.harness import Observer, SimNode, next_n, wait_until
 from tests.firmware.test_fuzz_firmware import answer, body_text
 
 # Importing this fails with MemoryError in any heap a node runs in.
@@ -98,6 +98,36 @@ def test_an_oversize_command_is_answered_busy_when_its_checker_cannot_be_loaded(
         }
     assert node.console().count("out of memory in large message") == 1
     still_running(node, observer, mark)
+
+
+def test_a_node_that_cannot_load_its_connect_code_retries_and_connects_once_it_can(
+    start_node: NodeFactory, observer: Observer
+) -> None:
+    """The MQTT client's connect is a rare module too: while it cannot be loaded the node stays
+    offline and keeps trying (logged once, no reboot); once it loads, the node comes online
+    without a reboot and takes a configuration and commands."""
+    node = start_node()
+    node.set_hw(HARDWARE)
+    online(observer, node)
+    node.stop()
+    connect = node.state_dir / "flash" / "a" / "home" / "lib" / "mqtt_connect.mpy"
+    compiled = connect.read_bytes()
+    hog(node, "lib/mqtt_connect")
+    start = len(node.console())
+    mark = observer.mark()
+    node.start()
+    wait_until(lambda: "out of memory in connect" in node.console()[start:], 20, "no connect")
+    assert observer.on(node.topic("status"), mark) == []
+    connect.write_bytes(compiled)
+    connect.with_suffix(".py").unlink()
+    online(observer, node, mark, timeout=30)
+    up = observer.mark()
+    console = node.console()[start:]
+    assert console.count("out of memory in connect") == 1  # logged once
+    assert console.count("--- ") == 1  # its power on: no reboot
+    node.push_config(observer, CONFIG)
+    assert observer.wait_json(node.topic("config/state"), since=up)["ok"] is True
+    still_running(node, observer, up)
 
 
 def mem_alloc(observer: Observer, node: SimNode, since: int, count: int = 3) -> int:

@@ -13,18 +13,18 @@
 import asyncio
 import gc
 import struct
-from asyncio import open_connection  # asyncio loads its stream module on first use: now
+from asyncio import open_connection  # noqa: F401 (asyncio loads its stream module on first use: now)
 from random import getrandbits
 from time import ticks_diff, ticks_ms
 
 from micropython import const
 
+from home import rare
+
 _SCRATCH = const(384)  # topic, control packets, and a payload the inbox has no room for
 _TX_SIZE = const(768)  # a larger packet is assembled in a buffer of its own, still one write
 _ACK_TIMEOUT = const(5000)
-_CONNECT_TIMEOUT = const(8000)
-_IPPROTO_TCP = const(6)  # lwIP and Linux alike
-_TCP_NODELAY = const(1)
+_CONNECT = ("home.lib.mqtt_connect",)
 # Allocated at import, before the heap fragments: import this module early.
 _tx = bytearray(_TX_SIZE)
 _scratch = bytearray(_SCRATCH)
@@ -48,12 +48,6 @@ def _put_str(buf, i, data):
     struct.pack_into("!H", buf, i, n)
     buf[i + 2 : i + 2 + n] = data
     return i + 2 + n
-
-
-def _tls_refusal(e):
-    """mbedTLS refuses a certificate with ValueError, the rest with an errno <= -0x1000."""
-    code = e.errno if type(e) is OSError else 0
-    return type(e) is ValueError or type(code) is int and code <= -0x1000
 
 
 def _bytes(s):
@@ -205,80 +199,7 @@ class MQTTClient:
         except Exception as e:  # a bug in the handler must not cost the connection
             self.log("E", "message handler: %r" % e)
 
-    async def _read_small(self):
-        """A control packet: (kind, body memoryview); a body too long for it is skipped."""
-        kind, size = await self._read_header()
-        if size > _SCRATCH:
-            await self._skip(size)
-            return kind, self._rxv[:0]
-        body = self._rxv[:size]
-        await self._fill(body)
-        return kind, body
-
-    # --- connecting ---------------------------------------------------------------
-
-    async def _connect(self):
-        self._gen += 1
-        gen = self._gen
-        self._reader = self._writer = None
-        r, w = await asyncio.wait_for_ms(
-            open_connection(self.host, self.port), _CONNECT_TIMEOUT
-        )
-        try:
-            w.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
-        if self.tls:  # the handshake and the certificate check run on the first write
-            try:
-                w = asyncio.StreamWriter(self.tls(w.s))
-            except Exception:
-                w.s.close()
-                raise
-            r = w
-        flags = 0x02  # clean session
-        fields = [_bytes(self.client_id)]
-        if self.will:
-            topic, msg, retain, qos = self.will
-            flags |= 0x04 | qos << 3 | (0x20 if retain else 0)
-            fields += (_bytes(topic), _bytes(msg))
-        if self.user:
-            flags |= 0x80
-            fields.append(_bytes(self.user))
-            if self.password:
-                flags |= 0x40
-                fields.append(_bytes(self.password))
-        size = 10
-        for field in fields:
-            size += 2 + len(field)
-        async with self._lock:  # nothing else may be written before CONNECT
-            self._reader = r
-            self._writer = w
-            buf = self._tx if size + 5 <= _TX_SIZE else bytearray(size + 5)
-            i = _put_header(buf, 0x10, size)
-            buf[i : i + 7] = b"\x00\x04MQTT\x04"
-            buf[i + 7] = flags
-            struct.pack_into("!H", buf, i + 8, self.keepalive)
-            i += 10
-            for field in fields:
-                i = _put_str(buf, i, field)
-            await self._write(buf, i, gen)
-            kind, body = await asyncio.wait_for_ms(self._read_small(), _CONNECT_TIMEOUT)
-            if kind != 0x20 or len(body) != 2 or body[1]:
-                raise OSError(-(body[1] if len(body) == 2 else 255))  # refused by the broker
-            if self.subs:
-                size = 2
-                for topic, _ in self.subs:
-                    size += 3 + len(_bytes(topic))
-                buf = self._tx
-                i = _put_header(buf, 0x82, size)
-                struct.pack_into("!H", buf, i, self._next_pid())
-                i += 2
-                for topic, qos in self.subs:
-                    i = _put_str(buf, i, _bytes(topic))
-                    buf[i] = qos
-                    i += 1
-                await self._write(buf, i, gen)
-        return gen
+    # --- connecting: home/lib/mqtt_connect.py, loaded only for it ----------------
 
     def _close(self):
         w = self._writer
@@ -312,14 +233,12 @@ class MQTTClient:
                 if self.net:
                     await self.net.wait()
                 try:
-                    gen = await self._connect()
+                    gen = await rare.call(_CONNECT, "connect", self)
                 except MemoryError:
                     raise
                 except Exception as e:  # OSError, EOFError, TimeoutError
                     self._close()
                     wait = delay - delay // 4 + getrandbits(16) % (delay // 2 + 1)
-                    if self.tls and _tls_refusal(e):
-                        self.log("E", "TLS to %s:%d refused: %s" % (self.host, self.port, str(e).strip()))
                     self.log("W", "connect to %s:%d failed (%r), retry in %d ms" % (self.host, self.port, e, wait))
                     await asyncio.sleep_ms(wait)
                     delay = min(delay * 2, self.max_delay)

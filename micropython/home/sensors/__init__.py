@@ -14,6 +14,7 @@ class Driver:
 
     kind = ""
     task = None
+    fields = ()  # the `set` command's (field, kind, low, high), from the catalogue
 
     def __init__(self, home, spec):
         self.home = home
