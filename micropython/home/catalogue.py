@@ -1,6 +1,7 @@
 # Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;
-# do not edit. What a running node keeps; the rest, for checking a configuration, is
-# home/config_table.py. Kinds: i int, b bool, n number.
+# do not edit. A running node keeps NAMES (home/node.py); TYPES is loaded while a
+# configuration is checked or run, with home/config_table.py. Kinds: i int, b bool,
+# n number.
 NAMES = ("dht22", "motion", "led", "status_led", "relay", "binary_input", "pwm_output", "adc", "aht20", "sht3x", "sht4x", "bme280", "bh1750", "scd4x", "ds18b20")
 # type -> (pin role, at most one per node, ((set field, kind, low, high), ...))
 TYPES = {

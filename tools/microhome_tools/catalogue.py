@@ -61,12 +61,14 @@ def _param_table(params: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def firmware_table() -> str:
-    """The text of micropython/home/catalogue.py: what a running node keeps."""
+    """The text of micropython/home/catalogue.py: the type names a running node keeps, and the
+    types' pin roles and `set` fields, loaded while a configuration is checked or run."""
     catalogue = integration_module("catalogue")
     lines = [
         "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
-        "# do not edit. What a running node keeps; the rest, for checking a configuration, is",
-        "# home/config_table.py. Kinds: i int, b bool, n number.",
+        "# do not edit. A running node keeps NAMES (home/node.py); TYPES is loaded while a",
+        "# configuration is checked or run, with home/config_table.py. Kinds: i int, b bool,",
+        "# n number.",
         f"NAMES = {_py(tuple(catalogue.TYPES))}",
         "# type -> (pin role, at most one per node, ((set field, kind, low, high), ...))",
         "TYPES = {",
