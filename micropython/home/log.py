@@ -13,6 +13,10 @@ _BATCH = const(10)
 _BATCH_BYTES = const(450)
 _ENTRY_JSON = const(60)
 _MSG_MAX = const(200)
+# The ring holds at most this many bytes of lines (a line counts its text and _ENTRY_HEAP for
+# its tuple and string headers), so a burst of long lines cannot take the heap a node runs in.
+_RING_BYTES = const(3072)
+_ENTRY_HEAP = const(48)
 
 _last = ticks_ms()
 _total = 0
@@ -31,6 +35,7 @@ class Log:
     def __init__(self, size=100):
         self.size = size
         self.entries = []  # (seq, t, lvl, src, msg), oldest first
+        self.bytes = 0  # the ring's lines, counted as _RING_BYTES counts them
         self.seq = 0
         self.level = 1  # index in LEVELS: "I"
         self.dropped = 0
@@ -43,12 +48,16 @@ class Log:
             print("%d.%03d %s %s:" % (t // 1000, t % 1000, lvl, src), msg)
             if LEVELS.find(lvl) < self.level:
                 return
-            if len(self.entries) >= self.size:
-                self.entries.pop(0)
-                self.dropped += 1
             if len(msg) > _MSG_MAX:
                 msg = msg[:_MSG_MAX]
+            cost = len(msg) + _ENTRY_HEAP
+            while self.entries and (
+                len(self.entries) >= self.size or self.bytes + cost > _RING_BYTES
+            ):
+                self._pop()
+                self.dropped += 1
             self.entries.append((self.seq, t, lvl, src, msg))
+            self.bytes += cost
             self.seq += 1
             self.event.set()
         except MemoryError:  # a line is not worth a reboot
@@ -78,7 +87,10 @@ class Log:
                 await client.publish(topic, parts, False, 1)
                 parts = None
                 while self.entries and self.entries[0][0] <= last:
-                    self.entries.pop(0)
+                    self._pop()
+
+    def _pop(self):
+        self.bytes -= len(self.entries.pop(0)[4]) + _ENTRY_HEAP
 
     def _batch(self):
         """The `log` payload for the oldest entries, in small pieces, and the last seq in it."""

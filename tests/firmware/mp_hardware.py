@@ -640,6 +640,33 @@ async def test_pwm_duty_applied_at_once():
     check("14" not in hw_out()["pwm"], "released when removed")
 
 
+async def test_log_ring_bounded_in_bytes_offline():
+    """Long lines while nothing sends them (offline) keep about 3 KB of text in the heap (4.5 KB
+    with the entries, two-byte characters and the list): the oldest go, the newest stay in
+    order, and a batch of them is still valid JSON."""
+    import gc
+
+    log = Log()
+    log.level = 0
+    gc.collect()
+    before = gc.mem_alloc()
+    for i in range(400):
+        log("W", "climate", "read %d failed: %s" % (i, "\u00e9<b>\n" * 60))
+    gc.collect()
+    grown = gc.mem_alloc() - before
+    assert grown < 4608, grown
+    seqs = [e[0] for e in log.entries]
+    assert seqs[-1] == 399 and seqs == list(range(seqs[0], 400)), seqs
+    assert 5 < len(seqs) < 30, len(seqs)
+    parts, last = log._batch()
+    batch = json.loads("".join(parts))
+    assert batch["entries"][0]["seq"] == seqs[0] and last >= seqs[0], batch
+    for _ in range(300):  # short lines: more of them fit, never more than 100
+        log("I", "x", "y")
+    seqs = [e[0] for e in log.entries]
+    assert 30 < len(seqs) <= 100 and seqs == list(range(700 - len(seqs), 700)), seqs
+
+
 def completed(**settings):
     """One value's filter settings as home/config.py completes them."""
     full = {"window": 1, "average": "median", "raw1": 0, "ref1": 0, "raw2": 1, "ref2": 1}
