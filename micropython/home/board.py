@@ -1,10 +1,11 @@
-# What board this is: platform, pins, identity, reset cause.
+# What board this is: its name, pins, identity, reset cause (the platform: home.PLATFORM).
+# Loaded for the boot, the announce and an update, not kept.
 import sys
 
 import machine
 
-# The simulator's machine module says which board it stands in for.
-PLATFORM = getattr(machine, "SIM_PLATFORM", None) or sys.platform
+from home import PLATFORM
+
 BOARD = getattr(machine, "SIM_BOARD", None) or sys.implementation._machine
 MPY = "%d.%d.%d" % sys.implementation.version[:3]
 

@@ -8,7 +8,7 @@ import machine
 from machine import Pin
 from micropython import const
 
-from home.board import PLATFORM
+from home import PLATFORM
 from home.poll import CRCError, Polled
 
 _CLOCKS = const(16)  # SCL pulses to free a slave stuck mid-byte (9 suffice)

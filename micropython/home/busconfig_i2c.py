@@ -1,7 +1,7 @@
 # The checks of a device on an I2C bus in a `config/set` body (docs/protocol.md,
 # "Configuration limits"): its `bus` and `address`. Imported by home/busconfig.py only while it
 # checks a configuration that has such devices.
-from home.board import PLATFORM
+from home import PLATFORM
 from home.busconfig import take
 from home.catalogue_bus import I2C, RP2_I2C
 from home.check import BOARD_PINS, _int, pin_error

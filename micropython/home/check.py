@@ -1,7 +1,7 @@
 # The checks of a whole `config/set` body (docs/protocol.md, "Configuration limits") against
 # the tables generated from the integration's catalogue. Imported by home/config.py's
 # validate() only while it checks a configuration, then dropped with the tables.
-from home.board import PLATFORM
+from home import PLATFORM
 from home.catalogue import NAMES, TYPES
 from home.config_table import ON_BUS, PARAMS, PINS
 from home.log import LEVELS

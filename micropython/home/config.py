@@ -14,6 +14,7 @@ _DROP = (
     "home.busconfig",
     "home.busconfig_i2c",
     "home.catalogue_bus",
+    "home.board",
 )
 
 

@@ -4,18 +4,16 @@ from home.lib import mqtt_client  # noqa: F401 (its packet buffers, allocated at
 
 import gc
 import json
-from random import getrandbits
 from time import ticks_diff, ticks_ms
 
 import asyncio
 from micropython import const
 
-from home import board, rare, store
+from home import rare, store
 from home.catalogue import NAMES
 from home.config import fits, validate
 from home.log import uptime_ms
 from home.signing import REFUSED, check
-from home.version import VERSION
 
 CAPS = NAMES  # the peripheral types this firmware runs
 # The rest of the catalogue (TYPES) only while a configuration is checked or run: a running
@@ -25,18 +23,22 @@ rare.drop(("home.catalogue",))
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
 _N_AHEAD = const(60000)
 _FEED_MS = const(1000)
+_RESTART_MS = const(1000)  # a driver's task that ran out of memory starts again this much later
 _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
-_BOOT = ("home.boot",)
-_CONFIGURE = ("home.configure", "home.catalogue")
+_BOOT = ("home.boot", "home.board")
+_CONFIGURE = ("home.configure", "home.catalogue", "home.board")
+_ONLINE = ("home.online", "home.board")
 UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
-_COMMANDS = ("home.commands", "home.update", "home.slots", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus")
+_COMMANDS = ("home.commands", "home.update", "home.slots", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus", "home.board")
 
 
 class Home:
+    caps = CAPS
+
     def __init__(self, config):
         rare.call(_BOOT, "start", self, config)
         stored = store.read_json("config.json")
@@ -265,7 +267,7 @@ class Home:
                     elif topic == "microhome/discover" or (
                         topic == "homeassistant/status" and bytes(msg) == b"online"
                     ):
-                        asyncio.create_task(self._announce_later())
+                        asyncio.create_task(rare.call(_ONLINE, "later", self))
                 except MemoryError:
                     self.no_memory(topic)
                 except Exception as e:  # a bug must not stop the inbox; it is logged
@@ -284,51 +286,20 @@ class Home:
             if sensor.state is not None:
                 await self.publish_state(sensor.id, sensor.state)
 
-    def announce_body(self):
-        body = {
-            "id": self.node_id,
-            "name": self.cfg["name"] or self.node_name,
-            "platform": board.PLATFORM,
-            "board": board.BOARD,
-            "fw": VERSION,
-            "mpy": board.MPY,
-            "mac": self.wifi.mac(),
-            "ip": self.wifi.ip(),
-            "caps": CAPS,
-            "cfg": self.cfg["version"],
-            "key_id": self.key_id,
-        }
-        if self.safe_mode:
-            body["safe_mode"] = self.safe_mode
-        return json.dumps(body)
-
     async def announce(self):
-        await self.mqtt.publish("announce", self.announce_body(), True, 1)
-
-    async def _announce_later(self):
-        # Announce and telemetry: a node just added in Home Assistant shows its diagnostics now.
-        await asyncio.sleep_ms(getrandbits(11) % 2001)
-        await self.announce()
-        await self.telemetry()
+        await rare.call(_ONLINE, "announce", self)
 
     async def on_connect(self):
-        """The burst after a connect; then the inbox and the log sender go on."""
+        """The burst after a connect (home/online.py); then the inbox and the log sender go on."""
         self.connected.clear()
         for _ in range(3):
             try:
-                await self._connect_burst()
+                await rare.call(_ONLINE, "burst", self)
                 break
             except MemoryError:  # out of memory mid-burst: collect and publish it again
                 self.no_memory("connect")
                 await asyncio.sleep_ms(200)
         self.connected.set()
-
-    async def _connect_burst(self):
-        await self.mqtt.publish("status", b"online", True, 1)
-        await self.announce()
-        await self.publish_ota()
-        await self.publish_states()
-        await self.telemetry()
 
     async def telemetry(self):
         gc.collect()
@@ -393,10 +364,21 @@ class Home:
 
     def _task_crashed(self, loop, context):
         error = context["exception"]
-        if isinstance(error, MemoryError):  # a driver's task: it ends, the node keeps running
-            self.no_memory("a task")
-            return
-        raise error  # out of asyncio.run(): main.py records it and resets
+        if not isinstance(error, MemoryError):
+            raise error  # out of asyncio.run(): main.py records it and resets
+        for sensor in self.sensors.values():  # a driver's task: it starts again
+            if getattr(sensor, "task", None) is context["future"]:
+                self.no_memory(sensor.id)
+                try:
+                    sensor.task = asyncio.create_task(self._restart(sensor))
+                except MemoryError:  # not even that: the driver stops, the node runs on
+                    sensor.task = None
+                return
+        self.no_memory("a task")
+
+    async def _restart(self, sensor):
+        await asyncio.sleep_ms(_RESTART_MS)
+        sensor.start()
 
 
 def _peek_n(msg):

@@ -3,7 +3,7 @@ import asyncio
 import network
 from time import ticks_diff, ticks_ms
 
-from home.board import PLATFORM
+from home import PLATFORM
 
 
 class WiFiManager:

@@ -6,6 +6,7 @@
 # Prints "ok TEST" at the end; a failed check raises.
 import asyncio
 import errno
+import gc
 import json
 import sys
 import time
@@ -644,14 +645,12 @@ async def test_log_ring_bounded_in_bytes_offline():
     """Long lines while nothing sends them (offline) keep about 3 KB of text in the heap (4.5 KB
     with the entries, two-byte characters and the list): the oldest go, the newest stay in
     order, and a batch of them is still valid JSON."""
-    import gc
-
     log = Log()
     log.level = 0
     gc.collect()
     before = gc.mem_alloc()
     for i in range(400):
-        log("W", "climate", "read %d failed: %s" % (i, "\u00e9<b>\n" * 60))
+        log("W", "climate", "read {} failed: {}".format(i, "\u00e9<b>\n" * 60))
     gc.collect()
     grown = gc.mem_alloc() - before
     assert grown < 4608, grown

@@ -7,7 +7,7 @@ import sys
 from binascii import unhexlify
 
 import home.busconfig  # noqa: F401 (kept: compiled from source once, not per configuration)
-from home.board import PLATFORM
+from home import PLATFORM
 from home.check import is_id
 from home.config import validate
 from home.signing import Signer, check, key_id

@@ -32,8 +32,10 @@ class Relay(Driver):
     async def _off_later(self, seconds):
         await asyncio.sleep(seconds)
         self.timer = None
-        self.home.log("W", self.id, "on for %d s: turned off" % seconds)
-        await self._switch(False)
+        try:
+            await self._switch(False)  # the pin first: nothing that allocates comes before it
+        finally:
+            self.home.log("W", self.id, "on for %d s: turned off" % seconds)
 
     async def _switch(self, on):
         self.on = on

@@ -4,7 +4,6 @@ import asyncio
 from machine import Pin
 from time import ticks_add, ticks_diff, ticks_ms
 
-from home.board import default_status_pin
 
 RESIDENT = True  # the Home's status LED runs from boot, configured or not
 
@@ -22,7 +21,10 @@ class StatusLED:
     kind = "status_led"
 
     def __init__(self, home):
+        from home.board import default_status_pin  # at boot; the board module is not kept
+
         self.home = home
+        self.default_pin = default_status_pin()
         self.id = None
         self.spec = None
         self.pin = None
@@ -30,7 +32,7 @@ class StatusLED:
         self.state = None
         self.identify_until = ticks_ms()
         self.error_until = ticks_ms()
-        self._use(default_status_pin())
+        self._use(self.default_pin)
 
     def _use(self, pin):
         if self.pin:
@@ -52,7 +54,7 @@ class StatusLED:
     def stop(self):
         self.spec = self.id = self.state = None
         self.on = False
-        self._use(default_status_pin())
+        self._use(self.default_pin)
 
     async def set(self, cmd):
         on = cmd.get("on")
