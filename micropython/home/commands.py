@@ -5,6 +5,17 @@ import machine
 
 from home import store
 
+# field -> type, in the order they are checked
+_FIELDS = (
+    ("version", str),
+    ("host", str),
+    ("port", int),
+    ("user", str),
+    ("password", str),
+    ("path", str),
+    ("manifest_sha256", str),
+)
+
 
 def run(home, cmd):
     """Carry out one of them; an error string for `reply`, a scan's findings, or None."""
@@ -17,9 +28,7 @@ def run(home, cmd):
     elif name == "reboot":
         asyncio.create_task(reboot(home))
     elif name == "ota":
-        from home.update import command
-
-        error = command(home, cmd)
+        error = _ota(home, cmd)
         if error:
             return error
         asyncio.create_task(_restart_for_update(home))
@@ -27,6 +36,24 @@ def run(home, cmd):
         from home.scan import scan
 
         return scan(home, cmd)
+    return None
+
+
+def _ota(home, cmd):
+    """Check an `ota` command; an error for `reply`, or None when it is accepted (stored for
+    the updater, which the node then restarts into)."""
+    for name, kind in _FIELDS:
+        if type(cmd.get(name)) is not kind:
+            return "bad value: " + name
+    if not 0 < cmd["port"] < 65536:
+        return "bad value: port"
+    if len(cmd["manifest_sha256"]) != 64:
+        return "bad value: manifest_sha256"
+    if home.updating():
+        return "busy"
+    store.write_json("ota_cmd", {name: cmd[name] for name, _ in _FIELDS})
+    store.write("ota_target", cmd["version"])  # reported at the next boot if the update ends early
+    home.ota = ["downloading", cmd["version"], 0, None]
     return None
 
 

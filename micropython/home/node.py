@@ -33,7 +33,7 @@ _ONLINE = ("home.online", "home.board")
 UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
-_COMMANDS = ("home.commands", "home.update", "home.slots", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus", "home.board")
+_COMMANDS = ("home.commands", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus", "home.board")
 
 
 class Home:

@@ -1,23 +1,13 @@
-# The `ota` command and what became of the last update, for the application; imported for each
-# of these rare moments and dropped after it (home/rare.py). The node keeps the status it
-# reports (Home.ota: state, version, progress, error) and two flags, Home.trial and Home.settle.
-# An accepted command is stored in data/ota_cmd and the node resets into the lean updater
+# What became of the last update, for the application; imported for each of these rare
+# moments and dropped after it (home/rare.py); the `ota` command is in home/commands.py. The
+# node keeps the status it reports (Home.ota: state, version, progress, error) and two flags,
+# Home.trial and Home.settle.
+# An accepted `ota` command is stored in data/ota_cmd and the node resets into the lean updater
 # (home/updater.py, run by main.py before the application), which installs the new version in
 # the other slot. A new version boots on trial (slots.py, main.py): it is good once it reached
 # the broker and reported; main.py goes back to the old one after 3 boots that did not get there.
 from home import slots, store
 from home.version import VERSION
-
-# field -> type, in the order they are checked
-_FIELDS = (
-    ("version", str),
-    ("host", str),
-    ("port", int),
-    ("user", str),
-    ("password", str),
-    ("path", str),
-    ("manifest_sha256", str),
-)
 
 
 def boot(home):
@@ -68,24 +58,6 @@ def settle(home):
     store.remove("ota_error")
     slots.write(slots.record()[0])
     home.settle = False
-
-
-def command(home, cmd):
-    """Check an `ota` command; an error for `reply`, or None when it is accepted (stored for
-    the updater, which the node then restarts into)."""
-    for name, kind in _FIELDS:
-        if type(cmd.get(name)) is not kind:
-            return "bad value: " + name
-    if not 0 < cmd["port"] < 65536:
-        return "bad value: port"
-    if len(cmd["manifest_sha256"]) != 64:
-        return "bad value: manifest_sha256"
-    if home.updating():
-        return "busy"
-    store.write_json("ota_cmd", {name: cmd[name] for name, _ in _FIELDS})
-    store.write("ota_target", cmd["version"])  # reported at the next boot if the update ends early
-    home.ota = ["downloading", cmd["version"], 0, None]
-    return None
 
 
 def _last_crash():
