@@ -1,10 +1,24 @@
 # machine for the unix port: a simulated rp2 or esp32 board. Inputs come from
 # <state-dir>/hw.json, read at every use; outputs go to <state-dir>/hw_out.json on every change.
+# As on a board, its pins and PWMs are static objects, made here with the rest of the hardware,
+# and the pin-interrupt poller reads hw.json into buffers made here and parses it only when it
+# changed: at run time they take (almost) nothing from the firmware's heap.
 import asyncio
 import json
 import os
 
 _STATE = os.getenv("MICROHOME_STATE") or "."
+_HW = _STATE + "/hw.json"
+
+
+class _Name:
+    """open() copies a path at every call unless it is an interned string: naming an attribute
+    after hw.json's path interns it, and slicing it finds the interned string."""
+
+
+setattr(_Name, _HW, None)
+_HW = _HW[:]
+del _Name
 SIM_PLATFORM = os.getenv("MICROHOME_PLATFORM") or "rp2"
 SIM_BOARD = "Raspberry Pi Pico W (simulated)" if SIM_PLATFORM == "rp2" else "ESP32 (simulated)"
 PWRON_RESET = 1
@@ -39,16 +53,50 @@ asyncio.ThreadSafeFlag = _LoopFlag
 _out = {"pwm": {}, "pins": {}}
 _irqs = {}  # pin name -> [pin, handler, trigger, last level]
 _poller = None
+# hw.json as the poller read it last (_seen_size: its length, -1 unreadable, -2 none yet) and
+# as it reads it now
+_seen = bytearray(4096)
+_read = bytearray(4096)
+_seen_size = -2
+
+
+def _parse(text):
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if type(data) is dict else {}
 
 
 def hw():
     """The simulated inputs, {} if hw.json is missing or broken."""
     try:
-        with open(_STATE + "/hw.json") as f:
-            data = json.loads(f.read())  # json.load reads a stream a byte at a time
-    except (OSError, ValueError):
+        with open(_HW) as f:
+            text = f.read()  # json.load reads a stream a byte at a time
+    except OSError:
         return {}
-    return data if type(data) is dict else {}
+    return _parse(text)
+
+
+def _hw_changed():
+    """hw.json, parsed, if it changed since the poller's last call, else None. Its bytes are
+    read into _read and compared with _seen, allocating nothing but the file object; a file
+    larger than the buffers is read and parsed at every call."""
+    global _seen_size
+    try:
+        with open(_HW, "rb") as f:
+            size = f.readinto(_read)
+    except OSError:
+        size = -1
+    if size == len(_read):
+        _seen_size = -2
+        return hw()
+    if size == _seen_size and _read == _seen:  # past size, both hold the same old bytes
+        return None
+    data = {} if size < 0 else _parse(memoryview(_read)[:size])  # a MemoryError: seen next time
+    _seen[:] = _read
+    _seen_size = size
+    return data
 
 
 def hw_pin(name):
@@ -68,6 +116,8 @@ def _level(value):
         import time
 
         time.sleep(3600)
+    if value == "nomem":  # the driver reading it runs out of memory (as any allocation may)
+        raise MemoryError("simulated")
     return 0 if type(value) is dict else int(value or 0)
 
 
@@ -88,19 +138,28 @@ def freq():
     return 125000000
 
 
+def _edges(pins):
+    """Call the handlers of the interrupts whose pin's level changed."""
+    for name, entry in _irqs.items():
+        try:
+            level = _level(pins.get(name))
+        except (ValueError, MemoryError):
+            level = -1
+        if level != entry[3]:
+            entry[3] = level
+            if entry[2] & (8 if level else 4):
+                entry[1](entry[0])
+
+
 async def _poll():
     global _poller
     while _irqs:
-        pins = hw().get("pins") or {}
-        for name, entry in _irqs.items():
-            try:
-                level = _level(pins.get(name))
-            except ValueError:
-                level = -1
-            if level != entry[3]:
-                entry[3] = level
-                if entry[2] & (8 if level else 4):
-                    entry[1](entry[0])
+        try:
+            data = _hw_changed()
+            if data is not None:  # else hw.json, and every level, is as it was
+                _edges(data.get("pins") or {})
+        except MemoryError:  # a board's interrupts need no heap: the sim's poller goes on
+            pass
         await asyncio.sleep_ms(20)
     _poller = None
 
@@ -113,11 +172,21 @@ class Pin:
     IRQ_FALLING = 4
     IRQ_RISING = 8
 
-    def __init__(self, id, mode=0, pull=-1, value=None):
-        self.name = str(id)
-        self.mode = mode
-        if mode == 1:
-            self.value(value or 0)
+    def __new__(cls, id, mode=None, pull=None, value=None):
+        pin = _pins.get(id)
+        if pin is None:
+            pin = object.__new__(cls)
+            pin.name = str(id)
+            pin.mode = 0
+            _pins[id] = pin
+        return pin
+
+    def __init__(self, id, mode=None, pull=None, value=None):
+        """The pin's one object; a mode given sets it (as on a board, none leaves it)."""
+        if mode is not None:
+            self.mode = mode
+            if mode == 1:
+                self.value(value or 0)
 
     def value(self, v=None):
         if v is None:
@@ -154,9 +223,18 @@ class WDT:
 
 
 class PWM:
+    def __new__(cls, pin, freq=1000, duty_u16=0):
+        pwm = _pwms.get(pin.name)
+        if pwm is None:
+            pwm = object.__new__(cls)
+            pwm.name = pin.name
+            pwm.state = {"duty_u16": 0, "freq": 0}
+            _pwms[pin.name] = pwm
+        return pwm
+
     def __init__(self, pin, freq=1000, duty_u16=0):
-        self.name = pin.name
-        self.state = {"duty_u16": duty_u16, "freq": freq}
+        self.state["duty_u16"] = duty_u16
+        self.state["freq"] = freq
         _out["pwm"][self.name] = self.state
         _write()
 
@@ -176,6 +254,14 @@ class PWM:
     def deinit(self):
         _out["pwm"].pop(self.name, None)
         _write()
+
+
+_pins = {}  # id -> the pin's one object
+_pwms = {}  # pin name -> the PWM's one object
+# the board's pins (rp2: GPIO 0-29 and the LED; esp32: GPIO 0-39) and their PWMs, idle
+for _id in list(range(30)) + ["LED"] if SIM_PLATFORM == "rp2" else range(40):
+    PWM.__new__(PWM, Pin.__new__(Pin, _id))
+del _id
 
 
 # The buses (ADC, I2C, SoftI2C) live in sim/buses.py, imported on first use: a board has them

@@ -8,6 +8,7 @@ import asyncio
 import errno
 import gc
 import json
+import os
 import sys
 import time
 
@@ -647,10 +648,11 @@ async def test_log_ring_bounded_in_bytes_offline():
     order, and a batch of them is still valid JSON."""
     log = Log()
     log.level = 0
+    hostile = "\u00e9<b>\n" * 60
     gc.collect()
     before = gc.mem_alloc()
     for i in range(400):
-        log("W", "climate", "read {} failed: {}".format(i, "\u00e9<b>\n" * 60))
+        log("W", "climate", f"read {i} failed: {hostile}")
     gc.collect()
     grown = gc.mem_alloc() - before
     assert grown < 4608, grown
@@ -717,6 +719,111 @@ async def test_filter_math_and_hostile_readings():
     await gate.publish_state("x", {"t": 20.1})
     sent = [state.get("t", "error") for _, state in home.states]
     check(sent == [20.0, 20.1, "error", 20.1], f"an error at once, then a reading: {sent!r}")
+
+
+# --- the simulation's own heap: none at run time where a board's C code allocates none -----
+
+
+def made_again(held, handler):
+    """The pins, PWMs and interrupts of 16 peripherals, held as their drivers hold them."""
+    pin = machine.Pin
+    for i, n in enumerate((2, 3, 6, 7)):  # relays
+        held[i] = pin(n, pin.OUT, value=0)
+    for i, n in enumerate((8, 9, 10, 11)):  # contacts
+        held[4 + i] = pin(n, pin.IN, pin.PULL_UP)
+        held[4 + i].irq(handler, pin.IRQ_RISING | pin.IRQ_FALLING)
+    for i, n in enumerate((12, 13, 14, 15)):  # dimmers
+        held[8 + i] = machine.PWM(pin(n), freq=1000, duty_u16=0)
+    for i, n in enumerate((16, 17, 18, 26)):  # DHT22, 1-Wire, motion, ADC
+        held[12 + i] = pin(n)
+
+
+async def test_pins_and_pwms_are_static():
+    """A pin or PWM is one object per pin, made with the rest of the hardware, as on rp2: the
+    pins, PWMs and interrupts of 16 peripherals made again hold no more heap."""
+    set_hw({"pins": {"8": 1, "9": 1, "10": 0, "11": 1}})
+    pin = machine.Pin
+    led = pin(5)
+    check(pin(5) is led and pin(5, pin.OUT, value=1) is led, "one object per pin")
+    check(led.mode == pin.OUT and hw_out()["pins"]["5"] == 1, "re-initialised as an output")
+    check(pin(5).mode == pin.OUT and led.value() == 1, "a pin named without a mode keeps it")
+    check(pin("LED") is pin("LED") and pin(99) is pin(99), "the LED, and other ids on first use")
+    last = 29 if machine.SIM_PLATFORM == "rp2" else 39
+    gc.collect()
+    before = gc.mem_alloc()
+    pin(last, pin.IN).irq(None)
+    gc.collect()
+    grown = gc.mem_alloc() - before
+    check(grown == 0, f"the board's last GPIO, first used, was made with the hardware: {grown}")
+    dimmer = machine.PWM(pin(14), freq=2000, duty_u16=100)
+    check(machine.PWM(pin(14)) is dimmer, "one PWM per pin")
+    check(hw_out()["pwm"]["14"] == {"duty_u16": 0, "freq": 1000}, "re-initialised PWM")
+    dimmer.deinit()
+    check("14" not in hw_out()["pwm"], "deinit released it")
+    edges = []
+
+    def handler(p):
+        edges.append((p.name, p.value()))
+
+    first = [None] * 16
+    made_again(first, handler)
+    again = [None] * 16
+    gc.collect()
+    before = gc.mem_alloc()
+    made_again(again, handler)
+    gc.collect()
+    grown = gc.mem_alloc() - before
+    check(grown <= 64, f"16 peripherals made again took {grown} bytes")
+    check(all(first[i] is again[i] for i in range(16)), "the same objects")
+    set_hw({"pins": {"8": 1, "9": 0, "10": 0, "11": 1}})
+    await until(lambda: edges, "the contact's edge")
+    check(edges == [("9", 0)], f"one handler per pin, called once: {edges!r}")
+    for held in again[4:8]:
+        held.irq(None)
+
+
+async def test_poller_reads_hw_json_without_allocating():
+    """The pin interrupt poller re-reads hw.json every 20 ms into its buffers and parses it only
+    when its bytes changed: over 50 polls it allocates about a file object each, and every
+    change (same length, file gone, file larger than its buffers) still gives an edge."""
+    # a node's inputs with its bus chips: a parse of this takes several KB
+    chips = {"0x%02x" % (0x40 + n): {"chip": "sht3x", "temperature": 20 + n} for n in range(12)}
+    inputs = i2c_hw(chips)
+    inputs["pins"] = {"9": 1, "15": {"temperature": 21.5, "humidity": 40.0}}
+    set_hw(inputs)
+    edges = []
+    contact = machine.Pin(9, machine.Pin.IN)
+    contact.irq(lambda p: edges.append(p.value()))
+    await asyncio.sleep_ms(100)
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    await asyncio.sleep_ms(1000)
+    grown = gc.mem_alloc() - before
+    gc.enable()
+    check(grown <= 50 * 64, f"50 polls of an unchanged hw.json took {grown} bytes")
+    check(edges == [], "no edge while nothing changed")
+
+    async def switch(level, what, **more):
+        told = len(edges)
+        if level is None:
+            os.remove(STATE + "/hw.json")
+        else:
+            inputs["pins"]["9"] = level
+            inputs.update(more)
+            set_hw(inputs)
+        await until(lambda: len(edges) > told, what)
+
+    await switch(0, "a falling edge, hw.json the same length")
+    await switch(1, "a rising edge")
+    await switch(None, "a missing hw.json: low")
+    await switch(1, "hw.json back")
+    await switch(0, "a hw.json larger than the buffers", padding="x" * 5000)
+    await switch(1, "and again", padding="y" * 5000)
+    await switch(0, "back to one that fits", padding="")
+    check(edges == [0, 1, 0, 1, 0, 1, 0], f"every edge once: {edges!r}")
+    contact.irq(None)
+    await until(lambda: machine._poller is None, "the poller to stop")
 
 
 asyncio.run(globals()[sys.argv[1]]())

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from microhome_tools import FIRMWARE_DIR
-from microhome_tools.sim import install_firmware, mpy_cross_binary
+from microhome_tools.sim import BOARD_RESERVE, heap_bytes, install_firmware, mpy_cross_binary
 from tests.firmware.harness import HEAPSIZE, MICROPYTHON
 
 SCRIPT = Path(__file__).with_name("mp_hardware.py")
@@ -37,12 +37,14 @@ def flash(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def micropython(flash: Path, state: Path, args: list[str], platform: str = "rp2") -> str:
-    """Run micropython in the node's heap on the installed firmware and the compiled sim; its
-    output, or fail with it."""
+    """Run micropython on the installed firmware and the compiled sim, in the node's heap plus
+    the board model's reserve for the simulated hardware (a board has it in ROM); its output,
+    or fail with it."""
     binary = MICROPYTHON
     state.mkdir(exist_ok=True)
+    heap = heap_bytes(HEAPSIZE) + BOARD_RESERVE
     result = subprocess.run(
-        [binary, "-X", f"heapsize={HEAPSIZE}", *args],
+        [binary, "-X", f"heapsize={heap}", *args],
         cwd=state,
         env={
             **os.environ,
@@ -76,6 +78,11 @@ def test_on_micropython(flash: Path, tmp_path: Path, test: str) -> None:
 def test_esp32_nacks_with_enodev(flash: Path, tmp_path: Path) -> None:
     """A board's I2C reports a missing device as the port does: EIO on rp2, ENODEV on esp32."""
     run(flash, tmp_path / "state", "test_i2c_sim_scan_and_nack", "esp32")
+
+
+def test_esp32_pins_are_static(flash: Path, tmp_path: Path) -> None:
+    """An esp32's pins (GPIO 0-39) are made with its hardware as rp2's are."""
+    run(flash, tmp_path / "state", "test_pins_and_pwms_are_static", "esp32")
 
 
 HEAP_SCRIPT = Path(__file__).with_name("mp_heap.py")

@@ -234,3 +234,27 @@ def test_three_early_crashes_boot_into_safe_mode_until_a_new_config(
     assert "safe_mode" not in announce
     n = node.command(observer, "set", id="lamp", on=True)
     assert node.reply(observer, n, mark)["ok"]
+
+
+def test_driver_task_out_of_memory_starts_again(configured: SimNode, observer: Observer) -> None:
+    """A peripheral whose task runs out of memory (the simulated pin read raises MemoryError,
+    as any allocation in a driver's loop may) is started again, a second later and again until
+    it runs: once memory is back, motion is reported. Logged once; no reboot, no reconnect."""
+    node = configured
+    mark = observer.mark()
+    node.set_hw({**HARDWARE, "16": "nomem"})
+    wait_until(
+        lambda: [e for e in log_entries(observer, node, 1) if "out of memory in pir" in e["msg"]]
+        or None,
+        10,
+        "the driver's MemoryError logged",
+    )
+    time_passes(2500)  # the driver has been started again, and failed again
+    node.set_hw({**HARDWARE, "16": 1})
+    state = observer.wait_json(node.topic("state/pir"), lambda s: s["motion"] is True, 10, mark)
+    assert state == {"motion": True}
+    logged = [e for e in log_entries(observer, node, 1) if "out of memory in pir" in e["msg"]]
+    assert len(logged) == 1, logged
+    assert observer.on(node.topic("status"), mark) == []
+    n = node.command(observer, "set", id="lamp", on=True)
+    assert node.reply(observer, n, mark)["ok"] is True
