@@ -244,8 +244,10 @@ def test_driver_task_out_of_memory_starts_again(configured: SimNode, observer: O
     mark = observer.mark()
     node.set_hw({**HARDWARE, "16": "nomem"})
     wait_until(
-        lambda: [e for e in log_entries(observer, node, 1) if "out of memory in pir" in e["msg"]]
-        or None,
+        lambda: (
+            [e for e in log_entries(observer, node, 1) if "out of memory in pir" in e["msg"]]
+            or None
+        ),
         10,
         "the driver's MemoryError logged",
     )
