@@ -6,6 +6,7 @@
 import asyncio
 import json
 import os
+from asyncio import core
 
 _STATE = os.getenv("MICROHOME_STATE") or "."
 _HW = _STATE + "/hw.json"
@@ -32,21 +33,34 @@ if SIM_PLATFORM != "rp2":
 
 class _LoopFlag:
     """asyncio.ThreadSafeFlag for the sim: its pin interrupts are raised by _poll, on the loop,
-    where an Event is safe. The unix port's poll wakes late on socket data while a
-    ThreadSafeFlag (no file descriptor) is among what it waits on: ~10 ms on every command."""
+    where the loop's own queue is safe to use. The unix port's poll wakes late on socket data
+    while a ThreadSafeFlag (no file descriptor) is among what it waits on: ~10 ms on every
+    command. As small as the boards' flag: one object and one waiting task, no Event inside."""
 
     def __init__(self):
-        self._event = asyncio.Event()
+        self.state = 0
+        self.waiting = None
 
     def set(self):
-        self._event.set()
+        self.state = 1
+        task = self.waiting
+        if task is not None:
+            self.waiting = None
+            core._task_queue.push(task)
 
     def clear(self):
-        self._event.clear()
+        self.state = 0
+
+    def remove(self, task):  # a waiting task cancelled (asyncio's Task.cancel calls this)
+        if self.waiting is task:
+            self.waiting = None
 
     async def wait(self):
-        await self._event.wait()
-        self._event.clear()
+        if not self.state:
+            self.waiting = core.cur_task
+            core.cur_task.data = self
+            yield
+        self.state = 0
 
 
 asyncio.ThreadSafeFlag = _LoopFlag
