@@ -9,12 +9,13 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from microhome_tools import FIRMWARE_DIR
 from microhome_tools.bench_node import AIR, bus_hardware
 from microhome_tools.sim import install_firmware
 from tests.firmware.conftest import NodeFactory, online
-from tests.firmware.harness import BOARD_SIZED, MICROPYTHON, Observer
+from tests.firmware.harness import BOARD_SIZED, MICROPYTHON, Observer, SimNode
 from tests.firmware.test_buses import config
 
 # A board heap at which the node runs the air-quality configuration every time (at 66K and
@@ -54,18 +55,30 @@ except MemoryError:
 FREE = 12_000
 
 
+# A configuration of the air-quality node with a problem in each of its devices.
+WRONG = [{**AIR[0], "address": 0x40}, {**AIR[1], "bus": {"sda": 4, "scl": 4}}]
+WRONG_ERRORS = [
+    "sensors[0].address: 64 is not one of 0x62",
+    "sensors[1].bus.scl: 4 is not an SCL pin of I2C0 (SDA 4)",
+]
+
+
+def _answer(
+    start_node: NodeFactory, observer: Observer, heap: str, sensors: list[dict[str, Any]]
+) -> tuple[SimNode, Any]:
+    """A node at heap with the air-quality chips, pushed sensors: the node and its answer."""
+    node = start_node(extra=("--heapsize", heap))
+    node.set_hw({}, **bus_hardware())
+    online(observer, node)
+    node.push_config(observer, config(sensors))
+    return node, observer.wait_json(node.topic("config/state"))
+
+
 def test_an_air_quality_node_accepts_its_configuration_at_a_small_heap(
     start_node: NodeFactory, observer: Observer
 ) -> None:
-    node = start_node(extra=("--heapsize", AIR_HEAPSIZE))
-    node.set_hw({}, **bus_hardware())
-    online(observer, node)
-    node.push_config(observer, config(AIR))
-    assert observer.wait_json(node.topic("config/state")) == {
-        "version": 1,
-        "ok": True,
-        "errors": [],
-    }
+    node, state = _answer(start_node, observer, AIR_HEAPSIZE, AIR)
+    assert state == {"version": 1, "ok": True, "errors": []}
     assert observer.wait_json(node.topic("state/air"), timeout=20)["co2"] == 812
     room = observer.wait_json(node.topic("state/room"), timeout=20)
     assert abs(room["temperature"] - 21.5) < 0.05
@@ -76,23 +89,12 @@ def test_an_air_quality_node_accepts_its_configuration_at_a_small_heap(
 def test_a_refused_bus_configuration_is_answered_at_a_small_heap(
     start_node: NodeFactory, observer: Observer
 ) -> None:
-    node = start_node(extra=("--heapsize", SMALL_HEAPSIZE))
-    node.set_hw({}, **bus_hardware())
-    online(observer, node)
-    wrong = [{**AIR[0], "address": 0x40}, {**AIR[1], "bus": {"sda": 4, "scl": 4}}]
-    node.push_config(observer, config(wrong))
-    assert observer.wait_json(node.topic("config/state")) == {
-        "version": 1,
-        "ok": False,
-        "errors": [
-            "sensors[0].address: 64 is not one of 0x62",
-            "sensors[1].bus.scl: 4 is not an SCL pin of I2C0 (SDA 4)",
-        ],
-    }
+    node, state = _answer(start_node, observer, SMALL_HEAPSIZE, WRONG)
+    assert state == {"version": 1, "ok": False, "errors": WRONG_ERRORS}
     assert "out of memory" not in node.console()
 
 
-def _checked(tmp_path: Path, sensors: list[dict[str, object]], free: int) -> str:
+def _checked(tmp_path: Path, sensors: list[dict[str, Any]], free: int) -> str:
     flash = tmp_path / "flash"
     if not flash.exists():
         install_firmware(flash)
@@ -123,12 +125,6 @@ def test_a_bus_configuration_is_checked_with_less_free_heap_than_both_phases_tak
     tmp_path: Path,
 ) -> None:
     assert _checked(tmp_path, AIR, FREE) == "ok []"
-    wrong = [{**AIR[0], "address": 0x40}, {**AIR[1], "bus": {"sda": 4, "scl": 4}}]
-    assert _checked(tmp_path, wrong, FREE) == "ok " + json.dumps(
-        [
-            "sensors[0].address: 64 is not one of 0x62",
-            "sensors[1].bus.scl: 4 is not an SCL pin of I2C0 (SDA 4)",
-        ]
-    )
+    assert _checked(tmp_path, WRONG, FREE) == "ok " + json.dumps(WRONG_ERRORS)
     # a heap too small for the checks is still too small: the figure is not a stand-in
     assert _checked(tmp_path, AIR, 4000) == "out of memory"
