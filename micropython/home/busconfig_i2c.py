@@ -1,10 +1,10 @@
 # The checks of a device on an I2C bus in a `config/set` body (docs/protocol.md,
-# "Configuration limits"): its `bus` and `address`. Imported by home/busconfig.py only while it
-# checks a configuration that has such devices.
+# "Configuration limits"): its `bus` and `address`. Imported by home/pincheck.py only while it
+# checks a configuration that has such devices, or the pins of an I2C bus to scan.
 from home import PLATFORM
-from home.busconfig import take
 from home.catalogue_bus import I2C, RP2_I2C
-from home.check import BOARD_PINS, _int, pin_error
+from home.int_field import int_field
+from home.pincheck import pin_error, take
 
 
 def _controller(sda):
@@ -17,7 +17,7 @@ def _controller(sda):
     return None
 
 
-def check_i2c(sensor, kind, addresses, path, errors, taken, buses):
+def check_i2c(sensor, kind, role, addresses, path, errors, taken, buses):
     """The `bus` and `address` of a device on an I2C bus (docs/protocol.md)."""
     bus = sensor.get("bus")
     if type(bus) is not dict:
@@ -25,12 +25,12 @@ def check_i2c(sensor, kind, addresses, path, errors, taken, buses):
         return
     n = len(errors)
     for line in ("sda", "scl"):
-        why = pin_error(BOARD_PINS, kind, bus.get(line))
+        why = pin_error(kind, role, bus.get(line))
         if why:
             errors.append("%s.bus.%s: %s" % (path, line, why))
     if "freq" not in bus:
         bus["freq"] = I2C[2]
-    _int(bus, "freq", I2C[0], I2C[1], errors, path + ".bus.")
+    int_field(bus, "freq", I2C[0], I2C[1], errors, path + ".bus.")
     if len(errors) > n:
         return
     sda, scl, freq = bus["sda"], bus["scl"], bus["freq"]

@@ -1,12 +1,11 @@
 # The checks of a whole `config/set` body (docs/protocol.md, "Configuration limits") against
-# the tables generated from the integration's catalogue. Imported by home/config.py's
+# the tables generated from the integration's catalogue, all but its peripherals' pins and
+# buses (home/pincheck.py, loaded after this is dropped). Imported by home/config.py's
 # validate() only while it checks a configuration, then dropped with the tables.
-from home import PLATFORM
 from home.catalogue import NAMES, TYPES
-from home.config_table import ON_BUS, PARAMS, PINS
+from home.config_table import PARAMS
+from home.int_field import int_field
 from home.log import LEVELS
-
-BOARD_PINS = PINS.get(PLATFORM, {})
 
 
 def is_id(s, chars, longest):
@@ -16,38 +15,6 @@ def is_id(s, chars, longest):
         if not ("a" <= c <= "z" or "0" <= c <= "9" or c in chars):
             return False
     return True
-
-
-def _pin_in(pins, pin, role):
-    """Whether the pin may take role here (the table lists GPIO numbers; 255 stands for LED)."""
-    number = 255 if pin == "LED" else pin if 0 <= pin < 255 else -1
-    return number >= 0 and number in pins.get(role, b"")
-
-
-def pin_error(pins, kind, pin):
-    """Why `pin` cannot serve a peripheral of type `kind` on this platform (whose pins by role
-    are `pins`), or None."""
-    if type(pin) is not int and pin != "LED":
-        return '%r is not a GPIO number or "LED"' % (pin,)
-    role = TYPES[kind][0]
-    if _pin_in(pins, pin, role):
-        return None
-    if role == "adc":
-        return "%s is not an analog input on %s" % (pin, PLATFORM)
-    if _pin_in(pins, pin, "in"):
-        return "%s is input-only, a %s needs an output" % (pin, kind)
-    return "%s is not a usable pin on %s" % (pin, PLATFORM)
-
-
-def _int(cfg, name, low, high, errors, path=""):
-    if name not in cfg:
-        errors.append("%s%s: missing" % (path, name))
-        return
-    value = cfg[name]
-    if type(value) is not int:
-        errors.append("%s%s: expected int, got %r" % (path, name, value))
-    elif not low <= value <= high:
-        errors.append("%s%s: %d is not in %d-%d" % (path, name, value, low, high))
 
 
 def _params(spec, params, distinct, path, errors, fits):
@@ -95,16 +62,18 @@ def _rows(text):
 
 
 def run(cfg, fits):
-    """Every problem with the body, each starting with its field's path; [] if it is good.
-    fits: home/config.py's check of a value's kind and range."""
+    """Every problem with the body but its peripherals' pins and buses, each starting with its
+    field's path, and the peripherals whose pins and buses are to be checked, each as (index,
+    type, pin role, where in the errors their problems belong). fits: home/config.py's check
+    of a value's kind and range."""
     params = PARAMS
-    board_pins = BOARD_PINS
+    pins = []
     if type(cfg) is not dict:
-        return ["config: expected an object"]
+        return ["config: expected an object"], pins
     errors = []
-    _int(cfg, "n", 0, 1 << 62, errors)
-    _int(cfg, "version", 0, 1 << 62, errors)
-    _int(cfg, "telemetry_interval", 5, 86400, errors)
+    int_field(cfg, "n", 0, 1 << 62, errors)
+    int_field(cfg, "version", 0, 1 << 62, errors)
+    int_field(cfg, "telemetry_interval", 5, 86400, errors)
     name = cfg.get("name")
     if type(name) is not str:
         errors.append("name: expected str, got %r" % (name,))
@@ -116,13 +85,10 @@ def run(cfg, fits):
     sensors = cfg.get("sensors")
     if type(sensors) is not list:
         errors.append("sensors: expected a list")
-        return errors
+        return errors, pins
     if len(sensors) > 16:
         errors.append("sensors: more than 16")
     ids = []
-    taken = {}  # pin -> its owner: a peripheral's index, an I2C bus's (sda, scl), a 1-Wire pin
-    buses = {}  # (sda, scl) -> (freq, addresses)
-    roms = []
     singles = []
     for i, sensor in enumerate(sensors):
         path = "sensors[%d]" % i
@@ -145,21 +111,11 @@ def run(cfg, fits):
             if kind in singles:
                 errors.append("%s.type: only one %s" % (path, kind))
             singles.append(kind)
-        if kind in ON_BUS:
-            from home.busconfig import attach
-
-            attach(sensor, kind, path, errors, taken, buses, roms)
-        else:
-            pin = sensor.get("pin")
-            why = pin_error(board_pins, kind, pin)
-            if why:
-                errors.append("%s.pin: %s" % (path, why))
-            elif taken.setdefault(pin, i) != i:
-                errors.append("%s.pin: %s used twice" % (path, pin))
+        pins.append((i, kind, entry[0], len(errors)))
         rows, pairs = params[kind]
         _params(sensor, _rows(rows), _rows(pairs), path, errors, fits)
         if "filters" in sensor:  # the filter module only for a configuration with filters
             from home.filter import check
 
             check(sensor["filters"], kind, path + ".filters", errors, _params, fits)
-    return errors
+    return errors, pins

@@ -1,20 +1,19 @@
-# Checks a whole `config/set` body (docs/protocol.md, "Configuration limits"). The checks
-# (home/check.py, home/busconfig.py for devices on buses) and their tables (home/catalogue.py,
-# home/config_table.py, home/catalogue_bus.py, generated from the integration's catalogue) are
+# Checks a whole `config/set` body (docs/protocol.md, "Configuration limits") in two phases,
+# never in the heap together: home/check.py with the tables home/catalogue.py and
+# home/config_table.py checks all but the peripherals' pins and buses, then home/pincheck.py
+# with home/pin_table.py (and home/busconfig_i2c.py, home/catalogue_bus.py for devices on
+# buses) checks those. The tables are generated from the integration's catalogue; each phase is
 # imported only while a configuration is checked, then dropped: a running node keeps `fits`
 # (the `set` commands' check) and this.
-import sys
-
 from home import rare
 
-_DROP = (
-    "home.check",
-    "home.catalogue",
-    "home.config_table",
-    "home.busconfig",
+_CHECKS = ("home.check", "home.catalogue", "home.config_table", "home.int_field")
+PIN_CHECKS = (
+    "home.pincheck",
+    "home.pin_table",
     "home.busconfig_i2c",
     "home.catalogue_bus",
-    "home.board",
+    "home.int_field",
 )
 
 
@@ -28,16 +27,9 @@ def fits(kind, value, low, high):
     return low is None or low <= value <= high
 
 
-def load_checks():
-    """home.check, and whether it was loaded already (then drop_checks leaves it)."""
-    kept = _DROP[0] in sys.modules
-    return __import__(_DROP[0], None, None, ("run",)), kept
-
-
-def drop_checks():
-    rare.drop(_DROP)
-
-
 def validate(cfg):
     """Every problem with the body, each starting with its field's path; [] if it is good."""
-    return rare.call(_DROP, "run", cfg, fits)
+    errors, pins = rare.call(_CHECKS, "run", cfg, fits)
+    if pins:
+        rare.call(PIN_CHECKS, "run", cfg["sensors"], pins, errors)
+    return errors

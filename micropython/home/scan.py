@@ -1,8 +1,10 @@
 # The `scan` command (docs/protocol.md): what answers on a bus, for the options flow to offer.
 # {"cmd": "scan", "bus": "onewire", "pin": 22} -> found: the ROM codes (hex) with valid CRCs
 # {"cmd": "scan", "bus": "i2c", "sda": 4, "scl": 5, "freq": 100000} -> found: the addresses
-# Imported for a scan only; a pin another peripheral holds is refused.
-from home.config import drop_checks, load_checks
+# Imported for a scan only; a pin another peripheral holds is refused. The pins are checked as
+# a configuration's are (home/pincheck.py, loaded for the check and dropped after it).
+from home import rare
+from home.config import PIN_CHECKS
 
 
 def _held(home, pins, kind):
@@ -29,11 +31,7 @@ def scan(home, cmd):
     kind = cmd.get("bus")
     if kind == "onewire":
         pin = cmd.get("pin")
-        check, kept = load_checks()
-        bad = check.pin_error(check.BOARD_PINS, "ds18b20", pin)
-        if not kept:
-            drop_checks()
-        if bad:
+        if rare.call(PIN_CHECKS, "scan_error", kind, cmd):
             return "bad value: pin"
         if _held(home, (pin,), kind):
             return "pin in use"
@@ -43,15 +41,9 @@ def scan(home, cmd):
     if kind != "i2c":
         return "bad value: bus"
     spec = {"bus": {"sda": cmd.get("sda"), "scl": cmd.get("scl"), "freq": cmd.get("freq", 100000)}}
-    errors = []
-    kept = load_checks()[1]
-    from home.busconfig_i2c import check_i2c
-
-    check_i2c(spec, "aht20", b"\x38", "scan", errors, {}, {})
-    if not kept:
-        drop_checks()
-    if errors:
-        return errors[0]
+    error = rare.call(PIN_CHECKS, "scan_error", kind, spec)
+    if error:
+        return error
     sda, scl = spec["bus"]["sda"], spec["bus"]["scl"]
     if _held(home, (sda, scl), kind):
         return "pin in use"

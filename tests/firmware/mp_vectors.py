@@ -6,7 +6,7 @@ import json
 import sys
 from binascii import unhexlify
 
-import home.busconfig  # noqa: F401 (kept: compiled from source once, not per configuration)
+import home.pincheck  # noqa: F401 (kept: compiled from source once, not per configuration)
 from home import PLATFORM
 from home.check import is_id
 from home.config import validate

@@ -19,8 +19,11 @@ FIRMWARE_TABLE = Path("home") / "catalogue.py"
 BUS_TABLE = Path("home") / "catalogue_bus.py"
 # The filters' table: imported by the node only to check a configuration that has filters.
 FILTER_TABLE = Path("home") / "filter_table.py"
-# Parameters and pins: imported by the node only while it checks a configuration.
+# Parameters: imported by the node only while it checks a configuration (home/check.py).
 CONFIG_TABLE = Path("home") / "config_table.py"
+# Pins, and the types on a bus: imported only while a configuration's pins and buses are
+# checked (home/pincheck.py) or a bus is scanned.
+PIN_TABLE = Path("home") / "pin_table.py"
 STRINGS_FILES = (INTEGRATION_DIR / "strings.json", INTEGRATION_DIR / "translations" / "en.json")
 PROTOCOL_DOC = REPO / "docs" / "protocol.md"
 README = REPO / "README.md"
@@ -97,11 +100,23 @@ def config_table() -> str:
         rows = ";".join(" ".join(_cell(cell) for cell in row) for row in _param_table(kind.params))
         pairs = ";".join(" ".join(pair) for pair in kind.distinct)
         lines.append(f"    {kind.key}={_py((rows, pairs))},")
-    on_bus = tuple(key for key, kind in catalogue.TYPES.items() if kind.bus)
-    lines += [
-        ")",
-        f"# the types on a bus (their checks and table: home/busconfig.py, {BUS_TABLE.name})",
-        f"ON_BUS = {_py(on_bus)}",
+    lines += [")", ""]
+    return "\n".join(lines)
+
+
+def pin_table() -> str:
+    """The text of micropython/home/pin_table.py: imported while a configuration's pins and
+    buses are checked or a bus is scanned, then dropped."""
+    catalogue = integration_module("catalogue")
+    on_bus = ", ".join(
+        f"{_py(key)}: {_py(kind.role)}" for key, kind in catalogue.TYPES.items() if kind.bus
+    )
+    lines = [
+        "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
+        "# do not edit. Imported with home/pincheck.py while a configuration's pins and buses",
+        "# are checked or a bus is scanned, then dropped.",
+        f"# the types on a bus -> their pin role (their table: {BUS_TABLE.name})",
+        f"ON_BUS = {{{on_bus}}}",
         "# platform -> role -> its pins, one byte each, 255 for LED; a role's pins that are",
         "# the same as another's are the same object",
         "PINS = {",
@@ -180,6 +195,7 @@ def _firmware_tables() -> dict[Path, str]:
     return {
         FIRMWARE_TABLE: firmware_table(),
         CONFIG_TABLE: config_table(),
+        PIN_TABLE: pin_table(),
         FILTER_TABLE: filter_table(),
         BUS_TABLE: bus_table(),
     }
