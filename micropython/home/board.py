@@ -1,5 +1,5 @@
 # What board this is: its name, pins, identity, reset cause (the platform: home.PLATFORM).
-# Loaded for the boot, the announce and an update, not kept.
+# Loaded for the boot and an update, not kept.
 import sys
 
 import machine

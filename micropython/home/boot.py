@@ -37,6 +37,7 @@ def start(home, config):
     home.signer = Signer(key)
     home.key_id = key_id(key)
     home.node_name = getattr(config, "NODE_NAME", None) or home.node_id
+    home.board_name, home.mpy = board.BOARD, board.MPY  # for the announce; board is dropped
     home.last_n = home.n_reserved = store.read_int("n")
     home.last_sig = store.read("sig", "").encode()
     home.sensors = {}

@@ -5,7 +5,7 @@ import gc
 import json
 
 from home import store
-from home.catalogue import TYPES
+from home.fields_table import FIELDS
 from home.log import LEVELS
 from home.sensors import make, unload
 
@@ -43,7 +43,9 @@ def apply(home, cfg):
         if spec["id"] not in sensors:
             try:
                 sensor = make(home, spec)
-                sensor.fields = TYPES[spec["type"]][2]
+                fields = FIELDS.get(spec["type"])
+                if fields:
+                    sensor.fields = fields
                 sensor.start()
                 sensors[spec["id"]] = sensor
             except Exception as e:  # a driver refusing its pin: keep the rest running

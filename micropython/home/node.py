@@ -4,20 +4,22 @@ from home.lib import mqtt_client  # noqa: F401 (its packet buffers, allocated at
 
 import gc
 import json
+from random import getrandbits
 from time import ticks_diff, ticks_ms
 
 import asyncio
 from micropython import const
 
-from home import rare, store
+from home import PLATFORM, rare, store
 from home.catalogue import NAMES
 from home.config import fits, validate
 from home.log import uptime_ms
 from home.signing import REFUSED, check
+from home.version import VERSION
 
 CAPS = NAMES  # the peripheral types this firmware runs
-# The rest of the catalogue (TYPES) only while a configuration is checked or run: a running
-# sensor keeps its `set` fields (home/configure.py).
+# The rest of the catalogue (TYPES) only while a configuration is checked; a running sensor
+# keeps its `set` fields (home/fields_table.py, loaded by home/configure.py).
 rare.drop(("home.catalogue",))
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
@@ -28,8 +30,7 @@ _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
 _BOOT = ("home.boot", "home.board")
-_CONFIGURE = ("home.configure", "home.catalogue", "home.board")
-_ONLINE = ("home.online", "home.board")
+_CONFIGURE = ("home.configure", "home.fields_table", "home.board")
 UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
@@ -37,8 +38,6 @@ _COMMANDS = ("home.commands", "home.scan", "home.sensors.ds18b20", "home.poll", 
 
 
 class Home:
-    caps = CAPS
-
     def __init__(self, config):
         rare.call(_BOOT, "start", self, config)
         stored = store.read_json("config.json")
@@ -267,7 +266,7 @@ class Home:
                     elif topic == "microhome/discover" or (
                         topic == "homeassistant/status" and bytes(msg) == b"online"
                     ):
-                        asyncio.create_task(rare.call(_ONLINE, "later", self))
+                        asyncio.create_task(self._announce_later())
                 except MemoryError:
                     self.no_memory(topic)
                 except Exception as e:  # a bug must not stop the inbox; it is logged
@@ -286,20 +285,51 @@ class Home:
             if sensor.state is not None:
                 await self.publish_state(sensor.id, sensor.state)
 
+    def announce_body(self):
+        body = {
+            "id": self.node_id,
+            "name": self.cfg["name"] or self.node_name,
+            "platform": PLATFORM,
+            "board": self.board_name,
+            "fw": VERSION,
+            "mpy": self.mpy,
+            "mac": self.wifi.mac(),
+            "ip": self.wifi.ip(),
+            "caps": CAPS,
+            "cfg": self.cfg["version"],
+            "key_id": self.key_id,
+        }
+        if self.safe_mode:
+            body["safe_mode"] = self.safe_mode
+        return json.dumps(body)
+
     async def announce(self):
-        await rare.call(_ONLINE, "announce", self)
+        await self.mqtt.publish("announce", self.announce_body(), True, 1)
+
+    async def _announce_later(self):
+        # Announce and telemetry: a node just added in Home Assistant shows its diagnostics now.
+        await asyncio.sleep_ms(getrandbits(11) % 2001)
+        await self.announce()
+        await self.telemetry()
 
     async def on_connect(self):
-        """The burst after a connect (home/online.py); then the inbox and the log sender go on."""
+        """The burst after a connect; then the inbox and the log sender go on."""
         self.connected.clear()
         for _ in range(3):
             try:
-                await rare.call(_ONLINE, "burst", self)
+                await self._connect_burst()
                 break
             except MemoryError:  # out of memory mid-burst: collect and publish it again
                 self.no_memory("connect")
                 await asyncio.sleep_ms(200)
         self.connected.set()
+
+    async def _connect_burst(self):
+        await self.mqtt.publish("status", b"online", True, 1)
+        await self.announce()
+        await self.publish_ota()
+        await self.publish_states()
+        await self.telemetry()
 
     async def telemetry(self):
         gc.collect()

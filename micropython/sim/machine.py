@@ -1,8 +1,8 @@
 # machine for the unix port: a simulated rp2 or esp32 board. Inputs come from
 # <state-dir>/hw.json, read at every use; outputs go to <state-dir>/hw_out.json on every change.
 # As on a board, its pins and PWMs are static objects, made here with the rest of the hardware,
-# and the pin-interrupt poller reads hw.json into buffers made here and parses it only when it
-# changed: at run time they take (almost) nothing from the firmware's heap.
+# and pin reads (the pin-interrupt poller's too) read hw.json into buffers made here and parse
+# it only when it changed: at run time they take (almost) nothing from the firmware's heap.
 import asyncio
 import json
 import os
@@ -67,11 +67,12 @@ asyncio.ThreadSafeFlag = _LoopFlag
 _out = {"pwm": {}, "pins": {}}
 _irqs = {}  # pin name -> [pin, handler, trigger, last level]
 _poller = None
-# hw.json as the poller read it last (_seen_size: its length, -1 unreadable, -2 none yet) and
+# hw.json as a pin read read it last (_seen_size: its length, -1 unreadable, -2 none yet) and
 # as it reads it now
 _seen = bytearray(4096)
 _read = bytearray(4096)
 _seen_size = -2
+_inputs = {}  # hw.json's "pins", as last parsed
 
 
 def _parse(text):
@@ -92,11 +93,12 @@ def hw():
     return _parse(text)
 
 
-def _hw_changed():
-    """hw.json, parsed, if it changed since the poller's last call, else None. Its bytes are
-    read into _read and compared with _seen, allocating nothing but the file object; a file
-    larger than the buffers is read and parsed at every call."""
-    global _seen_size
+def _inputs_now():
+    """hw.json's "pins", read again: its bytes are read into _read and compared with _seen,
+    allocating nothing but the file object, and parsed only when they changed (the last
+    "pins" are kept, a few hundred bytes); a file larger than the buffers is read and parsed
+    at every call."""
+    global _seen_size, _inputs
     try:
         with open(_HW, "rb") as f:
             size = f.readinto(_read)
@@ -104,18 +106,19 @@ def _hw_changed():
         size = -1
     if size == len(_read):
         _seen_size = -2
-        return hw()
-    if size == _seen_size and _read == _seen:  # past size, both hold the same old bytes
-        return None
-    data = {} if size < 0 else _parse(memoryview(_read)[:size])  # a MemoryError: seen next time
-    _seen[:] = _read
-    _seen_size = size
-    return data
+        pins = hw().get("pins")
+    elif size == _seen_size and _read == _seen:  # past size, both hold the same old bytes
+        return _inputs
+    else:
+        pins = ({} if size < 0 else _parse(memoryview(_read)[:size])).get("pins")
+        _seen[:] = _read  # only once it is parsed: after a MemoryError it is read again
+        _seen_size = size
+    _inputs = pins if type(pins) is dict else {}
+    return _inputs
 
 
 def hw_pin(name):
-    pins = hw().get("pins")
-    return pins.get(name) if type(pins) is dict else None
+    return _inputs_now().get(name)
 
 
 def _write():
@@ -169,9 +172,7 @@ async def _poll():
     global _poller
     while _irqs:
         try:
-            data = _hw_changed()
-            if data is not None:  # else hw.json, and every level, is as it was
-                _edges(data.get("pins") or {})
+            _edges(_inputs_now())  # an edge where a level differs from the one last seen
         except MemoryError:  # a board's interrupts need no heap: the sim's poller goes on
             pass
         await asyncio.sleep_ms(20)

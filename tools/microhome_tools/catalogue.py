@@ -16,6 +16,7 @@ from microhome_tools import FIRMWARE_DIR, REPO
 from microhome_tools.common import INTEGRATION_DIR, integration_module
 
 FIRMWARE_TABLE = Path("home") / "catalogue.py"
+FIELDS_TABLE = Path("home") / "fields_table.py"
 BUS_TABLE = Path("home") / "catalogue_bus.py"
 # The filters' table: imported by the node only to check a configuration that has filters.
 FILTER_TABLE = Path("home") / "filter_table.py"
@@ -65,20 +66,37 @@ def _param_table(params: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def firmware_table() -> str:
     """The text of micropython/home/catalogue.py: the type names a running node keeps, and the
-    types' pin roles and `set` fields, loaded while a configuration is checked or run."""
+    types' pin roles, loaded while a configuration is checked."""
     catalogue = integration_module("catalogue")
     lines = [
         "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
         "# do not edit. A running node keeps NAMES (home/node.py); TYPES is loaded while a",
-        "# configuration is checked or run, with home/config_table.py. Kinds: i int, b bool,",
-        "# n number.",
+        "# configuration is checked, with home/config_table.py.",
         f"NAMES = {_py(tuple(catalogue.TYPES))}",
-        "# type -> (pin role, at most one per node, ((set field, kind, low, high), ...))",
+        "# type -> (pin role, at most one per node)",
         "TYPES = {",
     ]
     for kind in catalogue.TYPES.values():
+        lines.append(f"    {_py(kind.key)}: {_py((kind.role, int(kind.single)))},")
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
+def fields_table() -> str:
+    """The text of micropython/home/fields_table.py: the `set` fields of the types that take
+    `set`, loaded while a configuration is run (a driver keeps its own)."""
+    catalogue = integration_module("catalogue")
+    lines = [
+        "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
+        "# do not edit. Loaded by home/configure.py while a configuration is run: each driver",
+        "# keeps its type's fields. Kinds: i int, b bool, n number.",
+        "# type -> ((set field, kind, low, high), ...), for the types that take `set`",
+        "FIELDS = {",
+    ]
+    for kind in catalogue.TYPES.values():
         fields = tuple((f.key, _KINDS[f.kind], f.low, f.high) for f in kind.set_fields)
-        lines.append(f"    {_py(kind.key)}: {_py((kind.role, int(kind.single), fields))},")
+        if fields:
+            lines.append(f"    {_py(kind.key)}: {_py(fields)},")
     lines += ["}", ""]
     return "\n".join(lines)
 
@@ -194,6 +212,7 @@ def _cell(value: Any) -> str:
 def _firmware_tables() -> dict[Path, str]:
     return {
         FIRMWARE_TABLE: firmware_table(),
+        FIELDS_TABLE: fields_table(),
         CONFIG_TABLE: config_table(),
         PIN_TABLE: pin_table(),
         FILTER_TABLE: filter_table(),
