@@ -26,8 +26,8 @@ BOARD_SIZED = is_32bit(MICROPYTHON)
 # Heaps are a board's (the sim counts its simulated hardware out, docs/firmware.md "Memory").
 # The smallest that pass are 64-72K (README, "Measured"): the tests keep a margin.
 HEAPSIZE = os.environ.get("MICROHOME_TEST_HEAPSIZE") or default_heapsize(MICROPYTHON)
-# Nodes that update run with this heap: an update with four sensors completes at 64K (104K on
-# a 64-bit build before the rare-module cut).
+# Nodes that update run with this heap: an update with four sensors completes at 64K (96K on
+# a 64-bit build).
 OTA_HEAPSIZE = os.environ.get("MICROHOME_TEST_OTA_HEAPSIZE") or ("80K" if BOARD_SIZED else "112K")
 _libc = ctypes.CDLL(None)
 
