@@ -67,7 +67,7 @@ asyncio.ThreadSafeFlag = _LoopFlag
 _out = {"pwm": {}, "pins": {}}
 _irqs = {}  # pin name -> [pin, handler, trigger, last level]
 _poller = None
-# hw.json as a pin read read it last (_seen_size: its length, -1 unreadable, -2 none yet) and
+# hw.json as the last pin read saw it (_seen_size: its length, -1 unreadable, -2 none yet) and
 # as it reads it now
 _seen = bytearray(4096)
 _read = bytearray(4096)

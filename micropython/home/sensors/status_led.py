@@ -4,7 +4,6 @@ import asyncio
 from machine import Pin
 from time import ticks_add, ticks_diff, ticks_ms
 
-
 RESIDENT = True  # the Home's status LED runs from boot, configured or not
 
 # mode -> alternating on and off times, in 10 ms
