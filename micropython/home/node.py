@@ -30,11 +30,11 @@ _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
 _BOOT = ("home.boot", "home.board")
-_CONFIGURE = ("home.configure", "home.fields_table", "home.board")
+_CONFIGURE = ("home.configure", "home.fields_table")
 UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
-_COMMANDS = ("home.commands", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus", "home.board")
+_COMMANDS = ("home.commands", "home.scan", "home.sensors.ds18b20", "home.poll", "home.bus")
 
 
 class Home:
