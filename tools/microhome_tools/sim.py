@@ -80,8 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-# Where a 32-bit micropython is found (Debian's i386 package, which scripts/env installs).
-MICROPYTHON_32BIT_CANDIDATES = ("/usr/bin/micropython", "/usr/local/bin/micropython")
+# Where a 32-bit micropython is found: the board model's build (scripts/board-micropython:
+# the simulated hardware frozen in, as a board has it in ROM), then Debian's i386 package.
+# scripts/env provides both.
+def micropython_32bit_candidates() -> list[str]:
+    board = os.environ.get("MICROHOME_BOARD_MICROPYTHON")
+    return [*([board] if board else []), "/usr/bin/micropython", "/usr/local/bin/micropython"]
 
 
 def is_32bit(binary: str) -> bool:
@@ -102,7 +106,7 @@ def micropython_binary(choice: str | None = None) -> str:
         if not Path(found).exists():
             raise SystemExit(f"micropython not found: {choice}")
         return found
-    for candidate in MICROPYTHON_32BIT_CANDIDATES:
+    for candidate in micropython_32bit_candidates():
         if is_32bit(candidate):
             return candidate
     found = shutil.which("micropython") or str(Path(sys.executable).parent / "micropython")
@@ -116,7 +120,7 @@ def micropython_binaries(choice: str | None = None) -> list[str]:
     64-bit one: the first micropython on PATH that is not 32-bit, scripts/env's venv has one)."""
     if choice:
         return [micropython_binary(choice)]
-    found = [candidate for candidate in MICROPYTHON_32BIT_CANDIDATES if is_32bit(candidate)][:1]
+    found = [candidate for candidate in micropython_32bit_candidates() if is_32bit(candidate)][:1]
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         candidate = shutil.which("micropython", path=directory)
         if candidate and not is_32bit(candidate):
