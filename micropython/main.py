@@ -7,8 +7,10 @@
 # data/ota_cmd (an accepted `ota` command) makes it run the lean updater instead of the
 # application. An unhandled exception is written to data/crash.txt (published after the next
 # boot) and the board resets.
+import gc
 import os
 import sys
+import time
 
 import machine
 
@@ -45,9 +47,7 @@ try:
     run(config)
 except KeyboardInterrupt:
     raise
-except Exception as e:
-    import gc
-
+except Exception as e:  # what it does needs no new heap: a crash may come of an empty one
     gc.collect()
     sys.print_exception(e)
     try:
@@ -55,7 +55,5 @@ except Exception as e:
             sys.print_exception(e, f)
     except (OSError, MemoryError):
         pass
-    import time
-
     time.sleep(1)
     machine.reset()

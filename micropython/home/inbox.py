@@ -54,23 +54,26 @@ class Replies:
     def __init__(self):
         self.n = [0] * _REPLY_SLOTS
         self.error = [None] * _REPLY_SLOTS
-        self.first = self.count = 0
+        self.start = self.count = 0
 
     def put(self, n, error):
         """False when the ring is full."""
         if self.count >= _REPLY_SLOTS:
             return False
-        i = (self.first + self.count) % _REPLY_SLOTS
+        i = (self.start + self.count) % _REPLY_SLOTS
         self.n[i] = n
         self.error[i] = error
         self.count += 1
         return True
 
-    def take(self):
-        i = self.first
-        self.first = (i + 1) % _REPLY_SLOTS
+    def first(self):
+        """(n, error) of the oldest; it stays until pop()."""
+        return self.n[self.start], self.error[self.start]
+
+    def pop(self):
+        self.n[self.start] = 0
+        self.start = (self.start + 1) % _REPLY_SLOTS
         self.count -= 1
-        return self.n[i], self.error[i]
 
 
 replies = Replies()  # at import, with the buffers above

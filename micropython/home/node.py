@@ -26,6 +26,8 @@ rare.drop(("home.catalogue",))
 _N_AHEAD = const(60000)
 _FEED_MS = const(1000)
 _RESTART_MS = const(1000)  # a driver's task that ran out of memory starts again this much later
+_OOM_TRIES = const(5)  # a message that met a MemoryError is handled again, after 0.2, 0.4... s
+_OOM_PAUSE_MS = const(200)
 _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the watchdog reset
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
@@ -85,7 +87,7 @@ class Home:
         if stage:
             n = data["n"] if data else _peek_n(msg)
             self.log("W", "home", "cmd dropped: %s" % REFUSED[stage])
-            await self.reply(n, REFUSED[stage])
+            await self.answer(n, REFUSED[stage])
             return
         self.accept_n(data["n"])
         try:
@@ -104,7 +106,14 @@ class Home:
             error = "failed: " + type(e).__name__
         if error:
             self.log("W", "home", "cmd %s refused: %s" % (data.get("cmd"), error))
-        await self.reply(data["n"], error)
+        await self.answer(data["n"], error)
+
+    async def answer(self, n, error):
+        """The reply, or, with no memory to send it now, queued for the reply loop."""
+        try:
+            await self.reply(n, error)
+        except MemoryError:
+            self.queue_reply(n, error)
 
     async def reply(self, n, error, found=None):
         body = {"n": n, "ok": not error, "error": error}
@@ -164,11 +173,7 @@ class Home:
         if size > SIZE:
             return self._large(topic, msg, size)
         if topic == self.cmd_topic:
-            try:
-                self._refuse_busy(msg, size)
-            except MemoryError:  # no memory to check it: answered busy all the same
-                gc.collect()
-                self.queue_reply(_scan_n(msg, 0), "busy")
+            self._refuse_busy(msg, size)
         else:
             self.log("W", "home", "busy: dropped a message on %s" % topic)
         return None
@@ -192,14 +197,22 @@ class Home:
             return None
 
     def _refuse_busy(self, msg, size):
-        if len(msg) < size:  # only its start was kept: no signature to check, its n if written first
-            stage, data = None, {"n": _scan_n(msg, 0)}
-        else:
-            stage, data = check(self.signer, self.cmd_topic_bytes, msg, self.last_n)
-        if stage:
-            self.queue_reply(data["n"] if data else _peek_n(msg), REFUSED[stage])
-        else:
-            self.queue_reply(data["n"], "busy")
+        """Answer a command that will not run: busy, or why it is refused."""
+        try:
+            if len(msg) < size:  # only its start was kept: no signature to check, its n if first
+                stage, data = None, {"n": _scan_n(msg, 0)}
+            else:
+                stage, data = check(self.signer, self.cmd_topic_bytes, msg, self.last_n)
+            if stage:
+                self.queue_reply(data["n"] if data else _peek_n(msg), REFUSED[stage])
+            else:
+                self.queue_reply(data["n"], "busy")
+        except MemoryError:  # no memory to check it: answered busy all the same, if possible
+            gc.collect()
+            try:
+                self.queue_reply(_scan_n(msg, 0), "busy")
+            except MemoryError:
+                self.unanswered += 1
 
     def queue_reply(self, n, error):
         if self.replies.put(n, error):
@@ -210,13 +223,15 @@ class Home:
     async def reply_loop(self):
         """Answer the commands the reader refused, oldest first."""
         while True:
-            await self.replies_event.wait()
+            if not self.replies.count:  # (after a MemoryError, keep() runs this again)
+                await self.replies_event.wait()
             self.replies_event.clear()
             busy = 0
             while self.replies.count:
-                n, error = self.replies.take()
+                n, error = self.replies.first()
+                await self.reply(n, error)  # a MemoryError leaves it queued
+                self.replies.pop()
                 busy += error == "busy"
-                await self.reply(n, error)
             if busy:
                 self.log("W", "home", "busy: %d commands answered busy" % busy)
             if self.unanswered:
@@ -249,12 +264,14 @@ class Home:
             await asyncio.sleep_ms(100)
 
     async def inbox_loop(self):
+        tries = 0
         while True:
             await self.inbox_event.wait()
             self.inbox_event.clear()
             await self.connected.wait()  # one burst at a time: less memory at its peak
             while self.inbox:
                 topic, msg = self.inbox.first()
+                accepted = self.last_n
                 try:
                     if topic == self.cmd_topic:
                         await self.on_cmd(topic, msg)
@@ -269,8 +286,17 @@ class Home:
                         asyncio.create_task(self._announce_later())
                 except MemoryError:
                     self.no_memory(topic)
+                    if self.last_n == accepted:  # nothing done yet: again, once memory is back
+                        if tries < _OOM_TRIES:
+                            tries += 1
+                            msg = None
+                            await asyncio.sleep_ms(_OOM_PAUSE_MS * tries)
+                            continue
+                        if topic == self.cmd_topic:
+                            self._refuse_busy(msg, len(msg))
                 except Exception as e:  # a bug must not stop the inbox; it is logged
                     self.log("E", "home", "handling %s: %r" % (topic, e))
+                tries = 0
                 msg = None
                 self.inbox.pop()
 
@@ -376,7 +402,7 @@ class Home:
             ("watchdog", self.watchdog_loop),
         ):
             asyncio.create_task(self.keep(name, task))
-        await self.mqtt.run()
+        await self.keep("mqtt", self.mqtt.run)
 
     async def watchdog_loop(self):
         """Feed machine.WDT while the loop runs and the Wi-Fi and MQTT supervision progress."""

@@ -73,6 +73,7 @@ _seen = bytearray(4096)
 _read = bytearray(4096)
 _seen_size = -2
 _inputs = {}  # hw.json's "pins", as last parsed
+_hog_ms = 0  # hw.json's "hog": the poller holds the whole heap for that long, once
 
 
 def _parse(text):
@@ -98,7 +99,7 @@ def _inputs_now():
     allocating nothing but the file object, and parsed only when they changed (the last
     "pins" are kept, a few hundred bytes); a file larger than the buffers is read and parsed
     at every call."""
-    global _seen_size, _inputs
+    global _seen_size, _inputs, _hog_ms
     try:
         with open(_HW, "rb") as f:
             size = f.readinto(_read)
@@ -110,7 +111,10 @@ def _inputs_now():
     elif size == _seen_size and _read == _seen:  # past size, both hold the same old bytes
         return _inputs
     else:
-        pins = ({} if size < 0 else _parse(memoryview(_read)[:size])).get("pins")
+        doc = {} if size < 0 else _parse(memoryview(_read)[:size])
+        pins = doc.get("pins")
+        _hog_ms = doc.get("hog") or 0
+        doc = None
         _seen[:] = _read  # only once it is parsed: after a MemoryError it is read again
         _seen_size = size
     _inputs = pins if type(pins) is dict else {}
@@ -146,9 +150,13 @@ def reset_cause():
     return int(os.getenv("MICROHOME_RESET_CAUSE") or 1)
 
 
+_RESET = SystemExit(75)  # the sim restarts the firmware on this exit status
+
+
 def reset():
+    """As on a board, where it is C code: it needs no heap."""
     print("machine.reset()")
-    raise SystemExit(75)  # the sim restarts the firmware on this exit status
+    raise _RESET
 
 
 def freq():
@@ -169,14 +177,42 @@ def _edges(pins):
 
 
 async def _poll():
-    global _poller
+    global _poller, _hog_ms
     while _irqs:
         try:
             _edges(_inputs_now())  # an edge where a level differs from the one last seen
         except MemoryError:  # a board's interrupts need no heap: the sim's poller goes on
             pass
+        if _hog_ms:
+            ms, _hog_ms = _hog_ms, 0
+            await _hog(ms)
         await asyncio.sleep_ms(20)
     _poller = None
+
+
+def _take(held):
+    """held, with every free byte of the heap added to it."""
+    size = 4096
+    while size:
+        try:
+            held = (bytearray(size), held)
+        except MemoryError:
+            size //= 2
+    while True:  # the last blocks, too small for a bytearray
+        try:
+            held = (None, held)
+        except MemoryError:
+            return held
+
+
+async def _hog(ms):
+    """Hold every byte of the heap that is free now for ms (a fault to test with): the
+    firmware's allocations fail until it frees something, as on a board whose heap ran out."""
+    print("sim: the heap held for %d ms" % ms)
+    held = _take(None)
+    await asyncio.sleep_ms(ms)
+    held = None
+    print("sim: the heap free again")
 
 
 class Pin:

@@ -260,3 +260,26 @@ def test_driver_task_out_of_memory_starts_again(configured: SimNode, observer: O
     assert observer.on(node.topic("status"), mark) == []
     n = node.command(observer, "set", id="lamp", on=True)
     assert node.reply(observer, n, mark)["ok"] is True
+
+
+def test_a_heap_taken_whole_for_seconds_costs_no_reboot(
+    configured: SimNode, observer: Observer
+) -> None:
+    """Every byte of the heap taken for 3 s (the sim's `hog`) while a command arrives: the
+    MQTT reader, out of memory, waits instead of retrying in a tight loop that would starve
+    the watchdog, and reads the message once memory is back. No reboot, no reconnect; the
+    commands are answered."""
+    node = configured
+    mark = observer.mark()
+    node.set_hw(HARDWARE, hog=3000)
+    wait_until(lambda: "sim: the heap held" in node.console() or None, 10, "the heap taken")
+    during = node.command(observer, "set", id="lamp", on=True)
+    wait_until(lambda: "sim: the heap free again" in node.console() or None, 10, "the heap back")
+    after = node.command(observer, "set", id="lamp", on=False)
+    assert node.reply(observer, after, mark, timeout=15)["ok"] is True
+    assert node.reply(observer, during, mark)["n"] == during
+    time_passes(9000)  # a starved watchdog would have reset the node by now
+    assert "watchdog reset" not in node.console()
+    assert observer.on(node.topic("status"), mark) == []
+    n = node.command(observer, "set", id="lamp", on=True)
+    assert node.reply(observer, n, mark)["ok"] is True

@@ -190,6 +190,9 @@ def install_simulated_hardware(target: Path, compiler: str | None) -> None:
 # every simulated module first and holds the rest in a ballast, so that the firmware starts
 # with the free heap a board with the heap asked for has.
 BOARD_RESERVE = 128 * 1024
+# The heap from the program break, not a mapping: on the board model's build (linked at a fixed
+# address) it then lies below 1 GB, where id() needs no heap (scripts/board-micropython).
+BOARD_MALLOC = "glibc.malloc.mmap_threshold=16777216"
 BOARD_MODULE = "board"
 SIMULATED_HARDWARE: Final = tuple(
     sorted(path.stem for path in SIM_DIR.glob("*.py") if path.stem != BOARD_MODULE)
@@ -287,6 +290,7 @@ class SimNode:
             MICROHOME_PLATFORM=self.platform,
             MICROHOME_UID=self.uid,
             MICROHOME_RESET_CAUSE=str(self.cause),
+            GLIBC_TUNABLES=BOARD_MALLOC,
         )
         if self.free is None:
             self.free = board_free(self.micropython, self.heapsize, env)

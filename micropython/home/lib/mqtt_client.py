@@ -24,6 +24,7 @@ from home import rare
 _SCRATCH = const(384)  # topic, control packets, and a payload the inbox has no room for
 _TX_SIZE = const(768)  # a larger packet is assembled in a buffer of its own, still one write
 _ACK_TIMEOUT = const(5000)
+_OOM_PAUSE_MS = const(100)
 _CONNECT = ("home.lib.mqtt_connect",)
 # Allocated at import, before the heap fragments: import this module early.
 _tx = bytearray(_TX_SIZE)
@@ -95,6 +96,8 @@ class MQTTClient:
         self._ping_sent = None  # ticks of the oldest PINGREQ not answered yet
         self._tx = _tx
         self._rxv = memoryview(_scratch)
+        self._one = self._rxv[:1]  # a header byte, read without allocating
+        self._rx = 0  # bytes of the current packet read so far
         self._oom = False
 
     def _next_pid(self):
@@ -153,16 +156,17 @@ class MQTTClient:
         got = 0
         n = len(mv)
         while got < n:
-            k = await r.readinto(mv[got:])
+            k = await r.readinto(mv[got:] if got else mv)
             if k is None:  # TLS: no application data yet
                 continue
             if not k:
                 raise EOFError
             got += k
+            self._rx += k
 
     async def _read_header(self):
         """(packet type byte, remaining length)."""
-        one = self._rxv[:1]
+        one = self._one
         await self._fill(one)
         kind = one[0]
         size = 0
@@ -222,7 +226,10 @@ class MQTTClient:
         gc.collect()
         if not self._oom:
             self._oom = True
-            self.log("E", "out of memory in %s" % where)
+            try:
+                self.log("E", "out of memory in %s" % where)
+            except MemoryError:
+                pass
 
     async def run(self):
         """Keep a session up forever."""
@@ -265,14 +272,21 @@ class MQTTClient:
                 await asyncio.sleep_ms(0)
             except MemoryError:
                 self.up.clear()
+                self._gen += 1  # the tasks of that connection, if it was made, write nothing more
                 self._close()
                 self._no_memory("connect")
                 await asyncio.sleep_ms(200)
 
     async def _read_loop(self, gen):
+        end = None  # where the packet being read ends, once its header is read
         while True:
             try:
+                if end is not None and self._rx < end:  # a MemoryError cut it short: the rest
+                    await self._skip(end - self._rx)
+                end = None
+                self._rx = 0
                 kind, size = await self._read_header()
+                end = self._rx + size
                 k = kind & 0xF0
                 if k == 0x30:
                     await self._on_publish(kind, size, gen)
@@ -289,6 +303,10 @@ class MQTTClient:
                 self._oom = False
             except MemoryError:  # the message is lost, the connection kept
                 self._no_memory("read")
+                if end is None and self._rx:  # cut short inside a header: where it ends is lost
+                    self.disconnect(gen)
+                    return
+                await asyncio.sleep_ms(_OOM_PAUSE_MS)  # never spin: the other tasks free memory
             except Exception as e:  # OSError, EOFError on a dropped connection
                 if not self._down.is_set():
                     self.log("D", "read: %r" % e)
