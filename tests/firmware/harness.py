@@ -24,7 +24,7 @@ from microhome_tools.sim import default_heapsize, is_32bit, micropython_binary, 
 MICROPYTHON = micropython_binary()
 BOARD_SIZED = is_32bit(MICROPYTHON)
 # Heaps are a board's (the sim counts its simulated hardware out, docs/firmware.md "Memory").
-# The smallest that pass are 64-72K (README, "Measured"): the tests keep a margin.
+# The smallest that pass are 60-68K (README, "Measured"): the tests keep a margin.
 HEAPSIZE = os.environ.get("MICROHOME_TEST_HEAPSIZE") or default_heapsize(MICROPYTHON)
 # Nodes that update run with this heap: an update with four sensors completes at 64K (96K on
 # a 64-bit build).

@@ -130,7 +130,8 @@ def micropython_binaries(choice: str | None = None) -> list[str]:
 
 def default_heapsize(binary: str) -> str:
     """A board's heap with a margin over what the firmware needs (docs/firmware.md, "Memory":
-    the 16-peripheral configuration needs 72K on a 32-bit build, 104K on a 64-bit one)."""
+    the 16-peripheral configuration needs 68K on the board model's 32-bit build, 112K on a
+    64-bit one)."""
     return "84K" if is_32bit(binary) else "124K"
 
 
