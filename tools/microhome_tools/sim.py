@@ -291,7 +291,7 @@ class SimNode:
             MICROHOME_PLATFORM=self.platform,
             MICROHOME_UID=self.uid,
             MICROHOME_RESET_CAUSE=str(self.cause),
-            GLIBC_TUNABLES=BOARD_MALLOC,
+            GLIBC_TUNABLES=":".join(filter(None, (os.environ.get("GLIBC_TUNABLES"), BOARD_MALLOC))),
         )
         if self.free is None:
             self.free = board_free(self.micropython, self.heapsize, env)
