@@ -19,7 +19,7 @@ from home.version import VERSION
 
 CAPS = NAMES  # the peripheral types this firmware runs
 # The rest of the catalogue (TYPES) only while a configuration is checked; a running sensor
-# keeps its `set` fields (home/fields_table.py, loaded by home/configure.py).
+# keeps its `set` fields (home/fields_table.py, loaded while drivers start: home/launch.py).
 rare.drop(("home.catalogue",))
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
@@ -32,7 +32,8 @@ _STALL_MS = const(120000)  # Wi-Fi or MQTT supervision silent this long: let the
 STABLE_MS = const(60000)  # up this long: the boot did not crash early (home/boot.py)
 # Rare moments' modules, imported for them and dropped after (home/rare.py).
 _BOOT = ("home.boot", "home.board")
-_CONFIGURE = ("home.configure", "home.fields_table")
+_CONFIGURE = ("home.configure",)
+_LAUNCH = ("home.launch",)
 UPDATE = ("home.update", "home.slots")
 _RARE_COMMANDS = ("identify", "reboot", "ota", "scan")
 # home.commands and what its commands load: a scan's driver and bus modules
@@ -44,22 +45,36 @@ class Home:
         rare.call(_BOOT, "start", self, config)
         stored = store.read_json("config.json")
         if stored:
-            errors = validate(stored)
-            rare.call(_CONFIGURE, "load", self, stored, errors)
+            if rare.call(_CONFIGURE, "load", self, stored, validate(stored)):
+                rare.call(_LAUNCH, "start", self, stored["sensors"])
 
     def _wifi_down(self):
         self.mqtt.client.disconnect()
 
     async def on_config(self, topic, msg):
-        """A signed config/set other than the one answered last: checked, then run and stored
-        by home/configure.py (dropped before the answer goes out), answered here."""
+        """A signed config/set other than the one answered last: checked, run (home/launch.py),
+        then stored and answered (home/configure.py); both dropped before the answer goes out."""
         stage, data = check(self.signer, topic.encode(), msg, self.last_n)
         if stage:
             self.log("W", "home", "config/set dropped: %s" % REFUSED[stage])
             return
         self.accept_n(data["n"])
         errors = validate(data)
-        body, removed = rare.call(_CONFIGURE, "answer", self, msg, data, errors)
+        removed = ()
+        if not errors:
+            removed, errors = rare.call(_LAUNCH, "run", self, data)
+        body = None
+        for tries in range(_OOM_TRIES):  # the new drivers' first states may fill the heap a while
+            try:
+                body = rare.call(_CONFIGURE, "answer", self, msg, data, errors)
+                break
+            except MemoryError:
+                self.no_memory("config/set")
+                await asyncio.sleep_ms(_OOM_PAUSE_MS * (tries + 1))
+        if body is None:  # no memory to store it at all: refused, the one before runs again
+            removed, errors = (), ["sensors: out of memory once running"]
+            rare.call(_LAUNCH, "undo", self)
+            body = rare.call(_CONFIGURE, "answer", self, msg, data, errors)
         await self.mqtt.publish("config/state", body, True, 1)
         body = None
         for sid in removed:

@@ -74,6 +74,7 @@ _read = bytearray(4096)
 _seen_size = -2
 _inputs = {}  # hw.json's "pins", as last parsed
 _hog_ms = 0  # hw.json's "hog": the poller holds the whole heap for that long, once
+_unwritten = False  # hw_out.json is behind the outputs (out of memory when they changed)
 
 
 def _parse(text):
@@ -126,9 +127,18 @@ def hw_pin(name):
 
 
 def _write():
-    with open(_STATE + "/hw_out.tmp", "w") as f:
-        json.dump(_out, f)
-    os.rename(_STATE + "/hw_out.tmp", _STATE + "/hw_out.json")
+    """hw_out.json, the outputs as they are now. A board's pins and PWMs need no heap: out of
+    memory, the file is written at the next output change or pin poll, and the firmware never
+    sees the MemoryError."""
+    global _unwritten
+    _unwritten = True
+    try:
+        with open(_STATE + "/hw_out.tmp", "w") as f:
+            json.dump(_out, f)
+        os.rename(_STATE + "/hw_out.tmp", _STATE + "/hw_out.json")
+        _unwritten = False
+    except MemoryError:
+        pass
 
 
 def _level(value):
@@ -183,6 +193,8 @@ async def _poll():
             _edges(_inputs_now())  # an edge where a level differs from the one last seen
         except MemoryError:  # a board's interrupts need no heap: the sim's poller goes on
             pass
+        if _unwritten:
+            _write()
         if _hog_ms:
             ms, _hog_ms = _hog_ms, 0
             await _hog(ms)

@@ -140,6 +140,39 @@ def mem_alloc(observer: Observer, node: SimNode, since: int, count: int = 3) -> 
     return min(seen)
 
 
+def test_a_configuration_without_the_memory_to_start_is_refused_and_the_old_one_runs(
+    start_node: NodeFactory, observer: Observer
+) -> None:
+    """A valid configuration whose drivers meet a MemoryError while they start (here: a relay
+    driver that cannot be loaded) is refused with the reason on config/state, and the one that
+    ran before runs again, the motion sensor it had removed too; before, it was left half
+    started and never answered. No reboot, no reconnect; a configuration that fits is run."""
+    node = hogged_node(start_node, observer, "sensors/relay")
+    mark = observer.mark()
+    without_pir = [s for s in CONFIG["sensors"] if s["id"] != "pir"]
+    relay = {"id": "pump", "type": "relay", "pin": 18}
+    node.push_config(observer, CONFIG | {"version": 2, "sensors": [*without_pir, relay]})
+    state = observer.wait_json(node.topic("config/state"), since=mark)
+    assert state == {
+        "version": 2,
+        "ok": False,
+        "errors": ["sensors: out of memory starting pump"],
+    }
+    # not removed (its retained state is not emptied): it runs on
+    assert [m for m in observer.on(node.topic("state/pir"), mark) if not m.payload] == []
+    since = observer.mark()
+    node.set_hw({**HARDWARE, "16": 1})
+    moved = observer.wait_json(node.topic("state/pir"), lambda s: s["motion"], 10, since)
+    assert moved == {"motion": True}
+    assert observer.on(node.topic("state/pump"), mark) == []
+    still_running(node, observer, mark)
+    since = observer.mark()
+    node.push_config(observer, CONFIG | {"version": 3, "sensors": without_pir})
+    assert observer.wait_json(node.topic("config/state"), since=since)["ok"] is True
+    announce = observer.wait_json(node.topic("announce"), lambda a: a["cfg"] == 3, since=since)
+    assert announce["cfg"] == 3
+
+
 def test_rare_modules_are_dropped_after_use(configured: SimNode, observer: Observer) -> None:
     """After a new configuration, an `ota` refused, an identify and an oversize command the
     node's heap holds no more than before (their modules together are about 10 KB)."""

@@ -150,29 +150,36 @@ class MQTTClient:
 
     # --- reading ------------------------------------------------------------------
 
-    async def _fill(self, mv):
-        """Read exactly len(mv) bytes into mv."""
+    async def _fill(self, mv, start, end):
+        """Read exactly mv[start:end]. Out of memory before a read, which loses nothing, the
+        same read is made again once memory is back: a message is not cut short by it."""
         r = self._reader
-        got = 0
-        n = len(mv)
-        while got < n:
-            k = await r.readinto(mv[got:] if got else mv)
+        while start < end:
+            try:
+                k = await r.readinto(mv if start == 0 and end == len(mv) else mv[start:end])
+            except MemoryError:
+                await self._wait_memory()
+                continue
             if k is None:  # TLS: no application data yet
                 continue
             if not k:
                 raise EOFError
-            got += k
+            start += k
             self._rx += k
+
+    async def _wait_memory(self):
+        self._no_memory("read")
+        await asyncio.sleep_ms(_OOM_PAUSE_MS)  # never spin: the other tasks free memory
 
     async def _read_header(self):
         """(packet type byte, remaining length)."""
         one = self._one
-        await self._fill(one)
+        await self._fill(one, 0, 1)
         kind = one[0]
         size = 0
         shift = 0
         while True:
-            await self._fill(one)
+            await self._fill(one, 0, 1)
             size |= (one[0] & 0x7F) << shift
             if not one[0] & 0x80:
                 break
@@ -186,11 +193,11 @@ class MQTTClient:
     async def _skip(self, size, feed=None):
         """Read past size bytes; feed(chunk) is given each chunk, then None (unless it fails)."""
         while size:
-            chunk = self._rxv[: min(size, _SCRATCH)]
-            await self._fill(chunk)
-            size -= len(chunk)
+            n = min(size, _SCRATCH)
+            await self._fill(self._rxv, 0, n)
+            size -= n
             if feed:
-                feed = self._feed(feed, chunk)
+                feed = self._feed(feed, self._rxv[:n])
         if feed:
             self._feed(feed, None)
 
@@ -294,10 +301,10 @@ class MQTTClient:
                 if size > _SCRATCH:
                     await self._skip(size)
                     continue
-                body = self._rxv[:size]
-                await self._fill(body)
+                body = self._rxv
+                await self._fill(body, 0, size)
                 if k == 0x40 and size >= 2:  # PUBACK
-                    self._unacked.discard(struct.unpack_from("!H", body)[0])
+                    self._unacked.discard(body[0] << 8 | body[1])
                 elif k == 0x90 and size >= 3 and body[2] & 0x80:
                     self.log("E", "subscribe refused")
                 self._oom = False
@@ -315,25 +322,35 @@ class MQTTClient:
 
     async def _on_publish(self, kind, size, gen):
         rx = self._rxv
-        await self._fill(rx[:2])
+        await self._fill(rx, 0, 2)
         tlen = rx[0] << 8 | rx[1]
         qos = kind >> 1 & 3
         head = 2 + tlen + (2 if qos else 0)
         if head > _SCRATCH or head > size:
             raise OSError(22)
-        await self._fill(rx[2:head])
+        await self._fill(rx, 2, head)
         pid = rx[head - 2] << 8 | rx[head - 1] if qos else 0
-        topic = str(rx[2 : 2 + tlen], "utf-8")
+        while True:
+            try:
+                topic = str(rx[2 : 2 + tlen], "utf-8")
+                break
+            except MemoryError:
+                await self._wait_memory()
         n = size - head
         inbox = self.inbox
         start = inbox.reserve(n) if inbox is not None and n <= self.rx_max else None
         payload = feed = None
         if start is not None:
-            await self._fill(inbox.mv[start : start + n])
-            inbox.commit(topic, start, n)
+            await self._fill(inbox.mv, start, start + n)
+            while True:
+                try:
+                    inbox.commit(topic, start, n)
+                    break
+                except MemoryError:
+                    await self._wait_memory()
         else:  # no room, or too large: its start (all of it when it fits) goes to on_message
+            await self._fill(rx, 0, min(n, _SCRATCH))
             payload = rx[: min(n, _SCRATCH)]
-            await self._fill(payload)
         if self.on_message:
             try:
                 feed = self.on_message(topic, payload, bool(kind & 1), n)

@@ -38,9 +38,8 @@ async def _read_small(client):
     if size > len(rx):
         await client._skip(size)
         return kind, rx[:0]
-    body = rx[:size]
-    await client._fill(body)
-    return kind, body
+    await client._fill(rx, 0, size)
+    return kind, rx[:size]
 
 
 async def _connect(client):

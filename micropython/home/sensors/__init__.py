@@ -1,7 +1,8 @@
-# Peripheral drivers: one module per type (home/sensors/<type>.py) with make(home, spec), which
-# returns an object with `id`, `kind`, `spec`, `state`, start(), stop() and, for outputs,
-# `async set(cmd)`. A driver is imported when a configuration first uses its type and dropped
-# when none does any more: the heap holds the drivers in use, not every driver there is.
+# Peripheral drivers: one module per type (home/sensors/<type>.py) with make(home, spec) (its
+# driver class, mostly), which returns an object with `id`, `kind`, `spec`, `state`, start(),
+# stop() and, for outputs, `async set(cmd)`. A driver is imported when a configuration first
+# uses its type and dropped when none does any more: the heap holds the drivers in use, not
+# every driver there is.
 import asyncio
 import sys
 
@@ -33,13 +34,18 @@ class Driver:
             self.task = None
 
 
+def module(kind):
+    """The driver module of a type, imported if it is not yet."""
+    return __import__(_PACKAGE + kind, None, None, ("make",))
+
+
 def make(home, spec):
     filters = spec.get("filters")
     if filters:  # the filter module only on a node that uses filters: its driver's Home
         from home.filter import Filtered
 
         home = Filtered(home, filters)
-    driver = __import__(_PACKAGE + spec["type"], None, None, ("make",)).make(home, spec)
+    driver = module(spec["type"]).make(home, spec)
     if filters:
         home.driver = driver
     return driver

@@ -37,5 +37,4 @@ class Analog(Polled):
         return state
 
 
-def make(home, spec):
-    return Analog(home, spec)
+make = Analog

@@ -54,5 +54,4 @@ class AHT20(bus.I2CSensor):
         }
 
 
-def make(home, spec):
-    return AHT20(home, spec)
+make = AHT20

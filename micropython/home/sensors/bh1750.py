@@ -22,5 +22,4 @@ class BH1750(bus.I2CSensor):
         return {"illuminance": round(((self.buf[0] << 8) | self.buf[1]) / 1.2, 1)}
 
 
-def make(home, spec):
-    return BH1750(home, spec)
+make = BH1750

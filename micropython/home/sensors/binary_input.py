@@ -93,5 +93,4 @@ class BinaryInput(Driver):
                 await self.gesture()
 
 
-def make(home, spec):
-    return BinaryInput(home, spec)
+make = BinaryInput

@@ -111,5 +111,4 @@ class BME280(bus.I2CSensor):
         return state
 
 
-def make(home, spec):
-    return BME280(home, spec)
+make = BME280

@@ -59,5 +59,4 @@ class DS18B20(Polled):
         return {"temperature": (raw - 65536 if raw & 0x8000 else raw) / 16}  # exact: 1/16 C steps
 
 
-def make(home, spec):
-    return DS18B20(home, spec)
+make = DS18B20

@@ -23,18 +23,13 @@ class LED(Driver):
         self.pwm = PWM(Pin(spec["pin"]), freq=spec["freq"], duty_u16=0)
         self.level = 0  # brightness shown now
         self.last = 255  # last non-zero brightness, restored by a bare `on`
-        self.on = False
         self.state = {"on": False, "brightness": 0}
         self.fade = None
 
     def stop(self):
-        self._stop_fade()
-        self.pwm.deinit()
-
-    def _stop_fade(self):
         if self.fade:
             self.fade.cancel()
-            self.fade = None
+        self.pwm.deinit()
 
     def _show(self, level):
         self.level = level
@@ -52,11 +47,13 @@ class LED(Driver):
                     on = True
             else:
                 on = False
-        if on is not None:
-            self.on = on
-        target = self.last if self.on else 0
-        self.state = {"on": self.on, "brightness": target}
-        self._stop_fade()
+        if on is None:
+            on = self.state["on"]
+        target = self.last if on else 0
+        self.state = {"on": on, "brightness": target}
+        if self.fade:
+            self.fade.cancel()
+            self.fade = None
         if transition and target != self.level:
             self.fade = asyncio.create_task(self._fade(target, int(transition * 1000)))
         else:
@@ -76,5 +73,4 @@ class LED(Driver):
         self.fade = None
 
 
-def make(home, spec):
-    return LED(home, spec)
+make = LED

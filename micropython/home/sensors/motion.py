@@ -1,25 +1,29 @@
-# PIR motion by pin interrupt: `on` at once, `off` after `off_delay` s without motion.
+# PIR motion by pin interrupt: `on` at once, `off` after `off_delay` s without motion. All
+# motion sensors share one task (home/group.py), woken by any of their interrupts.
 import asyncio
 from machine import Pin
 from micropython import const
 
-from home.sensors import Driver
+from home.group import Grouped
 
 _SETTLE_MS = const(5)
+_flag = asyncio.ThreadSafeFlag()
+_STATES = ({"motion": False}, {"motion": True})  # never changed: shared by every sensor
 
 
-class Motion(Driver):
+def _irq(pin):
+    _flag.set()
+
+
+class Motion(Grouped):
     kind = "motion"
+    group = []
 
     def __init__(self, home, spec):
         super().__init__(home, spec)
         self.pin = Pin(spec["pin"], Pin.IN)
-        self.flag = asyncio.ThreadSafeFlag()
         self.off = None
-        self.pin.irq(self._irq, Pin.IRQ_RISING | Pin.IRQ_FALLING)
-
-    def _irq(self, pin):
-        self.flag.set()
+        self.pin.irq(_irq, Pin.IRQ_RISING | Pin.IRQ_FALLING)
 
     def stop(self):
         self.pin.irq(None)
@@ -28,9 +32,10 @@ class Motion(Driver):
             self.off.cancel()
 
     async def _set(self, motion):
-        if not self.state or self.state["motion"] != motion:
-            self.state = {"motion": motion}
-            await self.home.publish_state(self.id, self.state)
+        state = _STATES[motion]
+        if self.state is not state:
+            self.state = state
+            await self.home.publish_state(self.id, state)
 
     async def _off_later(self):
         await asyncio.sleep_ms(self.spec["off_delay"] * 1000)
@@ -38,19 +43,21 @@ class Motion(Driver):
         if not self.pin.value():
             await self._set(False)
 
-    async def run(self):
-        await self._set(bool(self.pin.value()))
-        while True:
-            await self.flag.wait()
-            await asyncio.sleep_ms(_SETTLE_MS)  # debounce: read the level once it settled
-            if self.pin.value():
-                if self.off:
-                    self.off.cancel()
-                    self.off = None
-                await self._set(True)
-            elif self.state["motion"] and not self.off:
-                self.off = asyncio.create_task(self._off_later())
+    @staticmethod
+    async def wake(group):
+        await _flag.wait()
+        await asyncio.sleep_ms(_SETTLE_MS)  # debounce: read the levels once they settled
+
+    async def step(self):
+        if self.pin.value():
+            if self.off:
+                self.off.cancel()
+                self.off = None
+            await self._set(True)
+        elif self.state is None:
+            await self._set(False)
+        elif self.state["motion"] and not self.off:
+            self.off = asyncio.create_task(self._off_later())
 
 
-def make(home, spec):
-    return Motion(home, spec)
+make = Motion

@@ -33,5 +33,4 @@ class PWMOutput(Driver):
         await self.home.publish_state(self.id, self.state)
 
 
-def make(home, spec):
-    return PWMOutput(home, spec)
+make = PWMOutput

@@ -55,5 +55,4 @@ class Relay(Driver):
         await self._switch(on)
 
 
-def make(home, spec):
-    return Relay(home, spec)
+make = Relay

@@ -64,5 +64,4 @@ class SCD4x(bus.I2CSensor):
         }
 
 
-def make(home, spec):
-    return SCD4x(home, spec)
+make = SCD4x

@@ -28,5 +28,4 @@ class SHT(bus.I2CSensor):
         return {"temperature": round(t, 2), "humidity": round(min(max(rh, 0), 100), 2)}
 
 
-def make(home, spec):
-    return SHT(home, spec)
+make = SHT

@@ -13,5 +13,4 @@ class SHT4x(SHT):
     rh_span = 125
 
 
-def make(home, spec):
-    return SHT4x(home, spec)
+make = SHT4x
