@@ -59,6 +59,7 @@ def start(home, config):
     home.cmd_topic = home.mqtt.topic("cmd")
     home.cmd_topic_bytes = home.cmd_topic.encode()
     home.config_topic = home.mqtt.topic("config/set")
+    home.state_topic = home.mqtt.topic("state/")  # + a sensor's id, in one allocation
     home.refused_config = None  # (version, error) of a config/set too large for the inbox
     home.ota = ["idle", VERSION, 0, None]  # ota/status: state, version, progress, error
     home.trial = home.settle = False

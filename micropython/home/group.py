@@ -8,19 +8,24 @@ from micropython import const
 from home.sensors import Driver
 
 _RESTART_MS = const(1000)
+_FIRST_MS = const(200)  # a new configuration's answer and states go out before the first round
 
 
 class Grouped(Driver):
     group = None  # each type's own list
     group_task = None
+    group_ran = False  # whether group_task has begun its first round
 
     def start(self):
         group = self.group
         if self not in group:
             group.append(self)
         cls = type(self)
-        if cls.group_task:  # started again, so that the new driver's step() comes at once
-            cls.group_task.cancel()
+        if cls.group_task:
+            if not cls.group_ran:  # made for a driver started just now: its round takes this one
+                return
+            cls.group_task.cancel()  # started again, so that the new driver's step() comes now
+        cls.group_ran = False
         cls.group_task = asyncio.create_task(_serve(cls, group))
 
     def stop(self):
@@ -36,6 +41,8 @@ class Grouped(Driver):
 async def _serve(cls, group):
     """The task of a type's drivers. Out of memory (in a driver's step or in the wait): logged
     once per driver, and everything is tried again a second later."""
+    await asyncio.sleep_ms(_FIRST_MS)
+    cls.group_ran = True
     while True:
         where = cls.kind
         try:

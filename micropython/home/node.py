@@ -80,8 +80,12 @@ class Home:
         for sid in removed:
             await self.mqtt.publish("state/" + sid, b"", True, 1)
         if not errors:
-            await self.publish_states()  # the lights' state: new ones start "off"
-            await self.announce()
+            await self.publish_states(True)  # the lights' state: new ones start "off"
+            try:
+                await self.announce()
+            except MemoryError:  # no room for it in the heap the new drivers left: soon
+                self.no_memory("announce")
+                asyncio.create_task(self.keep("announce", self._announce_later))
 
     # --- the replay mark ----------------------------------------------------------
 
@@ -319,11 +323,13 @@ class Home:
 
     async def publish_state(self, sid, state, retain=True):
         if sid in self.sensors:  # not for a sensor removed meanwhile
-            await self.mqtt.publish("state/" + sid, json.dumps(state), retain, 0)
+            await self.mqtt.client.publish(self.state_topic + sid, json.dumps(state), retain, 0)
 
-    async def publish_states(self):
+    async def publish_states(self, outputs=False):
+        """Every state known (at a connect), or the outputs' only: the other drivers tell
+        their first state themselves when they start."""
         for sensor in list(self.sensors.values()):
-            if sensor.state is not None:
+            if sensor.state is not None and (sensor.fields or not outputs):
                 await self.publish_state(sensor.id, sensor.state)
 
     def announce_body(self):

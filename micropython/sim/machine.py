@@ -74,6 +74,8 @@ _read = bytearray(4096)
 _seen_size = -2
 _inputs = {}  # hw.json's "pins", as last parsed
 _hog_ms = 0  # hw.json's "hog": the poller holds the whole heap for that long, once
+_wifi = True  # hw.json's "wifi" and "rssi", as last parsed
+_rssi = -55
 _unwritten = False  # hw_out.json is behind the outputs (out of memory when they changed)
 
 
@@ -98,24 +100,27 @@ def hw():
 def _inputs_now():
     """hw.json's "pins", read again: its bytes are read into _read and compared with _seen,
     allocating nothing but the file object, and parsed only when they changed (the last
-    "pins" are kept, a few hundred bytes); a file larger than the buffers is read and parsed
-    at every call."""
-    global _seen_size, _inputs, _hog_ms
+    "pins" are kept, a few hundred bytes, with "wifi", "rssi" and "hog"); a file larger than
+    the buffers is read and parsed at every call."""
+    global _seen_size, _inputs, _hog_ms, _wifi, _rssi
     try:
         with open(_HW, "rb") as f:
             size = f.readinto(_read)
     except OSError:
         size = -1
+    if size == _seen_size and size < len(_read) and _read == _seen:  # the same old bytes
+        return _inputs
     if size == len(_read):
         _seen_size = -2
-        pins = hw().get("pins")
-    elif size == _seen_size and _read == _seen:  # past size, both hold the same old bytes
-        return _inputs
+        doc = hw()
     else:
         doc = {} if size < 0 else _parse(memoryview(_read)[:size])
-        pins = doc.get("pins")
-        _hog_ms = doc.get("hog") or 0
-        doc = None
+    pins = doc.get("pins")
+    _hog_ms = doc.get("hog") or 0
+    _wifi = doc.get("wifi", True) is not False
+    _rssi = doc.get("rssi", -55)
+    doc = None
+    if size < len(_read):
         _seen[:] = _read  # only once it is parsed: after a MemoryError it is read again
         _seen_size = size
     _inputs = pins if type(pins) is dict else {}
@@ -124,6 +129,18 @@ def _inputs_now():
 
 def hw_pin(name):
     return _inputs_now().get(name)
+
+
+def hw_link():
+    """hw.json's "wifi" (False: the access point is gone) and "rssi", as a pin read reads
+    them: the simulated radio, like a board's, allocates nothing to be asked."""
+    _inputs_now()
+    return _wifi
+
+
+def hw_rssi():
+    _inputs_now()
+    return _rssi
 
 
 def _write():

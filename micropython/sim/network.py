@@ -20,11 +20,11 @@ class WLAN:
         self.ssid = None
 
     def isconnected(self):
-        return self.ssid is not None and machine.hw().get("wifi", True) is not False
+        return self.ssid is not None and machine.hw_link()
 
     def status(self, param=None):
         if param == "rssi":
-            return machine.hw().get("rssi", -55)
+            return machine.hw_rssi()
         return 3 if self.isconnected() else 1
 
     def ifconfig(self):

@@ -67,10 +67,10 @@ class DHT22(Grouped):
             state = {"error": got}
             if not failed:
                 log("W", self.id, "no reading after %d tries: %s" % (_TRIES, got))
-        self.tries = 0
         self.state = state
-        self.due = ticks_add(ticks_ms(), max(self.spec["interval"] * 1000, _GAP_MS))
         await self.home.publish_state(self.id, state)
+        self.tries = 0  # only now: out of memory to publish it, it is read again soon
+        self.due = ticks_add(ticks_ms(), max(self.spec["interval"] * 1000, _GAP_MS))
 
 
 make = DHT22

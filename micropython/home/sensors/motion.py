@@ -34,8 +34,8 @@ class Motion(Grouped):
     async def _set(self, motion):
         state = _STATES[motion]
         if self.state is not state:
-            self.state = state
             await self.home.publish_state(self.id, state)
+            self.state = state  # only now: out of memory to publish it, it is told again
 
     async def _off_later(self):
         await asyncio.sleep_ms(self.spec["off_delay"] * 1000)
