@@ -52,7 +52,9 @@ def _put_str(buf, i, data):
 
 
 def _bytes(s):
-    return s.encode() if type(s) is str else s
+    """The UTF-8 bytes of a str (a view, not a copy: a packet's payload is not allocated
+    twice), or s."""
+    return memoryview(s) if type(s) is str else s
 
 
 class MQTTClient:
@@ -404,8 +406,7 @@ class MQTTClient:
         if type(msg) is not list:
             msg = [msg]
         for i, part in enumerate(msg):
-            if type(part) is str:
-                msg[i] = part.encode()
+            msg[i] = _bytes(part)
         topic = _bytes(topic)
         if not qos:
             if not self.up.is_set():
