@@ -1,8 +1,9 @@
 """`microhome bench --only heap`: the smallest heap at which the real firmware does each job.
 
 Each job runs on a fresh simulated node (the real firmware on the chosen micropython, a real
-mosquitto); a heap passes when the job completes without a reboot or a lost connection (an
-update: when the node reports it done and announces the new version). The heap is the board's
+mosquitto); a heap passes when the job completes twice, each time without a reboot or a lost
+connection (a configuration: once applied and announced; an update: once the node reports it
+done and announces the new version). The heap is the board's
 (`microhome sim`'s board model, docs/firmware.md "Memory"). The search halves the range between
 a failing and a passing heap down to 4 KB. Without --micropython both the 32-bit and the
 64-bit micropython are measured.
