@@ -71,9 +71,10 @@ class Home:
             except MemoryError:
                 self.no_memory("config/set")
                 await asyncio.sleep_ms(_OOM_PAUSE_MS * (tries + 1))
-        if body is None:  # no memory to store it at all: refused, the one before runs again
-            removed, errors = (), ["sensors: out of memory once running"]
-            rare.call(_LAUNCH, "undo", self)
+        if body is None:
+            if not errors:  # it runs, but there is no memory to store it: the one before again
+                removed, errors = (), ["sensors: out of memory once running"]
+                rare.call(_LAUNCH, "undo", self)
             body = rare.call(_CONFIGURE, "answer", self, msg, data, errors)
         await self.mqtt.publish("config/state", body, True, 1)
         body = None
