@@ -1,8 +1,6 @@
 # A configuration, once checked and run (home/launch.py): a new one (`config/set`) stored and
 # answered, the stored one loaded at boot. Imported for it, then dropped (home/rare.py): its
 # code is not in the heap while the drivers load.
-import json
-
 from home import store
 from home.log import LEVELS
 
@@ -42,4 +40,4 @@ def answer(home, msg, data, errors):
         home.log("I", "home", "config version %d applied" % version)
     home.last_sig = bytes(msg[:64])
     store.write("sig", home.last_sig.decode())
-    return json.dumps({"version": version, "ok": not errors, "errors": errors})
+    return {"version": version, "ok": not errors, "errors": errors}

@@ -18,8 +18,8 @@ from home.signing import REFUSED, check
 from home.version import VERSION
 
 CAPS = NAMES  # the peripheral types this firmware runs
-# The rest of the catalogue (TYPES) only while a configuration is checked; a running sensor
-# keeps its `set` fields (home/fields_table.py, loaded while drivers start: home/launch.py).
+# The rest of the catalogue (TYPES) only while a configuration is checked; a running
+# driver's class keeps its `set` fields (home/fields_table.py, read by home/launch.py).
 rare.drop(("home.catalogue",))
 # Replay protection without a flash write per command: data/n holds a mark reserved this far
 # (in n, milliseconds) ahead of the accepted n, written again only once n passes it.
@@ -139,7 +139,6 @@ class Home:
         body = {"n": n, "ok": not error, "error": error}
         if found is not None:
             body["found"] = found
-        body = json.dumps(body)
         await self.mqtt.publish("reply", body, False, 1)
 
     async def command(self, cmd):
@@ -176,7 +175,7 @@ class Home:
             rare.call(UPDATE, "confirm", self)
         state, version, progress, error = self.ota
         body = {"state": state, "version": version, "progress": progress, "error": error}
-        await self.mqtt.publish("ota/status", json.dumps(body), True, 1)
+        await self.mqtt.publish("ota/status", body, True, 1)
         if self.settle:
             rare.call(UPDATE, "settle", self)
 
@@ -261,7 +260,7 @@ class Home:
                 version, error = self.refused_config
                 self.refused_config = None
                 self.log("W", "home", "config %s refused: %s" % (version, error))
-                body = json.dumps({"version": version, "ok": False, "errors": [error]})
+                body = {"version": version, "ok": False, "errors": [error]}
                 await self.mqtt.publish("config/state", body, True, 1)
 
     def no_memory(self, where):
@@ -324,7 +323,7 @@ class Home:
 
     async def publish_state(self, sid, state, retain=True):
         if sid in self.sensors:  # not for a sensor removed meanwhile
-            await self.mqtt.client.publish(self.state_topic + sid, json.dumps(state), retain, 0)
+            await self.mqtt.client.publish(self.state_topic + sid, state, retain, 0)
 
     async def publish_states(self, outputs=False):
         """Every state known (at a connect), or the outputs' only: the other drivers tell
@@ -349,7 +348,7 @@ class Home:
         }
         if self.safe_mode:
             body["safe_mode"] = self.safe_mode
-        return json.dumps(body)
+        return body
 
     async def announce(self):
         await self.mqtt.publish("announce", self.announce_body(), True, 1)
@@ -381,18 +380,16 @@ class Home:
 
     async def telemetry(self):
         gc.collect()
-        body = json.dumps(
-            {
-                "uptime": uptime_ms() // 1000,
-                "rssi": self.wifi.rssi(),
-                "mem_free": gc.mem_free(),
-                "mem_alloc": gc.mem_alloc(),
-                "reset_cause": self.cause,
-                "boot": self.boot,
-                "cfg": self.cfg["version"],
-                "ip": self.wifi.ip(),
-            }
-        )
+        body = {
+            "uptime": uptime_ms() // 1000,
+            "rssi": self.wifi.rssi(),
+            "mem_free": gc.mem_free(),
+            "mem_alloc": gc.mem_alloc(),
+            "reset_cause": self.cause,
+            "boot": self.boot,
+            "cfg": self.cfg["version"],
+            "ip": self.wifi.ip(),
+        }
         await self.mqtt.publish("telemetry", body)
 
     async def telemetry_loop(self):

@@ -6,7 +6,6 @@
 # the other slot (home/ota.py) and resets: into the new version on trial, or, after a failure
 # (kept in data/ota_error for the application to report), into the running one.
 import gc
-import json
 
 import asyncio
 import machine
@@ -43,9 +42,7 @@ class Updater:
         """ota/status, as the application reports it; dropped when the broker is not there."""
         if not self.mqtt.up():
             return
-        body = json.dumps(
-            {"state": self.state, "version": self.version, "progress": self.progress, "error": self.error}
-        )
+        body = {"state": self.state, "version": self.version, "progress": self.progress, "error": self.error}
         try:
             await asyncio.wait_for_ms(self.mqtt.publish("ota/status", body, True, 1), _REPORT_MS)
         except asyncio.TimeoutError:

@@ -1,5 +1,6 @@
 """The node's MQTT client against a real mosquitto, under load and bad input (issue 12, 14)."""
 
+import json
 import os
 import signal
 import time
@@ -93,6 +94,32 @@ def test_every_packet_is_one_write_on_a_socket_with_tcp_nodelay(
             assert packet_length(write) == len(write), f"not one whole packet: {write.hex()}"
     kinds = {write[0] & 0xF0 for write in found[0].writes}
     assert {0x10, 0x30, 0x40, 0x80} <= kinds  # CONNECT, PUBLISH, PUBACK, SUBSCRIBE
+
+
+def test_a_report_longer_than_the_packet_buffer_goes_out_whole(
+    start_node: NodeFactory, observer: Observer, shim: Path, mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Reports are JSON written straight into the 768-byte packet buffer; a longer one (the
+    refusal of sixteen bad sensors) in a buffer of its own, still one whole packet."""
+    node, trace = traced_node(start_node, shim, mosquitto, tmp_path)
+    online(observer, node)
+    node.push_config(observer, CONFIG)
+    assert observer.wait_json(node.topic("config/state"))["ok"]
+    hostile = [{"id": f"Bad <b>{i}</b>\n\u00e9", "type": "relay", "pin": 99} for i in range(16)]
+    node.push_config(observer, {**CONFIG, "version": 7, "sensors": hostile})
+    state = observer.wait_json(node.topic("config/state"), lambda body: body["version"] == 7)
+    assert not state["ok"]
+    assert sum("Bad <b>" in error for error in state["errors"]) == 16
+    assert len(json.dumps(state, ensure_ascii=False).encode()) > 768
+    mark = observer.mark()
+    n = node.command(observer, "set", id="lamp", on=True)  # the old configuration still runs
+    assert node.reply(observer, n, mark)["ok"]
+    assert onlines(observer, node) == 1
+
+    (connection,) = connections(trace)
+    for write in connection.writes:
+        assert packet_length(write) == len(write), f"not one whole packet: {write.hex()}"
+    assert max(len(write) for write in connection.writes) > 768
 
 
 def test_reconnect_storm_connect_is_always_the_first_packet(

@@ -9,9 +9,12 @@
 # connection's generation, and a packet meant for an old connection is never written on a new
 # one. An incoming PUBLISH larger than the inbox (rx_max) is read past in chunks and
 # dropped, the connection kept. Payloads go straight into the inbox's ring buffer; one that does
-# not fit there (the node is busy) is read into a small scratch buffer for on_message.
+# not fit there (the node is busy) is read into a small scratch buffer for on_message. A dict is
+# published as JSON written straight into the packet buffer: no string of it is made.
 import asyncio
 import gc
+import io
+import json
 import struct
 from asyncio import open_connection  # noqa: F401 (asyncio loads its stream module on first use: now)
 from random import getrandbits
@@ -31,10 +34,10 @@ _tx = bytearray(_TX_SIZE)
 _scratch = bytearray(_SCRATCH)
 
 
-def _put_header(buf, kind, size):
-    """Fixed header at buf[0:]; its length."""
-    buf[0] = kind
-    i = 1
+def _put_header(buf, kind, size, i=0):
+    """Fixed header at buf[i:]; where it ends."""
+    buf[i] = kind
+    i += 1
     while True:
         byte = size & 0x7F
         size >>= 7
@@ -55,6 +58,35 @@ def _bytes(s):
     """The UTF-8 bytes of a str (a view, not a copy: a packet's payload is not allocated
     twice), or s."""
     return memoryview(s) if type(s) is str else s
+
+
+class _Into(io.IOBase):
+    """A stream writing into buf from i on; what goes past its end is only counted."""
+
+    buf = None
+    i = 0
+
+    def write(self, data):
+        i = self.i
+        j = self.i = i + len(data)
+        if j <= len(self.buf):
+            self.buf[i:j] = data
+        return len(data)
+
+
+_into = _Into()
+
+
+def _put_json(buf, i, obj):
+    """obj as JSON in buf from i on (json.dump writes it in pieces: nothing is allocated);
+    where it ends, or, in a buffer too small, the buffer it would need."""
+    into = _into
+    into.buf, into.i = buf, i
+    try:
+        json.dump(obj, into)
+    finally:
+        into.buf = None
+    return into.i
 
 
 class MQTTClient:
@@ -108,12 +140,12 @@ class MQTTClient:
 
     # --- writing ------------------------------------------------------------------
 
-    async def _write(self, buf, size, gen):
-        """Write buf[:size] in one write on connection gen (the lock is held)."""
+    async def _write(self, buf, size, gen, start=0):
+        """Write buf[start:size] in one write on connection gen (the lock is held)."""
         w = self._writer
         if w is None or gen != self._gen:
             raise OSError(107)  # ENOTCONN: that connection is gone
-        w.write(memoryview(buf)[:size])
+        w.write(memoryview(buf)[start:size])
         await w.drain()
         self._last_tx = ticks_ms()
 
@@ -131,21 +163,36 @@ class MQTTClient:
             struct.pack_into("!H", buf, 2, pid)
             await self._write(buf, 4, gen)
 
-    async def _publish_packet(self, kind, topic, parts, pid, gen):
+    async def _publish_packet(self, kind, topic, msg, pid, gen):
         async with self._lock:
             if not self.up.is_set():
                 raise OSError(107)
-            size = 2 + len(topic) + (2 if pid else 0)
-            for part in parts:
-                size += len(part)
             buf = self._tx
+            size = 2 + len(topic) + (2 if pid else 0)
+            if type(msg) is dict:
+                # The payload first, after room for the longest header; then the header
+                # right before it.
+                end = _put_json(buf, 5 + size, msg)
+                if end > len(buf):
+                    buf = bytearray(end)
+                    _put_json(buf, 5 + size, msg)
+                size = end - 5
+                start = 3 - (size > 127) - (size > 16383) - (size > 2097151)
+                i = _put_str(buf, _put_header(buf, kind, size, start), topic)
+                if pid:
+                    struct.pack_into("!H", buf, i, pid)
+                return await self._write(buf, end, gen, start)
+            if type(msg) is not list:
+                msg = (msg,)
+            for part in msg:
+                size += len(part)
             if size + 5 > len(buf):
                 buf = bytearray(size + 5)
             i = _put_str(buf, _put_header(buf, kind, size), topic)
             if pid:
                 struct.pack_into("!H", buf, i, pid)
                 i += 2
-            for part in parts:
+            for part in msg:
                 buf[i : i + len(part)] = part
                 i += len(part)
             await self._write(buf, i, gen)
@@ -401,12 +448,13 @@ class MQTTClient:
                     self._ping_sent = now
 
     async def publish(self, topic, msg, retain=False, qos=0):
-        """Publish msg (str, bytes or a list of them, sent one after another).
-        QoS 0 returns False at once when offline; QoS 1 returns once the broker acks."""
-        if type(msg) is not list:
-            msg = [msg]
-        for i, part in enumerate(msg):
-            msg[i] = _bytes(part)
+        """Publish msg: str, bytes, a list of them (sent one after another), or a dict (as
+        JSON). QoS 0 returns False at once when offline; QoS 1 returns once the broker acks."""
+        if type(msg) is list:
+            for i, part in enumerate(msg):
+                msg[i] = _bytes(part)
+        elif type(msg) is not dict:
+            msg = _bytes(msg)
         topic = _bytes(topic)
         if not qos:
             if not self.up.is_set():
