@@ -44,7 +44,7 @@ def flash_free():
     """Free bytes on the flash file system; the simulator's hw.json may say less (flash_free)."""
     hw = getattr(machine, "hw", None)
     if hw:
-        limit = hw().get("flash_free")
+        limit = hw("flash_free")
         if type(limit) is int:
             return limit
     from os import statvfs

@@ -199,7 +199,7 @@ def _pause(point):
     # Test hook: the simulator's hw.json {"ota_pause": point} stops the firmware here; the
     # test then kills the process, as a board losing power at that moment.
     hw = getattr(machine, "hw", None)
-    if hw and hw().get("ota_pause") == point:
+    if hw and hw("ota_pause") == point:
         import time
 
         print("ota: paused at", point)

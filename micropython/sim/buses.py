@@ -9,7 +9,7 @@ class ADC:
         self.name = pin.name if isinstance(pin, machine.Pin) else str(pin)
 
     def read_u16(self):
-        values = machine.hw().get("adc")
+        values = machine.hw("adc")
         value = values.get(self.name) if type(values) is dict else None
         return min(max(int(value or 0), 0), 65535)
 

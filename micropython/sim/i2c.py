@@ -122,7 +122,7 @@ class Bus:
         _bus_pins[self.scl] = self
 
     def entry(self):
-        buses = machine.hw().get("i2c")
+        buses = machine.hw("i2c")
         entry = buses.get(self.key) if type(buses) is dict else None
         return entry if type(entry) is dict else {}
 

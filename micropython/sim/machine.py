@@ -1,7 +1,7 @@
 # machine for the unix port: a simulated rp2 or esp32 board. Inputs come from
 # <state-dir>/hw.json, read at every use; outputs go to <state-dir>/hw_out.json on every change.
 # As on a board, its pins and PWMs are static objects, made here with the rest of the hardware,
-# and pin reads (the pin-interrupt poller's too) read hw.json into buffers made here and parse
+# and pin and bus reads (the pin-interrupt poller's too) read hw.json into buffers made here and parse
 # it only when it changed: at run time they take (almost) nothing from the firmware's heap.
 import asyncio
 import json
@@ -73,6 +73,7 @@ _seen = bytearray(4096)
 _read = bytearray(4096)
 _seen_size = -2
 _inputs = {}  # hw.json's "pins", as last parsed
+_parts = {}  # the parts of it asked for by name ("i2c", "onewire", "adc", ...), as last parsed
 _hog_ms = 0  # hw.json's "hog": the poller holds the whole heap for that long, once
 _wifi = True  # hw.json's "wifi" and "rssi", as last parsed
 _rssi = -55
@@ -87,8 +88,7 @@ def _parse(text):
     return data if type(data) is dict else {}
 
 
-def hw():
-    """The simulated inputs, {} if hw.json is missing or broken."""
+def _hw_read():
     try:
         with open(_HW) as f:
             text = f.read()  # json.load reads a stream a byte at a time
@@ -100,8 +100,8 @@ def hw():
 def _inputs_now():
     """hw.json's "pins", read again: its bytes are read into _read and compared with _seen,
     allocating nothing but the file object, and parsed only when they changed (the last
-    "pins" are kept, a few hundred bytes, with "wifi", "rssi" and "hog"); a file larger than
-    the buffers is read and parsed at every call."""
+    "pins" are kept, a few hundred bytes, with "wifi", "rssi", "hog" and the parts in _parts);
+    a file larger than the buffers is read and parsed at every call."""
     global _seen_size, _inputs, _hog_ms, _wifi, _rssi
     try:
         with open(_HW, "rb") as f:
@@ -112,19 +112,32 @@ def _inputs_now():
         return _inputs
     if size == len(_read):
         _seen_size = -2
-        doc = hw()
+        doc = _hw_read()
     else:
         doc = {} if size < 0 else _parse(memoryview(_read)[:size])
     pins = doc.get("pins")
     _hog_ms = doc.get("hog") or 0
     _wifi = doc.get("wifi", True) is not False
     _rssi = doc.get("rssi", -55)
+    for part in _parts:
+        _parts[part] = doc.get(part)
     doc = None
     if size < len(_read):
         _seen[:] = _read  # only once it is parsed: after a MemoryError it is read again
         _seen_size = size
     _inputs = pins if type(pins) is dict else {}
     return _inputs
+
+
+def hw(part):
+    """hw.json's `part` ("i2c", "flash_free", ...), None if missing, as a pin read sees it:
+    kept from the first ask on, as a board's chips hold their state outside the heap."""
+    global _seen_size
+    if part not in _parts:
+        _parts[part] = None
+        _seen_size = -2  # parsed again, for it
+    _inputs_now()
+    return _parts[part]
 
 
 def hw_pin(name):

@@ -74,7 +74,7 @@ class OneWire:
 
     def devices(self):
         """ROM hex -> configuration of the probes that answer on this pin."""
-        buses = machine.hw().get("onewire")
+        buses = machine.hw("onewire")
         bus = buses.get(self.pin) if type(buses) is dict else None
         if type(bus) is not dict:
             return {}
