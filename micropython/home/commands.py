@@ -1,6 +1,7 @@
 # The commands a node gets rarely (identify, reboot, ota, scan), imported for one and dropped
 # after it (home/rare.py); `set` and `announce` are the node's own (home/node.py).
 import asyncio
+import gc
 import machine
 
 from home import store
@@ -59,15 +60,28 @@ def _ota(home, cmd):
 
 async def _restart_for_update(home):
     home.log("I", "update", "update to %s: restarting into the updater" % home.ota[1])
-    await home.publish_ota()
+    try:
+        await home.publish_ota()
+    except MemoryError:  # the updater reports its progress from the start
+        pass
     await reboot(home)
 
 
 async def reboot(home):
+    """Reset, after telling the broker; out of memory on the way, it resets all the same
+    (the broker then publishes the will)."""
     home.log("I", "home", "rebooting")
-    await asyncio.sleep_ms(500)
-    await home.mqtt.publish("status", b"offline", True, 0)
-    await asyncio.sleep_ms(50)
-    home.keep_n()
-    store.write("early", "p")  # a planned reset: the next boot is a normal one
+    try:
+        await asyncio.sleep_ms(500)
+        await home.mqtt.publish("status", b"offline", True, 0)
+        await asyncio.sleep_ms(50)
+    except MemoryError:
+        pass
+    for _ in range(3):
+        try:
+            home.keep_n()
+            store.write("early", "p")  # a planned reset: the next boot is a normal one
+            break
+        except MemoryError:
+            gc.collect()
     machine.reset()

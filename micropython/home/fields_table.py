@@ -1,6 +1,6 @@
 # Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;
-# do not edit. Loaded by home/configure.py while a configuration is run: each driver
-# keeps its type's fields. Kinds: i int, b bool, n number.
+# do not edit. Loaded by home/launch.py while a configuration is run: each driver's
+# class keeps its type's fields. Kinds: i int, b bool, n number.
 # type -> ((set field, kind, low, high), ...), for the types that take `set`
 FIELDS = {
     "led": (("on", "b", None, None), ("brightness", "i", 0, 255), ("transition", "n", 0, 60)),

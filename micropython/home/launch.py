@@ -14,8 +14,14 @@ def start(home, specs):
     from home.fields_table import FIELDS
 
     sensors = home.sensors
-    short = None
     new = [spec for spec in specs if spec["id"] not in sensors]
+    fields = {}  # the types' `set` fields: the table is dropped before the drivers load
+    for spec in new:
+        kind = spec["type"]
+        fields[kind] = FIELDS.get(kind)
+    FIELDS = None
+    rare.drop(("home.fields_table",))
+    short = None
     for spec in new:  # the drivers' code first, while the heap has its largest free blocks
         try:
             module(spec["type"])
@@ -31,9 +37,9 @@ def start(home, specs):
         gc.collect()  # each driver packed low in the heap, not after the last one's garbage
         try:
             sensor = make(home, spec)
-            fields = FIELDS.get(spec["type"])
-            if fields:
-                sensor.fields = fields
+            kind = fields[spec["type"]]
+            if kind:
+                type(sensor).fields = kind  # on its class: no room taken in each driver
             sensor.start()
             sensors[sid] = sensor
         except MemoryError:
@@ -43,8 +49,7 @@ def start(home, specs):
             break
         except Exception as e:  # a driver refusing its pin: the rest run
             home.log("E", "home", "cannot start %s: %r" % (sid, e))
-    sensor = FIELDS = None
-    rare.drop(("home.fields_table",))
+    sensor = None
     if short:
         home.log("E", "home", "cannot start %s: out of memory" % short)
     return short

@@ -177,6 +177,28 @@ def test_reboot_answers_then_restarts(configured: SimNode, observer: Observer) -
     assert telemetry["cfg"] == 1
 
 
+def test_reboot_out_of_memory_on_the_way_still_restarts(
+    configured: SimNode, observer: Observer
+) -> None:
+    """The heap taken whole (the sim's `hog`) while the node says goodbye to the broker: it
+    resets all the same (the broker tells the will), a normal boot, not a crash. Before, the
+    reboot's task died of the MemoryError and the node never restarted (an OTA update too)."""
+    node = configured
+    observer.wait_json(node.topic("telemetry"))
+    mark = observer.mark()
+    n = node.command(observer, "reboot")
+    assert node.reply(observer, n, mark)["ok"] is True
+    node.set_hw(HARDWARE, hog=2000)
+    wait_until(lambda: "sim: the heap held" in node.console() or None, 5, "the heap taken")
+    node.set_hw(HARDWARE)  # once: not again at the next boot
+    offline = observer.wait(node.topic("status"), lambda m: m.payload == b"offline", 15, mark)
+    online(observer, node, offline.index)
+    telemetry = observer.wait_json(node.topic("telemetry"), since=offline.index)
+    assert telemetry["boot"] == 2
+    assert telemetry["reset_cause"] == "wdt"  # machine.reset() on a Pico W
+    assert "crash" not in node.console()
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -84,12 +84,12 @@ def firmware_table() -> str:
 
 def fields_table() -> str:
     """The text of micropython/home/fields_table.py: the `set` fields of the types that take
-    `set`, loaded while a configuration is run (a driver keeps its own)."""
+    `set`, loaded while a configuration is run (a driver's class keeps its own)."""
     catalogue = integration_module("catalogue")
     lines = [
         "# Generated from custom_components/microhome/catalogue.py by `microhome catalogue`;",
-        "# do not edit. Loaded by home/configure.py while a configuration is run: each driver",
-        "# keeps its type's fields. Kinds: i int, b bool, n number.",
+        "# do not edit. Loaded by home/launch.py while a configuration is run: each driver's",
+        "# class keeps its type's fields. Kinds: i int, b bool, n number.",
         "# type -> ((set field, kind, low, high), ...), for the types that take `set`",
         "FIELDS = {",
     ]
