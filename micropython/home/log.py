@@ -40,6 +40,7 @@ class Log:
         self.level = 1  # index in LEVELS: "I"
         self.dropped = 0
         self.boot = 0
+        self.last = -1  # the seq of the last entry of the batch being sent
         self.event = asyncio.Event()
 
     def __call__(self, lvl, src, msg):
@@ -69,42 +70,50 @@ class Log:
 
     async def send_loop(self, client, topic, ready):
         """Send the ring oldest first, QoS 1; an entry leaves the ring only once the broker has it.
-        `ready` is set while connected and done with the burst that follows a connect."""
+        `ready` is set while connected and done with the burst that follows a connect. A batch
+        is written into the MQTT packet buffer (write_batch): no text of it is held meanwhile."""
         while True:
             await self.event.wait()
             self.event.clear()
             while self.entries:
                 await ready.wait()
+                self.last = self._last()
                 try:
-                    parts, last = self._batch()
+                    await client.publish(topic, self.write_batch, False, 1)
                 except MemoryError as e:
                     print("log: no memory for a batch:", e)
-                    parts = None
-                if not parts:
                     gc.collect()
                     await asyncio.sleep_ms(200)
                     continue
-                await client.publish(topic, parts, False, 1)
-                parts = None
-                while self.entries and self.entries[0][0] <= last:
+                while self.entries and self.entries[0][0] <= self.last:
                     self._pop()
 
     def _pop(self):
         self.bytes -= len(self.entries.pop(0)[4]) + _ENTRY_HEAP
 
-    def _batch(self):
-        """The `log` payload for the oldest entries, in small pieces, and the last seq in it."""
-        parts = ['{"boot": %d, "entries": [' % self.boot]
+    def _last(self):
+        """The seq of the last entry of the next batch: the oldest entries, at most _BATCH of
+        them or about _BATCH_BYTES with their JSON."""
         size = 0
-        for e in self.entries:
-            if size > _BATCH_BYTES or len(parts) > _BATCH:
+        for n, e in enumerate(self.entries):
+            if size > _BATCH_BYTES or n == _BATCH:
                 break
-            msg = json.dumps(e[4])
-            size += len(msg) + _ENTRY_JSON
-            parts.append(
-                '%s{"seq": %d, "t": %d, "lvl": "%s", "src": %s, "msg": %s}'
-                % ("," if len(parts) > 1 else "", e[0], e[1], e[2], json.dumps(e[3]), msg)
-            )
+            size += len(e[4]) + _ENTRY_JSON
             last = e[0]
-        parts.append("]}")
-        return parts, last
+        return last
+
+    def write_batch(self, out):
+        """The `log` payload of the entries up to self.last, into the stream out (again for a
+        retry: an entry that left the ring meanwhile is counted as dropped)."""
+        out.write('{"boot": %d, "entries": [' % self.boot)
+        comma = ""
+        for e in self.entries:
+            if e[0] > self.last:
+                break
+            out.write('%s{"seq": %d, "t": %d, "lvl": "%s", "src": ' % (comma, e[0], e[1], e[2]))
+            json.dump(e[3], out)
+            out.write(', "msg": ')
+            json.dump(e[4], out)
+            out.write("}")
+            comma = ","
+        out.write("]}")

@@ -10,7 +10,8 @@
 # one. An incoming PUBLISH larger than the inbox (rx_max) is read past in chunks and
 # dropped, the connection kept. Payloads go straight into the inbox's ring buffer; one that does
 # not fit there (the node is busy) is read into a small scratch buffer for on_message. A dict is
-# published as JSON written straight into the packet buffer: no string of it is made.
+# published as JSON written straight into the packet buffer, and a function writes its payload
+# there: no string of it is made.
 import asyncio
 import gc
 import io
@@ -67,6 +68,7 @@ class _Into(io.IOBase):
     i = 0
 
     def write(self, data):
+        data = _bytes(data)
         i = self.i
         j = self.i = i + len(data)
         if j <= len(self.buf):
@@ -78,12 +80,16 @@ _into = _Into()
 
 
 def _put_json(buf, i, obj):
-    """obj as JSON in buf from i on (json.dump writes it in pieces: nothing is allocated);
-    where it ends, or, in a buffer too small, the buffer it would need."""
+    """obj as JSON in buf from i on (json.dump writes it in pieces: nothing is allocated), or
+    what the function obj writes into the stream it is given; where it ends, or, in a buffer
+    too small, the buffer it would need."""
     into = _into
     into.buf, into.i = buf, i
     try:
-        json.dump(obj, into)
+        if type(obj) is dict:
+            json.dump(obj, into)
+        else:
+            obj(into)
     finally:
         into.buf = None
     return into.i
@@ -169,7 +175,7 @@ class MQTTClient:
                 raise OSError(107)
             buf = self._tx
             size = 2 + len(topic) + (2 if pid else 0)
-            if type(msg) is dict:
+            if type(msg) is dict or callable(msg):
                 # The payload first, after room for the longest header; then the header
                 # right before it.
                 end = _put_json(buf, 5 + size, msg)
@@ -448,12 +454,13 @@ class MQTTClient:
                     self._ping_sent = now
 
     async def publish(self, topic, msg, retain=False, qos=0):
-        """Publish msg: str, bytes, a list of them (sent one after another), or a dict (as
-        JSON). QoS 0 returns False at once when offline; QoS 1 returns once the broker acks."""
+        """Publish msg: str, bytes, a list of them (sent one after another), a dict (as JSON),
+        or a function that writes the payload into the stream it is given (called again for a
+        retry). QoS 0 returns False at once when offline; QoS 1 returns once the broker acks."""
         if type(msg) is list:
             for i, part in enumerate(msg):
                 msg[i] = _bytes(part)
-        elif type(msg) is not dict:
+        elif type(msg) is not dict and not callable(msg):
             msg = _bytes(msg)
         topic = _bytes(topic)
         if not qos:
