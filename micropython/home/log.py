@@ -77,8 +77,8 @@ class Log:
             self.event.clear()
             while self.entries:
                 await ready.wait()
-                self.last = self._last()
                 try:
+                    self.last = self._last()
                     await client.publish(topic, self.write_batch, False, 1)
                 except MemoryError as e:
                     print("log: no memory for a batch:", e)
@@ -94,11 +94,12 @@ class Log:
     def _last(self):
         """The seq of the last entry of the next batch: the oldest entries, at most _BATCH of
         them or about _BATCH_BYTES with their JSON."""
-        size = 0
-        for n, e in enumerate(self.entries):
+        size = n = 0
+        for e in self.entries:
             if size > _BATCH_BYTES or n == _BATCH:
                 break
             size += len(e[4]) + _ENTRY_JSON
+            n += 1
             last = e[0]
         return last
 
