@@ -351,7 +351,15 @@ class MQTTClient:
                 end = self._rx + size
                 k = kind & 0xF0
                 if k == 0x30:
-                    await self._on_publish(kind, size, gen)
+                    body = self._rx
+                    while True:
+                        try:
+                            await self._on_publish(kind, size, gen)
+                            break
+                        except MemoryError:
+                            if self._rx != body:  # part of it read: skipped below
+                                raise
+                            await asyncio.sleep_ms(_OOM_PAUSE_MS)
                     continue
                 if size > _SCRATCH:
                     await self._skip(size)
@@ -377,13 +385,23 @@ class MQTTClient:
 
     async def _on_publish(self, kind, size, gen):
         rx = self._rxv
-        await self._fill(rx, 0, 2)
+        while True:  # no memory for the coroutine: nothing read, made again
+            try:
+                await self._fill(rx, 0, 2)
+                break
+            except MemoryError:
+                await asyncio.sleep_ms(_OOM_PAUSE_MS)
         tlen = rx[0] << 8 | rx[1]
         qos = kind >> 1 & 3
         head = 2 + tlen + (2 if qos else 0)
         if head > _SCRATCH or head > size:
             raise OSError(22)
-        await self._fill(rx, 2, head)
+        while True:  # no memory for the coroutine: nothing read, made again
+            try:
+                await self._fill(rx, 2, head)
+                break
+            except MemoryError:
+                await asyncio.sleep_ms(_OOM_PAUSE_MS)
         pid = rx[head - 2] << 8 | rx[head - 1] if qos else 0
         while True:
             try:
@@ -396,7 +414,12 @@ class MQTTClient:
         start = inbox.reserve(n) if inbox is not None and n <= self.rx_max else None
         payload = feed = None
         if start is not None:
-            await self._fill(inbox.mv, start, start + n)
+            while True:  # no memory for the coroutine: nothing read, made again
+                try:
+                    await self._fill(inbox.mv, start, start + n)
+                    break
+                except MemoryError:
+                    await asyncio.sleep_ms(_OOM_PAUSE_MS)
             while True:
                 try:
                     inbox.commit(topic, start, n)
@@ -404,7 +427,12 @@ class MQTTClient:
                 except MemoryError:
                     await self._wait_memory()
         else:  # no room, or too large: its start (all of it when it fits) goes to on_message
-            await self._fill(rx, 0, min(n, _SCRATCH))
+            while True:  # no memory for the coroutine: nothing read, made again
+                try:
+                    await self._fill(rx, 0, min(n, _SCRATCH))
+                    break
+                except MemoryError:
+                    await asyncio.sleep_ms(_OOM_PAUSE_MS)
             payload = rx[: min(n, _SCRATCH)]
         if self.on_message:
             try:
