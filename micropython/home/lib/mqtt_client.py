@@ -212,8 +212,9 @@ class MQTTClient:
         while start < end:
             try:
                 k = await r.readinto(mv if start == 0 and end == len(mv) else mv[start:end])
-            except MemoryError:
-                await self._wait_memory()
+            except MemoryError:  # no coroutine made here: only its making can fail a _fill
+                self._no_memory("read")
+                await asyncio.sleep_ms(_OOM_PAUSE_MS)
                 continue
             if k is None:  # TLS: no application data yet
                 continue
