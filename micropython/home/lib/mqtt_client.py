@@ -223,10 +223,6 @@ class MQTTClient:
             start += k
             self._rx += k
 
-    async def _wait_memory(self):
-        self._no_memory("read")
-        await asyncio.sleep_ms(_OOM_PAUSE_MS)  # never spin: the other tasks free memory
-
     async def _read_header(self):
         """(packet type byte, remaining length)."""
         one = self._one
@@ -409,7 +405,8 @@ class MQTTClient:
                 topic = str(rx[2 : 2 + tlen], "utf-8")
                 break
             except MemoryError:
-                await self._wait_memory()
+                self._no_memory("read")
+                await asyncio.sleep_ms(_OOM_PAUSE_MS)
         n = size - head
         inbox = self.inbox
         start = inbox.reserve(n) if inbox is not None and n <= self.rx_max else None
@@ -426,7 +423,8 @@ class MQTTClient:
                     inbox.commit(topic, start, n)
                     break
                 except MemoryError:
-                    await self._wait_memory()
+                    self._no_memory("read")
+                await asyncio.sleep_ms(_OOM_PAUSE_MS)
         else:  # no room, or too large: its start (all of it when it fits) goes to on_message
             while True:  # no memory for the coroutine: nothing read, made again
                 try:
