@@ -91,10 +91,11 @@ class Home:
     # --- the replay mark ----------------------------------------------------------
 
     def accept_n(self, n):
-        self.last_n = n
+        """Out of memory for the flash write, nothing is accepted: the command is tried again."""
         if n > self.n_reserved:
+            store.write("n", str(n + _N_AHEAD))
             self.n_reserved = n + _N_AHEAD
-            store.write("n", str(self.n_reserved))
+        self.last_n = n
 
     def keep_n(self):
         """Before a planned reset: store the exact last n, so no command is refused after it."""
@@ -107,32 +108,34 @@ class Home:
         if stage:
             n = data["n"] if data else _peek_n(msg)
             self.log("W", "home", "cmd dropped: %s" % REFUSED[stage])
-            await self.answer(n, REFUSED[stage])
+            self.queue_reply(n, REFUSED[stage])
             return
-        self.accept_n(data["n"])
+        n = data["n"]
+        self.accept_n(n)
+        # From here on every way out answers n: the inbox does not run an accepted n again.
+        error = "busy"  # the answer when memory runs out before the command has one
         try:
             if type(data.get("id", "")) is not str:
                 error = "bad value: id"
             else:
                 error = await self.command(data)
             if type(error) is list:  # a scan's findings
-                await self.reply(data["n"], None, error)
+                found, error = error, "busy"
+                await self.reply(n, None, found)
                 return
+            if error:
+                self.log("W", "home", "cmd %s refused: %s" % (data.get("cmd"), error))
         except MemoryError:
             self.no_memory("cmd")
-            error = "busy"
         except Exception as e:  # a body of a shape no check foresaw: refused, never unanswered
-            self.log("E", "home", "cmd %r failed: %r" % (data.get("cmd"), e))
-            error = "failed: " + type(e).__name__
-        if error:
-            self.log("W", "home", "cmd %s refused: %s" % (data.get("cmd"), error))
-        await self.answer(data["n"], error)
-
-    async def answer(self, n, error):
-        """The reply, or, with no memory to send it now, queued for the reply loop."""
+            try:
+                error = "failed: " + type(e).__name__
+                self.log("E", "home", "cmd %r failed: %r" % (data.get("cmd"), e))
+            except MemoryError:
+                pass
         try:
             await self.reply(n, error)
-        except MemoryError:
+        except MemoryError:  # no memory to send it now: the reply loop sends it
             self.queue_reply(n, error)
 
     async def reply(self, n, error, found=None):

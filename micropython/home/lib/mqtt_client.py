@@ -503,19 +503,22 @@ class MQTTClient:
         pid = self._next_pid()
         kind = 0x32 | (1 if retain else 0)
         self._unacked.add(pid)
-        while True:
-            await self.up.wait()
-            gen = self._gen
-            try:
-                await self._publish_packet(kind, topic, msg, pid, gen)
-            except OSError:
-                self.disconnect(gen)
-                continue
-            start = ticks_ms()
-            while pid in self._unacked and gen == self._gen and self.up.is_set():
-                if ticks_diff(ticks_ms(), start) > _ACK_TIMEOUT:
-                    break
-                await asyncio.sleep_ms(10)
-            if pid not in self._unacked:
-                return True
-            kind |= 0x08  # DUP
+        try:
+            while True:
+                await self.up.wait()
+                gen = self._gen
+                try:
+                    await self._publish_packet(kind, topic, msg, pid, gen)
+                except OSError:
+                    self.disconnect(gen)
+                    continue
+                start = ticks_ms()
+                while pid in self._unacked and gen == self._gen and self.up.is_set():
+                    if ticks_diff(ticks_ms(), start) > _ACK_TIMEOUT:
+                        break
+                    await asyncio.sleep_ms(10)
+                if pid not in self._unacked:
+                    return True
+                kind |= 0x08  # DUP
+        finally:  # out of memory or cancelled too: the pid is not waited for any more
+            self._unacked.discard(pid)
