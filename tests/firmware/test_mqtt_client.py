@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,12 @@ import pytest
 
 from microhome_tools.bench_heap import SIXTEEN as SIXTEEN_SENSORS
 from microhome_tools.broker import Mosquitto
+from microhome_tools.common import free_port
+from microhome_tools.sim import install_firmware
 from tests.firmware.conftest import CONFIG, HARDWARE, NodeFactory, online
 from tests.firmware.harness import (
     BOARD_SIZED,
+    MICROPYTHON,
     N_RESERVED_MS,
     Observer,
     SimNode,
@@ -378,3 +382,27 @@ def test_replay_protection_survives_a_power_cut_with_few_flash_writes(
     time_passes(N_RESERVED_MS)
     later = node.command(observer, "announce")
     assert node.reply(observer, later, mark)["ok"]
+
+
+@pytest.mark.usefixtures("socket_enabled")
+@pytest.mark.parametrize("binary", [MICROPYTHON, MICROPYTHON_64], ids=["board-build", "64-bit"])
+def test_a_read_begun_with_the_heap_taken_does_not_crash_micropython(
+    tmp_path: Path, binary: str
+) -> None:
+    """The client's socket reads (tests/firmware/mp_socket_heap.py) with the heap taken but for
+    0, 1, 2... pieces. Before, a read waited on MicroPython's poll whatever the heap; out of
+    memory in its register() that leaves a half-made entry, and the interpreter crashed at its
+    next poll (a board resets): any message arriving while the heap was taken could do it."""
+    flash = tmp_path / "flash"
+    install_firmware(flash)
+    script = Path(__file__).with_name("mp_socket_heap.py")
+    result = subprocess.run(
+        [binary, "-X", "heapsize=96K", str(script), str(free_port())],
+        cwd=tmp_path,
+        env={**os.environ, "MICROPYPATH": f".frozen:{flash}:{flash / 'a'}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stdout.split()[-1:]) == (0, ["ok"]), result.stderr

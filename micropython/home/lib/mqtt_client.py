@@ -29,6 +29,12 @@ _SCRATCH = const(384)  # topic, control packets, and a payload the inbox has no 
 _TX_SIZE = const(768)  # a larger packet is assembled in a buffer of its own, still one write
 _ACK_TIMEOUT = const(5000)
 _OOM_PAUSE_MS = const(100)
+_WRITE_POLL_MS = const(10)  # a socket that takes no more now is tried again this much later
+_WRITE_STALL_MS = const(10000)  # nothing taken for this long: the connection is gone
+# Free bytes a task needs before it waits on the poller: MicroPython's poll, out of memory in
+# register(), keeps a half-made entry that crashes the interpreter at its next poll
+# (extmod/modselect.c says so). Its entry is a few blocks; the rest is margin.
+_IO_FREE = const(256)
 _CONNECT = ("home.lib.mqtt_connect",)
 # Allocated at import, before the heap fragments: import this module early.
 _tx = bytearray(_TX_SIZE)
@@ -77,6 +83,20 @@ class _Into(io.IOBase):
 
 
 _into = _Into()
+
+
+async def read_some(stream, view):
+    """Bytes read into view from an asyncio stream: at least 1, 0 at its end, None for TLS with
+    no data yet. What has arrived is read at once; only for more does the task wait on the
+    poller, and only with _IO_FREE bytes free: else MemoryError, with nothing changed."""
+    k = stream.s.readinto(view)
+    if k is not None:
+        return k
+    if gc.mem_free() < _IO_FREE:
+        gc.collect()
+        if gc.mem_free() < _IO_FREE:
+            raise MemoryError
+    return await stream.readinto(view)
 
 
 def _put_json(buf, i, obj):
@@ -147,12 +167,34 @@ class MQTTClient:
     # --- writing ------------------------------------------------------------------
 
     async def _write(self, buf, size, gen, start=0):
-        """Write buf[start:size] in one write on connection gen (the lock is held)."""
+        """Write buf[start:size] on connection gen (the lock is held), straight to the socket:
+        no copy of it is queued and no wait on the poller is needed (see _IO_FREE). A packet
+        cut short, by a MemoryError or a socket that takes nothing for _WRITE_STALL_MS, costs
+        the connection: the rest of it cannot be told apart from the next one."""
         w = self._writer
         if w is None or gen != self._gen:
             raise OSError(107)  # ENOTCONN: that connection is gone
-        w.write(memoryview(buf)[start:size])
-        await w.drain()
+        s = w.s
+        mv = memoryview(buf)
+        begun = start
+        since = ticks_ms()
+        try:
+            while start < size:
+                k = s.write(mv[start:size])
+                if k:
+                    start += k
+                    since = ticks_ms()
+                    continue
+                if ticks_diff(ticks_ms(), since) > _WRITE_STALL_MS:
+                    raise OSError(110)  # ETIMEDOUT
+                await asyncio.sleep_ms(_WRITE_POLL_MS)
+                if self._writer is not w:
+                    raise OSError(107)
+        except MemoryError:
+            if start == begun:  # nothing of it written
+                raise
+            self.disconnect(gen)
+            raise OSError(12)  # ENOMEM
         self._last_tx = ticks_ms()
 
     async def _send_short(self, kind, pid, gen):
@@ -211,7 +253,7 @@ class MQTTClient:
         r = self._reader
         while start < end:
             try:
-                k = await r.readinto(mv if start == 0 and end == len(mv) else mv[start:end])
+                k = await read_some(r, mv if start == 0 and end == len(mv) else mv[start:end])
             except MemoryError:  # no coroutine made here: only its making can fail a _fill
                 self._no_memory("read")
                 await asyncio.sleep_ms(_OOM_PAUSE_MS)
