@@ -85,17 +85,23 @@ class _Into(io.IOBase):
 _into = _Into()
 
 
+def io_room(need=_IO_FREE):
+    """MemoryError, before anything is changed, unless need bytes are free for a wait on the
+    poller and what leads to it."""
+    if gc.mem_free() < need:
+        gc.collect()
+        if gc.mem_free() < need:
+            raise MemoryError
+
+
 async def read_some(stream, view):
     """Bytes read into view from an asyncio stream: at least 1, 0 at its end, None for TLS with
     no data yet. What has arrived is read at once; only for more does the task wait on the
-    poller, and only with _IO_FREE bytes free: else MemoryError, with nothing changed."""
+    poller (io_room first)."""
     k = stream.s.readinto(view)
     if k is not None:
         return k
-    if gc.mem_free() < _IO_FREE:
-        gc.collect()
-        if gc.mem_free() < _IO_FREE:
-            raise MemoryError
+    io_room()
     return await stream.readinto(view)
 
 

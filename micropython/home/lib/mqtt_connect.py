@@ -7,9 +7,10 @@ from asyncio import open_connection
 
 from micropython import const
 
-from home.lib.mqtt_client import _bytes, _put_header, _put_str
+from home.lib.mqtt_client import _bytes, _put_header, _put_str, io_room
 
 _CONNECT_TIMEOUT = const(8000)
+_CONNECT_FREE = const(1024)  # the address, the socket, its streams and the poller's entry
 _IPPROTO_TCP = const(6)  # lwIP and Linux alike
 _TCP_NODELAY = const(1)
 
@@ -46,6 +47,7 @@ async def _connect(client):
     client._gen += 1
     gen = client._gen
     client._reader = client._writer = None
+    io_room(_CONNECT_FREE)
     r, w = await asyncio.wait_for_ms(open_connection(client.host, client.port), _CONNECT_TIMEOUT)
     try:
         w.s.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
