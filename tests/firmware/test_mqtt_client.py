@@ -386,16 +386,17 @@ def test_replay_protection_survives_a_power_cut_with_few_flash_writes(
 
 @pytest.mark.usefixtures("socket_enabled")
 @pytest.mark.parametrize("binary", [MICROPYTHON, MICROPYTHON_64], ids=["board-build", "64-bit"])
-def test_a_read_begun_with_the_heap_taken_does_not_crash_micropython(
+def test_a_wait_begun_with_the_heap_taken_does_not_crash_micropython(
     tmp_path: Path, binary: str
 ) -> None:
-    """The client's socket reads (tests/firmware/mp_socket_heap.py) with the heap taken but for
-    0, 1, 2... pieces. Before, a read waited on MicroPython's poll whatever the heap; out of
-    memory in its register() that leaves a half-made entry, and the interpreter crashed at its
-    next poll (a board resets): any message arriving while the heap was taken could do it."""
+    """The client's socket reads and a driver's wait for its pin interrupt
+    (tests/firmware/mp_poller_heap.py) with the heap taken but for 0, 1, 2... pieces. Before,
+    they waited on MicroPython's poll whatever the heap; out of memory in its register() that
+    leaves a half-made entry, and the interpreter crashed at its next poll (a board resets):
+    any message arriving while the heap was taken could do it."""
     flash = tmp_path / "flash"
     install_firmware(flash)
-    script = Path(__file__).with_name("mp_socket_heap.py")
+    script = Path(__file__).with_name("mp_poller_heap.py")
     result = subprocess.run(
         [binary, "-X", "heapsize=96K", str(script), str(free_port())],
         cwd=tmp_path,

@@ -23,7 +23,7 @@ from time import ticks_diff, ticks_ms
 
 from micropython import const
 
-from home import rare
+from home import io_room, rare
 
 _SCRATCH = const(384)  # topic, control packets, and a payload the inbox has no room for
 _TX_SIZE = const(768)  # a larger packet is assembled in a buffer of its own, still one write
@@ -31,10 +31,6 @@ _ACK_TIMEOUT = const(5000)
 _OOM_PAUSE_MS = const(100)
 _WRITE_POLL_MS = const(10)  # a socket that takes no more now is tried again this much later
 _WRITE_STALL_MS = const(10000)  # nothing taken for this long: the connection is gone
-# Free bytes a task needs before it waits on the poller: MicroPython's poll, out of memory in
-# register(), keeps a half-made entry that crashes the interpreter at its next poll
-# (extmod/modselect.c says so). Its entry is a few blocks; the rest is margin.
-_IO_FREE = const(256)
 _CONNECT = ("home.lib.mqtt_connect",)
 # Allocated at import, before the heap fragments: import this module early.
 _tx = bytearray(_TX_SIZE)
@@ -83,15 +79,6 @@ class _Into(io.IOBase):
 
 
 _into = _Into()
-
-
-def io_room(need=_IO_FREE):
-    """MemoryError, before anything is changed, unless need bytes are free for a wait on the
-    poller and what leads to it."""
-    if gc.mem_free() < need:
-        gc.collect()
-        if gc.mem_free() < need:
-            raise MemoryError
 
 
 async def read_some(stream, view):
@@ -174,7 +161,7 @@ class MQTTClient:
 
     async def _write(self, buf, size, gen, start=0):
         """Write buf[start:size] on connection gen (the lock is held), straight to the socket:
-        no copy of it is queued and no wait on the poller is needed (see _IO_FREE). A packet
+        no copy of it is queued and no wait on the poller is needed (home.io_room). A packet
         cut short, by a MemoryError or a socket that takes nothing for _WRITE_STALL_MS, costs
         the connection: the rest of it cannot be told apart from the next one."""
         w = self._writer

@@ -7,7 +7,8 @@ from asyncio import open_connection
 
 from micropython import const
 
-from home.lib.mqtt_client import _bytes, _put_header, _put_str, io_room
+from home import io_room
+from home.lib.mqtt_client import _bytes, _put_header, _put_str
 
 _CONNECT_TIMEOUT = const(8000)
 _CONNECT_FREE = const(1024)  # the address, the socket, its streams and the poller's entry

@@ -6,6 +6,8 @@
 import asyncio
 import sys
 
+from home import io_room
+
 _PACKAGE = "home.sensors."
 
 
@@ -32,6 +34,14 @@ class Driver:
         if self.task:
             self.task.cancel()
             self.task = None
+
+
+def flag_wait(flag):
+    """flag.wait() for a pin interrupt, begun only with room for the poller's entry it makes on
+    a board (home.io_room): else MemoryError, and the driver's task starts again a second
+    later (its flag stays set meanwhile)."""
+    io_room()
+    return flag.wait()
 
 
 def module(kind):

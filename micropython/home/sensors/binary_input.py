@@ -13,7 +13,7 @@ from time import ticks_diff, ticks_ms
 from machine import Pin
 from micropython import const
 
-from home.sensors import Driver
+from home.sensors import Driver, flag_wait
 
 _POLL_MS = const(10)
 _PULLS = {"up": Pin.PULL_UP, "down": Pin.PULL_DOWN}
@@ -88,7 +88,7 @@ class BinaryInput(Driver):
         self.on = self.level()
         await self.publish()
         while True:
-            await self.flag.wait()
+            await flag_wait(self.flag)
             if await self.settle() and self.on and self.events:
                 await self.gesture()
 

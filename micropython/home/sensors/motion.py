@@ -5,6 +5,7 @@ from machine import Pin
 from micropython import const
 
 from home.group import Grouped
+from home.sensors import flag_wait
 
 _SETTLE_MS = const(5)
 _flag = asyncio.ThreadSafeFlag()
@@ -45,7 +46,7 @@ class Motion(Grouped):
 
     @staticmethod
     async def wake(group):
-        await _flag.wait()
+        await flag_wait(_flag)
         await asyncio.sleep_ms(_SETTLE_MS)  # debounce: read the levels once they settled
 
     async def step(self):
