@@ -28,8 +28,10 @@ def take(left):
             n += 1
         except MemoryError:
             size //= 2
-    for i in range(left):
-        _held[n - 1 - i] = None
+    while left:  # nothing allocated: the heap is taken
+        left -= 1
+        n -= 1
+        _held[n] = None
 
 
 def release():
@@ -50,7 +52,7 @@ async def later(peer, go, data_first):
         await peer.drain()
 
 
-async def pin_interrupt(flag, go, left):
+async def pin_interrupt(flag, go):
     """A driver's wait for its flag, begun with the heap taken; the interrupt once it is back."""
     await go.wait()
     await asyncio.sleep_ms(20)
@@ -60,7 +62,7 @@ async def pin_interrupt(flag, go, left):
 
 async def flag_trial(left):
     flag, go = Flag(), asyncio.Event()
-    helper = asyncio.create_task(pin_interrupt(flag, go, left))
+    helper = asyncio.create_task(pin_interrupt(flag, go))
     await asyncio.sleep_ms(0)
     take(left)
     go.set()
