@@ -417,12 +417,7 @@ class MQTTClient:
 
     async def _on_publish(self, kind, size, gen):
         rx = self._rxv
-        while True:  # no memory for the coroutine: nothing read, made again
-            try:
-                await self._fill(rx, 0, 2)
-                break
-            except MemoryError:
-                await asyncio.sleep_ms(_OOM_PAUSE_MS)
+        await self._fill(rx, 0, 2)  # out of memory before it reads: _read_loop makes this again
         tlen = rx[0] << 8 | rx[1]
         qos = kind >> 1 & 3
         head = 2 + tlen + (2 if qos else 0)
